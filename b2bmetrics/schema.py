@@ -1,0 +1,305 @@
+"""Canonical tables (CONTRACT §1): columns, value kinds, keys and the header synonyms of CRM exports.
+
+Everything that knows a column's name or kind reads it from here: ingest, demo, quality and the
+metrics. Header synonyms cover canonical names, Salesforce, HubSpot and Pipedrive exports and the
+Chinese headers of 纷享销客 / 销售易 / 钉钉; they are compared after `header_key` normalisation
+(case-, space- and punctuation-insensitive).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Literal
+
+# How a column's text is parsed and typed in the database.
+Kind = Literal[
+    "id",  # free text identifier, trimmed
+    "text",  # free text
+    "person",  # a rep id, or a rep_name resolved to its id
+    "timestamp",  # a date or date-time: TIMESTAMP
+    "date",  # a calendar date: DATE
+    "money",  # a non-negative amount in the dataset currency: DOUBLE
+    "share",  # 0 < share <= 1 (a percentage such as 60% is accepted)
+    "score",  # a survey score checked against its kind's scale
+    "stage",  # a pipeline stage after aliases
+    "status",  # open / won / lost
+    "role",  # sales / employee / partner
+    "survey_kind",  # csat / nps / ces
+    "channel",  # phone / online / offline / wechat (other values kept lower-cased)
+    "activity_kind",  # visit / call / email / message / training / meeting
+    "activity_channel",  # online / offline
+]
+
+SQL_TYPE: dict[str, str] = {
+    "id": "VARCHAR",
+    "text": "VARCHAR",
+    "person": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "money": "DOUBLE",
+    "share": "DOUBLE",
+    "score": "DOUBLE",
+    "stage": "VARCHAR",
+    "status": "VARCHAR",
+    "role": "VARCHAR",
+    "survey_kind": "VARCHAR",
+    "channel": "VARCHAR",
+    "activity_kind": "VARCHAR",
+    "activity_channel": "VARCHAR",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool = False
+    synonyms: tuple[str, ...] = ()
+    # the table this column points at, for orphans in data quality
+    references: str | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPE[self.kind]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    # words in a file or sheet name that say "this is the table", besides its own name
+    name_hints: tuple[str, ...] = ()
+    label_en: str = ""
+    label_zh: str = ""
+    column_index: dict[str, Column] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.column_index.update({c.name: c for c in self.columns})
+
+    def column(self, name: str) -> Column:
+        return self.column_index[name]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+
+def header_key(text: str) -> str:
+    """Normalise a header or name: NFKC, lower case, letters and digits only (CJK kept)."""
+    text = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    return re.sub(r"[\W_]+", "", text)
+
+
+def C(name: str, kind: Kind, required: bool = False, *synonyms: str, references: str | None = None) -> Column:
+    return Column(name, kind, required, tuple(synonyms), references)
+
+
+ACCOUNT_ID = ("account id", "accountid", "customer id", "customer", "company id", "associated company",
+              "associated company id", "company", "organization id", "organization - id", "org id",
+              "deal - organization", "deal - organization id", "客户编号", "客户id", "客户ID", "客户代码",
+              "客户", "公司编号", "客户编码")
+REP_ID_PERSON = ("owner id", "owner", "deal owner", "opportunity owner", "account owner", "sales rep",
+                 "salesperson", "user id", "deal - owner", "负责人", "销售负责人", "所有人", "客户负责人",
+                 "负责人id", "销售", "销售代表", "业务员")
+
+TABLES: dict[str, Table] = {}
+
+
+def _table(t: Table) -> None:
+    TABLES[t.name] = t
+
+
+_table(Table("accounts", (
+    C("account_id", "id", True, *ACCOUNT_ID, references=None),
+    C("account_name", "text", False, "account name", "company name", "name", "organization name",
+      "organization - name", "客户名称", "公司名称", "客户全称", "名称"),
+    C("region", "text", False, "region", "territory", "sales region", "billing state", "state",
+      "区域", "地区", "大区", "所属区域", "销售区域"),
+    C("segment", "text", False, "segment", "customer segment", "company size", "tier", "type",
+      "account type", "客户类型", "客户规模", "细分", "客户级别", "客户分类", "规模"),
+    C("industry", "text", False, "industry", "行业", "所属行业"),
+    C("owner_rep_id", "person", False, *REP_ID_PERSON, "company owner", references="reps"),
+    C("created_at", "timestamp", False, "created date", "create date", "created", "created at",
+      "organization - organization created", "创建时间", "创建日期", "录入时间"),
+), key=("account_id",), name_hints=("account", "company", "companies", "organization", "customer", "客户", "公司"),
+    label_en="Accounts", label_zh="客户"))
+
+_table(Table("reps", (
+    C("rep_id", "id", True, "rep id", "user id", "employee id", "owner id", "id", "员工编号", "员工id",
+      "工号", "销售编号", "人员编号"),
+    C("rep_name", "text", False, "rep name", "name", "full name", "user name", "employee name", "owner name",
+      "姓名", "员工姓名", "销售姓名", "名字"),
+    C("region", "text", False, "region", "territory", "区域", "地区", "大区", "所属区域"),
+    C("team", "text", False, "team", "department", "团队", "部门", "小组"),
+    C("role", "role", False, "role", "user role", "type", "角色", "岗位", "身份", "类型"),
+    C("manager_id", "person", False, "manager id", "manager", "reports to", "上级", "上级id", "直属上级",
+      "经理", references="reps"),
+    C("hire_date", "date", False, "hire date", "start date", "joined", "入职日期", "入职时间"),
+), key=("rep_id",), name_hints=("rep", "user", "employee", "staff", "people", "team", "员工", "销售人员", "人员"),
+    label_en="People", label_zh="人员"))
+
+_table(Table("quotas", (
+    C("rep_id", "person", True, "rep id", "user id", "owner id", "owner", "员工编号", "工号", "负责人",
+      "销售", references="reps"),
+    C("period_start", "date", True, "period start", "period", "quarter start", "start date", "month",
+      "quarter", "期间", "周期开始", "开始日期", "季度", "月份"),
+    C("quota_amount", "money", True, "quota amount", "quota", "target", "配额", "指标", "目标", "业绩目标",
+      "目标金额", "指标金额"),
+), key=("rep_id", "period_start"), name_hints=("quota", "target", "配额", "指标", "目标"),
+    label_en="Quotas", label_zh="业绩指标"))
+
+_table(Table("deals", (
+    C("deal_id", "id", True, "deal id", "opportunity id", "record id", "deal - id", "id", "opportunity number",
+      "商机编号", "商机id", "机会编号", "商机编码", "销售机会编号"),
+    C("stage", "stage", True, "stage", "deal stage", "opportunity stage", "deal - stage", "pipeline stage",
+      "销售阶段", "阶段", "商机阶段"),
+    C("account_id", "id", False, *ACCOUNT_ID, "account", "account name", "deal - organization id",
+      references="accounts"),
+    C("owner_rep_id", "person", False, *REP_ID_PERSON, "deal - owner id", "deal - user", references="reps"),
+    C("amount", "money", False, "amount", "deal amount", "value", "deal value", "deal - value",
+      "opportunity amount", "total contract value", "金额", "商机金额", "预计金额", "成交金额", "合同金额",
+      "销售金额"),
+    C("created_at", "timestamp", False, "created date", "create date", "created", "created at",
+      "deal - deal created", "deal created", "创建时间", "创建日期", "商机创建时间"),
+    C("closed_at", "timestamp", False, "close date", "closed date", "closed at", "won time", "deal - won time",
+      "deal - close date", "deal - closed on", "closed on", "成交日期", "结单日期", "关闭日期", "赢单日期",
+      "成交时间", "结束日期"),
+    C("status", "status", False, "status", "deal - status", "won/lost", "状态", "商机状态", "赢输"),
+    C("referrer_id", "person", False, "referrer id", "referrer", "referred by", "referral", "推荐人",
+      "推荐人id", "介绍人", "转介绍人", references="reps"),
+    C("source", "text", False, "source", "lead source", "deal source", "original source", "deal - source",
+      "来源", "商机来源", "线索来源"),
+), key=("deal_id",), name_hints=("deal", "opportunit", "pipeline", "商机", "机会"),
+    label_en="Deals", label_zh="商机"))
+
+_table(Table("deal_stage_history", (
+    C("deal_id", "id", True, "deal id", "opportunity id", "record id", "商机编号", "商机id",
+      references="deals"),
+    C("stage", "stage", True, "stage", "to stage", "new stage", "new value", "销售阶段", "阶段", "进入阶段"),
+    C("entered_at", "timestamp", True, "entered at", "entered", "changed at", "change date", "edit date",
+      "date", "last modified", "进入时间", "变更时间", "时间", "日期"),
+), key=("deal_id", "stage", "entered_at"), name_hints=("stage_history", "stagehistory", "history", "阶段", "stage"),
+    label_en="Stage history", label_zh="阶段历史"))
+
+_table(Table("deal_splits", (
+    C("deal_id", "id", True, "deal id", "opportunity id", "商机编号", references="deals"),
+    C("rep_id", "person", True, "rep id", "user id", "owner id", "split owner", "员工编号", "负责人", "销售",
+      references="reps"),
+    C("share", "share", True, "share", "split", "split percentage", "percent", "percentage", "比例",
+      "分成比例", "业绩比例"),
+), key=("deal_id", "rep_id"), name_hints=("split", "分成", "拆分", "业绩分配"),
+    label_en="Deal splits", label_zh="业绩分成"))
+
+_table(Table("contracts", (
+    C("contract_id", "id", True, "contract id", "subscription id", "contract number", "合同编号", "合同id"),
+    C("account_id", "id", True, *ACCOUNT_ID, references="accounts"),
+    C("start_date", "date", True, "start date", "contract start date", "start", "开始日期", "生效日期",
+      "合同开始日期"),
+    C("end_date", "date", False, "end date", "contract end date", "end", "结束日期", "到期日期", "合同结束日期"),
+    C("mrr", "money", True, "mrr", "monthly recurring revenue", "monthly amount", "月费", "月度金额",
+      "月经常性收入"),
+), key=("contract_id",), name_hints=("contract", "subscription", "合同", "订阅"),
+    label_en="Contracts", label_zh="合同"))
+
+_table(Table("tickets", (
+    C("ticket_id", "id", True, "ticket id", "case id", "case number", "id", "工单编号", "工单id", "工单号"),
+    C("account_id", "id", True, *ACCOUNT_ID, "account name", references="accounts"),
+    C("opened_at", "timestamp", True, "opened at", "opened", "created date", "create date", "date/time opened",
+      "创建时间", "提交时间", "开单时间"),
+    C("first_response_at", "timestamp", False, "first response at", "first response", "first response time",
+      "首次响应时间", "响应时间"),
+    C("resolved_at", "timestamp", False, "resolved at", "closed date", "date/time closed", "close date",
+      "解决时间", "关闭时间"),
+    C("channel", "channel", False, "channel", "case origin", "origin", "source", "渠道", "来源渠道", "服务渠道"),
+    C("priority", "text", False, "priority", "优先级"),
+    C("assignee_id", "person", False, "assignee id", "assignee", "case owner", "owner", "处理人", "负责人",
+      "客服", references="reps"),
+), key=("ticket_id",), name_hints=("ticket", "case", "工单", "服务"),
+    label_en="Tickets", label_zh="工单"))
+
+_table(Table("surveys", (
+    C("response_id", "id", True, "response id", "survey id", "id", "回访编号", "问卷编号", "编号"),
+    C("account_id", "id", True, *ACCOUNT_ID, references="accounts"),
+    C("submitted_at", "timestamp", True, "submitted at", "submitted", "submission date", "date", "response date",
+      "提交时间", "回访时间", "回访日期", "日期"),
+    C("kind", "survey_kind", True, "kind", "survey type", "type", "survey", "metric", "类型", "问卷类型",
+      "调查类型"),
+    C("score", "score", True, "score", "rating", "value", "评分", "分数", "得分"),
+    C("rep_id", "person", False, "rep id", "rep", "owner", "负责人", "销售", references="reps"),
+    C("ticket_id", "id", False, "ticket id", "case id", "工单编号", references="tickets"),
+    C("comment", "text", False, "comment", "comments", "feedback", "verbatim", "评价", "备注", "意见", "反馈"),
+), key=("response_id",), name_hints=("survey", "response", "csat", "nps", "feedback", "回访", "问卷", "满意度"),
+    label_en="Surveys", label_zh="满意度回访"))
+
+_table(Table("activities", (
+    C("activity_id", "id", True, "activity id", "task id", "engagement id", "id", "活动编号", "跟进编号",
+      "跟进记录编号"),
+    C("account_id", "id", True, *ACCOUNT_ID, references="accounts"),
+    C("occurred_at", "timestamp", True, "occurred at", "date", "activity date", "due date", "timestamp",
+      "跟进时间", "活动时间", "拜访时间", "日期"),
+    C("kind", "activity_kind", False, "kind", "type", "activity type", "task type", "类型", "跟进方式",
+      "活动类型"),
+    C("channel", "activity_channel", False, "channel", "渠道", "线上线下"),
+    C("rep_id", "person", False, "rep id", "owner", "assigned to", "负责人", "跟进人", "销售",
+      references="reps"),
+), key=("activity_id",), name_hints=("activit", "task", "engagement", "跟进", "活动", "拜访"),
+    label_en="Activities", label_zh="跟进活动"))
+
+# Load order within one ingest: people first (names resolve against reps), parents before children.
+LOAD_ORDER: tuple[str, ...] = ("reps", "accounts", "quotas", "deals", "deal_stage_history", "deal_splits",
+                               "contracts", "tickets", "surveys", "activities")
+
+# Audit tables the store keeps beside the canonical ones.
+LOADS_DDL = """
+CREATE TABLE IF NOT EXISTS loads (
+    load_id INTEGER PRIMARY KEY, table_name VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL, rows BIGINT NOT NULL, rejected BIGINT NOT NULL, mode VARCHAR NOT NULL,
+    loaded_at TIMESTAMP NOT NULL, mapping VARCHAR
+)"""
+LOAD_REJECTS_DDL = """
+CREATE TABLE IF NOT EXISTS load_rejects (
+    load_id INTEGER NOT NULL, table_name VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
+    "row" BIGINT, "column" VARCHAR, "value" VARCHAR, reason VARCHAR NOT NULL
+)"""
+
+SURVEY_SCALES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+
+# Value aliases (keys compared after header_key). Values outside these are handled per kind.
+STATUS_ALIASES = {"open": "open", "won": "won", "lost": "lost", "closedwon": "won", "closedlost": "lost",
+                  "进行中": "open", "跟进中": "open", "赢单": "won", "输单": "lost", "成交": "won", "丢单": "lost",
+                  "赢": "won", "输": "lost", "已成交": "won", "已输单": "lost"}
+ROLE_ALIASES = {"sales": "sales", "employee": "employee", "partner": "partner", "销售": "sales",
+                "员工": "employee", "职员": "employee", "伙伴": "partner", "合作伙伴": "partner",
+                "渠道伙伴": "partner", "salesrep": "sales", "staff": "employee"}
+SURVEY_KIND_ALIASES = {"csat": "csat", "nps": "nps", "ces": "ces", "满意度": "csat", "净推荐值": "nps",
+                       "费力度": "ces", "客户费力度": "ces"}
+CHANNEL_ALIASES = {"phone": "phone", "call": "phone", "telephone": "phone", "电话": "phone",
+                   "online": "online", "web": "online", "email": "online", "chat": "online", "在线": "online",
+                   "线上": "online", "网页": "online", "邮件": "online", "offline": "offline", "onsite": "offline",
+                   "线下": "offline", "现场": "offline", "上门": "offline", "wechat": "wechat", "微信": "wechat",
+                   "企业微信": "wechat", "weixin": "wechat"}
+ACTIVITY_KIND_ALIASES = {"visit": "visit", "call": "call", "email": "email", "message": "message",
+                         "training": "training", "meeting": "meeting", "拜访": "visit", "电话": "call",
+                         "邮件": "email", "消息": "message", "微信": "message", "培训": "training",
+                         "会议": "meeting", "phonecall": "call"}
+ACTIVITY_CHANNEL_ALIASES = {"online": "online", "offline": "offline", "线上": "online", "线下": "offline"}
+
+ENUM_ALIASES: dict[str, dict[str, str]] = {
+    "status": STATUS_ALIASES, "role": ROLE_ALIASES, "survey_kind": SURVEY_KIND_ALIASES,
+    "channel": CHANNEL_ALIASES, "activity_kind": ACTIVITY_KIND_ALIASES,
+    "activity_channel": ACTIVITY_CHANNEL_ALIASES,
+}
+# Kinds whose unknown values are refused rather than kept (the metrics depend on them).
+STRICT_ENUMS = {"status", "role", "survey_kind"}
+
+
+def create_table_sql(table: Table) -> str:
+    cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
+    return f'CREATE TABLE IF NOT EXISTS "{table.name}" ({cols})'

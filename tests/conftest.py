@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny databases built from rows written in the test, and the sample exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pytest
+
+from b2bmetrics.schema import TABLES
+from b2bmetrics.store import connect_duckdb, init_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT.parent / "shared" / "samples"
+
+
+def make_db(tables: dict[str, list[dict[str, Any]]]) -> Any:
+    """An in-memory ibis DuckDB backend with every canonical table, holding the given rows.
+
+    Rows are dicts of canonical column -> Python value (str ids, datetime/date, float); columns a
+    row leaves out are null.
+    """
+    con = connect_duckdb()
+    init_schema(con)
+    for name, rows in tables.items():
+        table = TABLES[name]
+        cols = table.column_names
+        placeholders = ", ".join("?" for _ in cols)
+        for row in rows:
+            unknown = set(row) - set(cols)
+            assert not unknown, f"{name} has no column {unknown}"
+            con.execute(f'INSERT INTO "{name}" VALUES ({placeholders})', [row.get(c) for c in cols])
+    return ibis.duckdb.from_connection(con)
+
+
+@pytest.fixture
+def samples() -> Path:
+    if not SAMPLES.exists():
+        pytest.fail(f"the shared sample exports are missing at {SAMPLES}")
+    return SAMPLES
