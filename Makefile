@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine:
+#   make run    set up, create the demo database on first run, open the dashboard
+#   make test   set up and run the whole test suite (what CI runs)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DB := data/demo.duckdb
+PORT ?= 8501
+
+.PHONY: setup run test test-fast bench demo lint clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+$(DEMO_DB): | $(STAMP)
+	$(VENV)/bin/b2bmetrics demo --db $(DEMO_DB)
+
+demo: $(STAMP)
+	$(VENV)/bin/b2bmetrics demo --db $(DEMO_DB)
+
+run: $(STAMP) $(DEMO_DB)
+	$(VENV)/bin/streamlit run dashboard.py --server.port $(PORT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m bench.run
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,30 @@
+"""Metric families, one module each: funnel, churn, satisfaction, commission, quality.
+
+`compute_kpis` assembles the CONTRACT §4 JSON object from each family's `summary`. Every family
+takes an ibis backend, so the same code runs on DuckDB (default) and on Spark.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from b2bmetrics.config import Config
+from b2bmetrics.filters import Filters, Period, resolve_period
+
+
+def compute_kpis(con: Any, cfg: Config, filters: Filters, period: Period | None = None) -> dict[str, Any]:
+    """Every KPI of `b2bmetrics kpis` for the filters, as plain JSON-ready Python values."""
+    from b2bmetrics.metrics import churn, commission, funnel, quality, satisfaction
+
+    period = period or resolve_period(con, filters)
+    return {
+        "period": {
+            "from": period.start.isoformat() if period.start else None,
+            "to": period.end.isoformat() if period.end else None,
+        },
+        "funnel": funnel.summary(con, cfg, filters, period),
+        "churn": churn.summary(con, cfg, filters, period),
+        "satisfaction": satisfaction.summary(con, cfg, filters, period),
+        "commission": commission.summary(con, cfg, filters, period),
+        "quality": quality.summary(con, cfg),
+    }

@@ -1,0 +1,116 @@
+"""One customer on one screen: the account list, an account's profile, and ownership views.
+
+These are lookups rather than KPIs: each returns small frames (one account's rows, or one row per
+account after aggregation in the database).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from b2bmetrics.config import Config
+from b2bmetrics.filters import Filters, accounts_in_scope
+
+
+def account_list(con: Any, cfg: Config, filters: Filters, search: str = "", limit: int = 500) -> pd.DataFrame:
+    """Accounts in scope matching `search` (id, name, industry or owner), with MRR now and open deals."""
+    acc = con.table("accounts")
+    scope = accounts_in_scope(con, cfg, filters, with_rep=True)
+    if scope is not None:
+        acc = acc.filter(acc.account_id.isin(scope.account_id))
+    reps = con.table("reps").select(owner_rep_id="rep_id", owner_name="rep_name")
+    acc = acc.left_join(reps, "owner_rep_id").drop("owner_rep_id_right")
+    if search.strip():
+        needle = search.strip().lower()
+        acc = acc.filter(
+            acc.account_id.lower().contains(needle)
+            | acc.account_name.fillna("").lower().contains(needle)
+            | acc.industry.fillna("").lower().contains(needle)
+            | acc.owner_name.fillna("").lower().contains(needle)
+        )
+    contracts = con.table("contracts")
+    active = contracts.filter(contracts.end_date.isnull())
+    mrr = active.group_by("account_id").aggregate(mrr_now=active.mrr.sum())
+    deals = con.table("deals")
+    open_deals = deals.filter(deals.status == "open").group_by("account_id").aggregate(open_deals=deals.count())
+    out = (acc.left_join(mrr, "account_id").drop("account_id_right")
+           .left_join(open_deals, "account_id").drop("account_id_right"))
+    out = out.order_by([ibis.desc(out.mrr_now), out.account_id]).limit(limit)
+    return out.execute()
+
+
+def profile(con: Any, account_id: str) -> dict[str, pd.DataFrame]:
+    """Everything about one account: the account row, owner and team, contracts, deals with stage
+    paths, tickets with response hours, surveys and activities."""
+    def rows(table: str) -> Any:
+        t = con.table(table)
+        return t.filter(t.account_id == account_id)
+
+    reps = con.table("reps")
+    account = rows("accounts").execute()
+    contracts = rows("contracts").order_by("start_date").execute()
+    deals_t = rows("deals")
+    deals = deals_t.order_by(ibis.desc(deals_t.created_at)).execute()
+    hist = con.table("deal_stage_history")
+    paths = (hist.filter(hist.deal_id.isin(deals_t.deal_id)).order_by(["deal_id", "entered_at"]).execute())
+    if len(deals):
+        path_text = paths.groupby("deal_id")["stage"].agg(" → ".join)
+        deals["stage_path"] = deals["deal_id"].map(path_text)
+    tickets_t = rows("tickets")
+    tickets = tickets_t.mutate(
+        first_response_hours=(tickets_t.first_response_at.epoch_seconds() - tickets_t.opened_at.epoch_seconds())
+        / 3600.0
+    ).order_by(ibis.desc(tickets_t.opened_at)).execute()
+    surveys = rows("surveys").order_by(ibis.desc(con.table("surveys").submitted_at)).execute()
+    activities = rows("activities").order_by("occurred_at").execute()
+    # the team: the owner plus everyone who worked the account (activities, tickets, deals)
+    people: set[str] = set()
+    for frame, col in ((account, "owner_rep_id"), (activities, "rep_id"), (tickets, "assignee_id"),
+                       (deals, "owner_rep_id"), (surveys, "rep_id")):
+        if col in frame:
+            people.update(str(v) for v in frame[col].dropna())
+    team = reps.filter(reps.rep_id.isin(sorted(people))).execute() if people else reps.limit(0).execute()
+    if len(team) and len(account):
+        owner = account["owner_rep_id"].iloc[0]
+        team["is_owner"] = team["rep_id"] == owner
+        team = team.sort_values(["is_owner", "rep_id"], ascending=[False, True])
+    return {"account": account, "team": team, "contracts": contracts, "deals": deals, "stage_history": paths,
+            "tickets": tickets, "surveys": surveys, "activities": activities}
+
+
+def mrr_over_time(contracts: pd.DataFrame) -> pd.DataFrame:
+    """Month-end MRR of one account from its (few) contract rows, for a step chart."""
+    if contracts.empty:
+        return pd.DataFrame({"month": [], "mrr": []})
+    start = pd.Timestamp(contracts["start_date"].min()).to_period("M").to_timestamp()
+    last = contracts["end_date"].dropna()
+    end = max([pd.Timestamp(contracts["start_date"].max()), *(pd.Timestamp(d) for d in last)])
+    months = pd.date_range(start, end + pd.offsets.MonthEnd(1), freq="ME")
+    starts = pd.to_datetime(contracts["start_date"])
+    ends = pd.to_datetime(contracts["end_date"])
+    mrr = [float(contracts.loc[(starts <= m) & (ends.isna() | (ends > m)), "mrr"].sum()) for m in months]
+    return pd.DataFrame({"month": months, "mrr": mrr})
+
+
+def ownership(con: Any, cfg: Config, filters: Filters) -> dict[str, pd.DataFrame]:
+    """Accounts without an owner, and accounts, active MRR and open deals per owner."""
+    acc = con.table("accounts")
+    scope = accounts_in_scope(con, cfg, filters, with_rep=False)
+    if scope is not None:
+        acc = acc.filter(acc.account_id.isin(scope.account_id))
+    reps = con.table("reps")
+    unowned = acc.filter(acc.owner_rep_id.isnull() | ~acc.owner_rep_id.isin(reps.rep_id))
+    contracts = con.table("contracts")
+    active = contracts.filter(contracts.end_date.isnull()).group_by("account_id").aggregate(mrr=contracts.mrr.sum())
+    owned = acc.filter(acc.owner_rep_id.notnull()).left_join(active, "account_id")
+    per_owner = owned.group_by("owner_rep_id").aggregate(accounts=owned.account_id.nunique(),
+                                                         active_mrr=owned.mrr.sum())
+    per_owner = per_owner.left_join(reps.select("rep_id", "rep_name", "region", "role"),
+                                    per_owner.owner_rep_id == reps.rep_id).drop("rep_id")
+    if filters.reps:
+        per_owner = per_owner.filter(per_owner.owner_rep_id.isin(list(filters.reps)))
+    return {"unowned": unowned.order_by("account_id").limit(1000).execute(),
+            "per_owner": per_owner.order_by(ibis.desc(per_owner.accounts)).execute()}

@@ -1,0 +1,114 @@
+"""Overview for executives: the KPI tiles against the previous period, monthly trends, regions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from b2bmetrics.filters import Filters
+from b2bmetrics.registry import KPI_BY_KEY, format_value, lookup
+from ui import charts, context, data, page
+from ui.download import download
+from ui.i18n import kpi_label, lang, pick, t
+
+TILES = [
+    ("funnel.won_amount", "pages/funnel.py"),
+    ("funnel.win_rate", "pages/funnel.py"),
+    ("funnel.open_deals", "pages/funnel.py"),
+    ("churn.logo_churn_rate", "pages/churn.py"),
+    ("churn.net_revenue_retention", "pages/churn.py"),
+    ("satisfaction.csat", "pages/satisfaction.py"),
+    ("satisfaction.nps", "pages/satisfaction.py"),
+    ("commission.total_payout", "pages/commission.py"),
+]
+
+
+def previous_filters(filters: Filters) -> tuple[Filters, int] | None:
+    """The period of the same length just before the current one, same other filters."""
+    period = data.period(filters)
+    if period.start is None or period.end is None:
+        return None
+    days = (period.end - period.start).days + 1
+    prev_end = period.start - dt.timedelta(days=1)
+    return Filters(prev_end - dt.timedelta(days=days - 1), prev_end, filters.regions, filters.segments,
+                   filters.reps), days
+
+
+def delta_text(key: str, now: object, before: object) -> str | None:
+    if not isinstance(now, int | float) or not isinstance(before, int | float):
+        return None
+    kpi = KPI_BY_KEY[key]
+    diff = now - before
+    if kpi.format == "percent":
+        return f"{diff * 100:+.1f} pp"
+    if kpi.format == "nps":
+        return f"{diff:+.1f}"
+    if before:
+        return f"{diff / abs(before) * 100:+.1f}%"
+    return None
+
+
+def render_tiles(filters: Filters) -> None:
+    cfg = context.config()
+    now = data.metric("kpis", filters)
+    prev = previous_filters(filters)
+    before = data.metric("kpis", prev[0]) if prev else {}
+    if prev:
+        st.caption(t("vs_previous", days=prev[1]) + f" ({prev[0].date_from} … {prev[0].date_to})")
+    for row in (TILES[:4], TILES[4:]):
+        cols = st.columns(4)
+        for col, (key, target) in zip(cols, row, strict=True):
+            kpi = KPI_BY_KEY[key]
+            value = lookup(now, key)
+            with col.container(border=True):
+                st.metric(kpi_label(key), format_value(value, kpi.format, lang(), cfg.currency),
+                          delta=delta_text(key, value, lookup(before, key)),
+                          delta_color="normal" if kpi.higher_is_better else "inverse", help=kpi.description)
+                st.page_link(target, label=t("open_page", page=""), icon=":material/arrow_forward:")
+
+
+def render_trends(filters: Filters) -> None:
+    st.subheader(t("monthly_trends"))
+    trend = data.metric("funnel.monthly_trend", filters)
+    churn = data.metric("churn.monthly", filters)
+    if page.empty(trend):
+        return
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=trend["month"], y=trend["won_amount"], name=kpi_label("funnel.won_amount"),
+                hovertemplate="%{x|%Y-%m}: %{y:,.0f}<extra></extra>")
+    fig.add_scatter(x=trend["month"], y=trend["win_rate"], name=kpi_label("funnel.win_rate"), mode="lines+markers",
+                    secondary_y=True, hovertemplate="%{x|%Y-%m}: %{y:.1%}<extra></extra>")
+    if churn is not None and len(churn):
+        fig.add_scatter(x=churn["month"], y=churn["net_revenue_retention"], mode="lines",
+                        name=kpi_label("churn.net_revenue_retention"), secondary_y=True,
+                        hovertemplate="%{x|%Y-%m}: %{y:.1%}<extra></extra>")
+    fig.update_yaxes(tickformat=".0%", secondary_y=True)
+    charts.show(charts.style(fig), "overview_trend")
+    download(trend, "monthly_trend", "overview_trend")
+
+
+def render_regions(filters: Filters) -> None:
+    st.subheader(t("by_region"))
+    by_region = data.metric("funnel.breakdown", filters, by="region")
+    if page.empty(by_region):
+        return
+    fig = go.Figure()
+    fig.add_bar(x=by_region["group"], y=by_region["won_amount"], name=kpi_label("funnel.won_amount"),
+                hovertemplate="%{x}: %{y:,.0f}<extra></extra>")
+    fig.update_layout(yaxis_title=pick("Won revenue", "赢单金额"))
+    left, right = st.columns(2)
+    with left:
+        charts.show(charts.style(fig), "overview_regions")
+    with right:
+        cols = ["group", "won_deals", "won_amount", "win_rate", "overall_conversion", "avg_sales_cycle_days"]
+        st.dataframe(by_region[[c for c in cols if c in by_region]], hide_index=True, width="stretch")
+    download(by_region, "regions", "overview_regions")
+
+
+filters = page.start("page_overview", tables=("deals",))
+render_tiles(filters)
+render_trends(filters)
+render_regions(filters)

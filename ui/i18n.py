@@ -1,0 +1,67 @@
+"""UI texts in English and Chinese. KPI labels come from `b2bmetrics.registry`, not from here."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from b2bmetrics.registry import KPI_BY_KEY, Lang
+
+LANG_KEY = "lang"
+LANGS: dict[str, str] = {"en": "English", "zh": "中文"}
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "app_title": ("b2bmetrics", "b2bmetrics 经营看板"),
+    "page_overview": ("Overview", "总览"),
+    "page_funnel": ("Funnel", "销售漏斗"),
+    "page_churn": ("Churn & retention", "流失与留存"),
+    "page_satisfaction": ("Satisfaction & service", "满意度与服务"),
+    "page_commission": ("Commission", "佣金"),
+    "page_data": ("Data", "数据"),
+    "page_accounts": ("Accounts", "客户"),
+    "filters": ("Filters", "筛选"),
+    "period": ("Period", "期间"),
+    "region": ("Region", "区域"),
+    "segment": ("Segment", "客户类型"),
+    "rep": ("Rep", "销售"),
+    "reset": ("Reset filters", "重置筛选"),
+    "language": ("Language", "语言"),
+    "all": ("All", "全部"),
+    "share_hint": ("The URL holds these filters: copy it to share this view.",
+                   "网址包含当前筛选条件，复制即可分享此视图。"),
+    "vs_previous": ("vs previous {days} days", "较前{days}天"),
+    "download_csv": ("Download CSV", "下载 CSV"),
+    "no_data": ("No data loaded yet. Load CRM exports on the Data page, or run `make run` for the demo.",
+                "尚未加载数据。请在“数据”页上传 CRM 导出文件，或运行 `make run` 使用演示数据。"),
+    "empty_filter": ("Nothing matches these filters. Widen the period or clear a filter.",
+                     "没有符合筛选条件的数据。请扩大期间或清除筛选。"),
+    "local_mode": ("Single-user local mode: no sign-in is configured.", "本地单用户模式：未配置登录。"),
+    "database": ("Database", "数据库"),
+    "dataset_version": ("Dataset version", "数据版本"),
+    "small_sample": ("fewer than 30 responses: read with care", "样本少于30：仅供参考"),
+    "open_page": ("Open {page}", "打开{page}"),
+    "monthly_trends": ("Monthly trends", "月度趋势"),
+    "by_region": ("By region", "按区域"),
+    "error_title": ("Something in the data stopped this view", "数据问题导致此视图无法显示"),
+}
+
+
+def lang() -> Lang:
+    value = st.session_state.get(LANG_KEY) or "en"
+    return "zh" if value == "zh" else "en"
+
+
+def t(key: str, **fmt: object) -> str:
+    """The UI text `key` in the current language."""
+    en, zh = TEXTS[key]
+    text = zh if lang() == "zh" else en
+    return text.format(**fmt) if fmt else text
+
+
+def kpi_label(key: str) -> str:
+    return KPI_BY_KEY[key].label(lang())
+
+
+def pick(en: str, zh: str) -> str:
+    """Inline two-language text for a page's own one-off labels."""
+    return zh if lang() == "zh" else en
+

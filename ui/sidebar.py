@@ -1,0 +1,86 @@
+"""The shared sidebar: language, period, region, segment and rep, bound to the URL.
+
+The widgets live in `dashboard.py`'s run, so they keep their values across pages; each is bound
+to a query parameter, so a copied link opens the same view. One button resets them all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from b2bmetrics.filters import Filters, data_date_range
+from ui import context, data
+from ui.i18n import LANG_KEY, LANGS, t
+
+KEY_PERIOD, KEY_REGION, KEY_SEGMENT, KEY_REP = "period", "region", "segment", "rep"
+FILTERS_STATE = "b2b_filters"
+
+
+def _options(con: Any) -> dict[str, Any]:
+    cfg = context.config()
+    acc, reps = con.table("accounts"), con.table("reps")
+    owner = reps if cfg.region_of == "rep" else acc
+    regions = owner.select(v=owner.region).distinct().execute()["v"].dropna().tolist()
+    segments = acc.select(v=acc.segment).distinct().execute()["v"].dropna().tolist()
+    people = reps.select("rep_id", "rep_name", "role").execute()
+    lo, hi = data_date_range(con)
+    return {"regions": sorted(regions), "segments": sorted(segments), "reps": people, "range": (lo, hi)}
+
+
+def options() -> dict[str, Any]:
+    return data.query("sidebar.options", _options)
+
+
+def _reset() -> None:
+    opts = options()
+    lo, hi = opts["range"]
+    st.session_state[KEY_PERIOD] = (lo, hi) if lo and hi else ()
+    for key in (KEY_REGION, KEY_SEGMENT, KEY_REP):
+        st.session_state[key] = []
+
+
+def render_language() -> None:
+    st.sidebar.segmented_control(t("language"), list(LANGS), format_func=LANGS.__getitem__, default="en",
+                                 key=LANG_KEY, bind="query-params", required=True)
+
+
+def render_filters() -> Filters:
+    """Draw the filter widgets and return the Filters they describe."""
+    opts = options()
+    lo, hi = opts["range"]
+    side = st.sidebar
+    side.subheader(t("filters"))
+    chosen: tuple[dt.date, ...] = ()
+    if lo and hi:
+        chosen = tuple(side.date_input(t("period"), value=(lo, hi), min_value=dt.date(1990, 1, 1),
+                                       max_value=dt.date(2100, 12, 31), key=KEY_PERIOD, bind="query-params",
+                                       format="YYYY-MM-DD"))
+    regions = side.multiselect(t("region"), opts["regions"], key=KEY_REGION, bind="query-params",
+                               placeholder=t("all"))
+    segments = side.multiselect(t("segment"), opts["segments"], key=KEY_SEGMENT, bind="query-params",
+                                placeholder=t("all"))
+    people: pd.DataFrame = opts["reps"]
+    names = dict(zip(people["rep_id"], people["rep_name"].fillna(""), strict=True))
+    reps = side.multiselect(t("rep"), list(names), key=KEY_REP, bind="query-params", placeholder=t("all"),
+                            format_func=lambda r: f"{names.get(r) or r} ({r})" if names.get(r) else r)
+    side.button(t("reset"), on_click=_reset, key="reset_filters", icon=":material/restart_alt:")
+    side.caption(t("share_hint"))
+    start = end = None
+    if len(chosen) == 2 and (chosen[0], chosen[1]) != (lo, hi):
+        # the whole data range is the default period: leave it open, as the CLI does without --from/--to
+        start, end = chosen[0], chosen[1]
+    elif len(chosen) == 1:
+        start = end = chosen[0]
+    filters = Filters(start, end, tuple(regions), tuple(segments), tuple(reps))
+    st.session_state[FILTERS_STATE] = filters
+    return filters
+
+
+def current() -> Filters:
+    """The filters the sidebar set on this run (all data before the sidebar has run)."""
+    value = st.session_state.get(FILTERS_STATE)
+    return value if isinstance(value, Filters) else Filters()
