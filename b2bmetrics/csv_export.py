@@ -1,0 +1,58 @@
+"""CSV downloads that are safe to open in Excel, for whole tables and for small result frames.
+
+A text cell starting with = + - @ (or a tab / carriage return) would run as a formula in Excel
+(CSV injection, OWASP); such cells get a leading apostrophe. Numbers are left as numbers. The
+escaping is one SQL expression, used for a table in the database and for a pandas frame alike.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import pandas as pd
+
+from b2bmetrics.store import connect_duckdb
+
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def _select_escaped(con: Any, relation: str) -> str:
+    cols = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    parts = []
+    for name, sql_type, *_ in cols:
+        q = '"' + str(name).replace('"', '""') + '"'
+        if str(sql_type).upper() == "VARCHAR":
+            parts.append(f"CASE WHEN regexp_matches({q}, '{FORMULA_START}') THEN '''' || {q} ELSE {q} END AS {q}")
+        else:
+            parts.append(q)
+    return f"SELECT {', '.join(parts)} FROM {relation}"
+
+
+def _copy_to_bytes(con: Any, select_sql: str) -> bytes:
+    fd, path = tempfile.mkstemp(suffix=".csv")
+    os.close(fd)
+    try:
+        con.execute(f"COPY ({select_sql}) TO '{path}' (HEADER, DELIMITER ',')")
+        with open(path, "rb") as fh:
+            # a BOM so Excel reads the Chinese text as UTF-8
+            return b"\xef\xbb\xbf" + fh.read()
+    finally:
+        os.unlink(path)
+
+
+def table_csv(con: Any, table: str) -> bytes:
+    """The whole `table` of a DuckDB connection as Excel-safe CSV bytes."""
+    relation = '"' + table.replace('"', '""') + '"'
+    return _copy_to_bytes(con, _select_escaped(con, relation))
+
+
+def frame_csv(frame: pd.DataFrame) -> bytes:
+    """A small result frame as Excel-safe CSV bytes."""
+    con = connect_duckdb()
+    try:
+        con.register("frame", frame)
+        return _copy_to_bytes(con, _select_escaped(con, "frame"))
+    finally:
+        con.close()

@@ -1,0 +1,554 @@
+"""Sales commission (CONTRACT §5 "Commission"): credit, quota, tiers, cap, referrals, clawbacks.
+
+A payout statement never depends on the view: every number is computed from all deals, and the
+filters only choose which rows are shown (region: people whose `reps.region` is in it; rep: those
+ids, also ids missing from `reps`; segment does not apply). Each row is one person and one
+commission period (calendar quarter or month) overlapping the filter period, and counts that
+whole commission period.
+
+The aggregation over deals runs in the database and returns one long, small frame (one row per
+person, period and kind of fact); the tier arithmetic then runs in Python on those few rows
+(`tier_commission`).
+
+Choices where the contract is silent:
+
+* A deal is won when `status` is "won" (or, with no status, its stage is the last pipeline stage).
+  Won deals without `closed_at` or without `amount` credit and refer nothing.
+* Tier bands are closed above: band i covers attainment (up_to[i-1], up_to[i]], so attainment
+  exactly at an `up_to` is paid at that band's rate in retroactive mode (marginal mode is
+  continuous there, so the rule does not matter).
+* Referral: paid to `referrer_id` when it is non-empty and differs from `owner_rep_id` (a deal
+  without an owner pays its referrer). Any id counts, whatever the person's role.
+* Clawback: the date part of `closed_at` is day 0; the account must have been active on some day
+  of (day 0, day 0 + clawback_days] and not be active on day 0 + clawback_days ("active": a
+  contract with start_date ≤ d and (end_date empty or end_date > d)). A deal without an account
+  is never clawed back; clawback_days = 0 claws nothing back. The reversal lands in the commission
+  period containing day 0 + clawback_days and is credited share × that person's effective rate
+  (commission / credited) in the deal's own period, plus the referral commission paid on it.
+* A person with nothing credited, referred or clawed back in a period has no row there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from b2bmetrics.config import Config, Plan, Tier
+from b2bmetrics.filters import Filters, Period
+
+# relative slack when comparing attainment with a band bound: 0.3 × quota must sit in the 0.3 band
+_BOUND_EPS = 1e-12
+
+
+# ---- commission periods ---------------------------------------------------------------------
+
+def period_start_of(day: dt.date, unit: str) -> dt.date:
+    """First day of the calendar quarter (or month) containing `day`."""
+    if unit == "month":
+        return day.replace(day=1)
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def next_period_start(start: dt.date, unit: str) -> dt.date:
+    """First day of the commission period after the one starting at `start`."""
+    months = 1 if unit == "month" else 3
+    month0 = start.month - 1 + months
+    return dt.date(start.year + month0 // 12, month0 % 12 + 1, 1)
+
+
+def commission_periods(period: Period, unit: str) -> list[dt.date]:
+    """Starts of the commission periods overlapping the filter period (empty when there is no data)."""
+    if period.start is None or period.end is None or period.end < period.start:
+        return []
+    out = [period_start_of(period.start, unit)]
+    while (nxt := next_period_start(out[-1], unit)) <= period.end:
+        out.append(nxt)
+    return out
+
+
+def _period_of(value: ir.Value, unit: str) -> ir.DateValue:
+    """The commission period (its first day) of a timestamp or date column."""
+    return value.truncate("M" if unit == "month" else "Q").cast("date")
+
+
+# ---- tier arithmetic (small results, Python) --------------------------------------------------
+
+def _band(attainment: float, tiers: tuple[Tier, ...]) -> Tier:
+    """The band attainment falls in: band i covers (up_to[i-1], up_to[i]]; the last is open."""
+    for tier in tiers:
+        if tier.up_to is None or attainment <= tier.up_to * (1 + _BOUND_EPS):
+            return tier
+    return tiers[-1]
+
+
+def tier_commission(credited: float, quota: float, plan: Plan) -> float:
+    """Commission on `credited` revenue against `quota` under `plan` (tiers, mode, cap).
+
+    Marginal: each slice of revenue between band bounds (× quota) at its band's rate. Retroactive:
+    all of it at the rate of the band attainment falls in. Quota 0: all at the last band's rate.
+    Limited to `plan.cap` when the cap is above 0.
+    """
+    if credited <= 0:
+        return 0.0
+    tiers = plan.tiers
+    if quota <= 0:
+        raw = credited * tiers[-1].rate
+    elif plan.mode == "retroactive":
+        raw = credited * _band(credited / quota, tiers).rate
+    else:
+        raw, lower = 0.0, 0.0
+        for tier in tiers:
+            upper = math.inf if tier.up_to is None else tier.up_to * quota
+            if credited > lower:
+                raw += (min(credited, upper) - lower) * tier.rate
+            lower = upper
+    return min(raw, plan.cap) if plan.cap > 0 else raw
+
+
+# ---- expressions over deals (run in the database) --------------------------------------------
+
+def _ts(day: dt.date) -> ir.TimestampValue:
+    return ibis.timestamp(dt.datetime.combine(day, dt.time()))
+
+
+def _won_deals(con: Any, cfg: Config, lo: dt.date, hi: dt.date) -> ir.Table:
+    """Won deals with an amount, closed on a day of [lo, hi)."""
+    d = con.table("deals")
+    won = (d.status == "won") | (d.status.isnull() & (d.stage == cfg.pipeline.won_stage))
+    return d.filter(won, d.amount.notnull(), d.closed_at.notnull(),
+                    d.closed_at >= _ts(lo), d.closed_at < _ts(hi))
+
+
+def _credit_lines(con: Any, won: ir.Table) -> ir.Table:
+    """One row per deal and credited person: its `deal_splits` shares, else the owner with share 1."""
+    base = won.select("deal_id", "account_id", "closed_at", "amount", "owner_rep_id")
+    sp = con.table("deal_splits")
+    sp = sp.filter(sp.deal_id.notnull(), sp.rep_id.notnull(), sp.share.notnull()).select(
+        _sp_deal="deal_id", _sp_rep="rep_id", _sp_share="share")
+    split = base.join(sp, base.deal_id == sp._sp_deal)
+    split = split.select("deal_id", "account_id", "closed_at", "amount", person=split._sp_rep,
+                         share=split._sp_share.cast("float64"),
+                         credited=(split.amount * split._sp_share).cast("float64"))
+    has_split = sp.select(_sp_deal2=sp._sp_deal).distinct()
+    whole = base.anti_join(has_split, base.deal_id == has_split._sp_deal2)
+    whole = whole.filter(whole.owner_rep_id.notnull()).select(
+        "deal_id", "account_id", "closed_at", "amount", person=whole.owner_rep_id,
+        share=ibis.literal(1.0, type="float64"), credited=whole.amount.cast("float64"))
+    return ibis.union(split, whole, distinct=False)
+
+
+def _referral_lines(won: ir.Table) -> ir.Table:
+    """Won deals whose referrer is someone other than the owner, one row per deal."""
+    ref = won.filter(won.referrer_id.notnull(), won.referrer_id != "",
+                     won.owner_rep_id.isnull() | (won.referrer_id != won.owner_rep_id))
+    return ref.select("deal_id", "account_id", "closed_at", amount=ref.amount.cast("float64"),
+                      person=ref.referrer_id)
+
+
+def _clawed(con: Any, won: ir.Table, days: int) -> ir.Table:
+    """(deal_id, clawback_date) of won deals whose account lapsed within `days` of closing."""
+    w = won.filter(won.account_id.notnull())
+    w = w.select("deal_id", "account_id", _d0=w.closed_at.date())
+    w = w.mutate(clawback_date=w._d0 + ibis.interval(days=days), _d1=w._d0 + ibis.interval(days=1))
+    c = con.table("contracts").select(_c_acc="account_id", _c_start="start_date", _c_end="end_date")
+    j = w.join(c, w.account_id == c._c_acc)
+    end = j.clawback_date
+    # active on some day of [d0 + 1, end]: the contract's days [start, end_date) meet that range
+    overlap = (j._c_start <= end) & (j._c_end.isnull() | ((j._c_end > j._c_start) & (j._c_end > j._d1)))
+    active_at_end = (j._c_start <= end) & (j._c_end.isnull() | (j._c_end > end))
+    g = j.group_by(["deal_id", "clawback_date"]).aggregate(_ov=overlap.any(), _end=active_at_end.any())
+    return g.filter(g._ov, ~g._end).select("deal_id", "clawback_date")
+
+
+def _view_conditions(con: Any, person: ir.StringValue, filters: Filters) -> list[ir.BooleanValue]:
+    """Which people's rows are shown: region by reps.region; rep by id (ids missing from reps too)."""
+    cond: list[ir.BooleanValue] = []
+    if filters.regions:
+        reps = con.table("reps")
+        cond.append(person.isin(reps.filter(reps.region.isin(list(filters.regions))).rep_id))
+    if filters.reps:
+        cond.append(person.isin(list(filters.reps)))
+    return cond
+
+
+# ---- facts: the aggregated, small result ----------------------------------------------------
+
+Key = tuple[str, dt.date]
+
+
+@dataclass
+class Facts:
+    """Aggregates per person and period, the input of the tier arithmetic."""
+
+    unit: str
+    periods: list[dt.date]  # the shown commission periods
+    credit: dict[Key, float] = field(default_factory=dict)
+    credit_deals: dict[Key, int] = field(default_factory=dict)
+    referral: dict[Key, float] = field(default_factory=dict)  # referred amount
+    referral_deals: dict[Key, int] = field(default_factory=dict)
+    # (person, landing period) -> [(origin period, credited share amount)]
+    claw_credit: dict[Key, list[tuple[dt.date, float]]] = field(default_factory=lambda: defaultdict(list))
+    claw_referral: dict[Key, float] = field(default_factory=dict)  # referred amount clawed back
+    quota: dict[Key, float] = field(default_factory=dict)
+
+
+def _window(periods: list[dt.date], unit: str, days: int) -> tuple[dt.date, dt.date]:
+    """Deals closed in [lo, hi) matter: the shown periods and the periods clawbacks come from."""
+    hi = next_period_start(periods[-1], unit)
+    lo = period_start_of(periods[0] - dt.timedelta(days=max(days, 0)), unit)
+    return lo, hi
+
+
+def _facts(con: Any, cfg: Config, plan: Plan, periods: list[dt.date], filters: Filters,
+           only: str | None = None) -> Facts:
+    """One query: credit, referrals, clawbacks and quotas for the people in view (or person `only`)."""
+    facts = Facts(plan.period, periods)
+    if not periods:
+        return facts
+    unit = plan.period
+    lo, hi = _window(periods, unit, plan.clawback_days)
+    won = _won_deals(con, cfg, lo, hi)
+    credit = _credit_lines(con, won)
+    credit = credit.mutate(period_start=_period_of(credit.closed_at, unit))
+    refs = _referral_lines(won)
+    refs = refs.mutate(period_start=_period_of(refs.closed_at, unit))
+    null_date = ibis.null().cast("date")
+
+    def part(kind: str, t: ir.Table, value: ir.Value, origin: ir.Value | None = None) -> ir.Table:
+        keys: dict[str, ir.Value] = {"person": t.person, "period_start": t.period_start}
+        if origin is not None:  # never group by a NULL literal (Spark's GROUP BY ordinals dislike it)
+            keys["origin"] = origin
+        g = t.group_by(**keys).aggregate(value=value.sum().cast("float64"), n=t.count().cast("int64"))
+        if origin is None:
+            g = g.mutate(origin=null_date)
+        return g.mutate(kind=ibis.literal(kind))
+
+    parts = [part("credit", credit, credit.credited), part("referral", refs, refs.amount)]
+    if plan.clawback_days > 0:
+        clawed = _clawed(con, won, plan.clawback_days)
+        clawed = clawed.select(_cl_deal="deal_id", _land=_period_of(clawed.clawback_date, unit))
+        clawed = clawed.filter(clawed._land >= periods[0], clawed._land < hi)
+        for kind, lines in (("claw_credit", credit), ("claw_referral", refs)):
+            j = lines.join(clawed, lines.deal_id == clawed._cl_deal)
+            j = j.select(person=j.person, period_start=j._land, origin=j.period_start,
+                         value=j.credited if kind == "claw_credit" else j.amount)
+            parts.append(part(kind, j, j.value, j.origin))
+    q = con.table("quotas")
+    q = q.filter(q.rep_id.notnull(), q.period_start >= lo, q.period_start < hi)
+    q = q.select(person=q.rep_id, period_start=q.period_start.cast("date"), amount=q.quota_amount)
+    parts.append(part("quota", q, q.amount))
+
+    cols = ["kind", "person", "period_start", "origin", "value", "n"]
+    u = ibis.union(*[p.select(*cols) for p in parts], distinct=False)
+    cond = _view_conditions(con, u.person, filters)
+    if only is not None:
+        cond.append(u.person == only)
+    df = (u.filter(*cond) if cond else u).execute()
+
+    for rec in df.to_dict("records"):
+        key: Key = (str(rec["person"]), _as_date(rec["period_start"]))
+        value = 0.0 if pd.isna(rec["value"]) else float(rec["value"])
+        kind = rec["kind"]
+        if kind == "credit":
+            facts.credit[key], facts.credit_deals[key] = value, int(rec["n"])
+        elif kind == "referral":
+            facts.referral[key], facts.referral_deals[key] = value, int(rec["n"])
+        elif kind == "claw_credit":
+            facts.claw_credit[key].append((_as_date(rec["origin"]), value))
+        elif kind == "claw_referral":
+            facts.claw_referral[key] = facts.claw_referral.get(key, 0.0) + value
+        elif kind == "quota":
+            facts.quota[key] = value
+    return facts
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+# ---- rows -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    """One person and commission period (CONTRACT §4 "commission" rows)."""
+
+    rep_id: str
+    period_start: dt.date
+    credited_revenue: float
+    quota: float
+    attainment: float | None
+    commission: float
+    referral_commission: float
+    clawback: float
+    payout: float
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["period_start"] = self.period_start.isoformat()
+        return out
+
+
+def _quota(facts: Facts, plan: Plan, key: Key) -> float:
+    # only a quotas row starting on the period's first day counts
+    return facts.quota.get(key, plan.default_quota)
+
+
+def _commission(facts: Facts, plan: Plan, key: Key) -> float:
+    return tier_commission(facts.credit.get(key, 0.0), _quota(facts, plan, key), plan)
+
+
+def effective_rate(facts: Facts, plan: Plan, key: Key) -> float | None:
+    """commission / credited of a person and period; None when nothing was credited."""
+    credited = facts.credit.get(key, 0.0)
+    return None if credited == 0 else _commission(facts, plan, key) / credited
+
+
+def _clawback(facts: Facts, plan: Plan, key: Key) -> float:
+    person = key[0]
+    amounts = [value * (effective_rate(facts, plan, (person, origin)) or 0.0)
+               for origin, value in facts.claw_credit.get(key, [])]
+    amounts.append(plan.referral_rate * facts.claw_referral.get(key, 0.0))
+    return math.fsum(amounts)
+
+
+def _rows(facts: Facts, plan: Plan) -> list[Row]:
+    shown = set(facts.periods)
+    keys = {k for k in (*facts.credit, *facts.referral, *facts.claw_credit, *facts.claw_referral)
+            if k[1] in shown}
+    rows = []
+    for key in sorted(keys, key=lambda k: (k[1], k[0])):
+        credited = facts.credit.get(key, 0.0)
+        quota = _quota(facts, plan, key)
+        commission = _commission(facts, plan, key)
+        referral = plan.referral_rate * facts.referral.get(key, 0.0)
+        clawback = _clawback(facts, plan, key)
+        rows.append(Row(
+            rep_id=key[0], period_start=key[1], credited_revenue=credited, quota=quota,
+            attainment=credited / quota if quota > 0 else None, commission=commission,
+            referral_commission=referral, clawback=clawback, payout=commission + referral - clawback,
+        ))
+    return rows
+
+
+def compute_rows(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> list[Row]:
+    """The rows shown for the filters, sorted by period_start then rep_id."""
+    plan = plan or cfg.commission
+    periods = commission_periods(period, plan.period)
+    return _rows(_facts(con, cfg, plan, periods, filters), plan)
+
+
+def summary(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> dict[str, Any]:
+    """CONTRACT §4 "commission": {"total_payout", "rows": [...]} (one query)."""
+    rows = compute_rows(con, cfg, filters, period, plan)
+    return {"total_payout": math.fsum(r.payout for r in rows), "rows": [r.as_json() for r in rows]}
+
+
+def rows_frame(rows: list[Row]) -> pd.DataFrame:
+    """Rows as a DataFrame with the JSON's columns."""
+    cols = list(Row.__dataclass_fields__)
+    return pd.DataFrame([asdict(r) for r in rows], columns=cols)
+
+
+# ---- a person's statement ---------------------------------------------------------------------
+
+LINE_ORDER = {"credit": 0, "referral": 1, "clawback": 2, "referral_clawback": 3}
+STATEMENT_COLUMNS = ["line", "deal_id", "account_id", "account_name", "closed_at", "origin_period", "amount",
+                     "share", "credited", "rate", "commission", "referral", "clawback"]
+
+
+def statement(con: Any, cfg: Config, rep_id: str, period_start: dt.date, plan: Plan | None = None) -> pd.DataFrame:
+    """Deal by deal, what one person earns in one commission period; its columns sum to the row.
+
+    `line` is "credit" (a deal credited to the person; `rate` is the period's effective rate and
+    `commission` credited × rate, so with a cap the commission is allocated pro rata), "referral"
+    (`rate` = referral_rate), "clawback" or "referral_clawback" (a deal of an earlier period,
+    `origin_period`, reversed here at that period's rate). Σ credited = credited_revenue,
+    Σ commission = commission, Σ referral = referral_commission, Σ clawback = clawback of the
+    person's row. Two queries: the person's aggregates (for the rates) and the deal lines.
+    """
+    plan = plan or cfg.commission
+    unit = plan.period
+    start = period_start_of(period_start, unit)
+    facts = _facts(con, cfg, plan, [start], Filters(), only=rep_id)
+    key = (rep_id, start)
+
+    lo, hi = _window([start], unit, plan.clawback_days)
+    won = _won_deals(con, cfg, lo, hi)
+    credit = _credit_lines(con, won)
+    credit = credit.filter(credit.person == rep_id).mutate(origin=_period_of(credit.closed_at, unit))
+    refs = _referral_lines(won)
+    refs = refs.filter(refs.person == rep_id).mutate(share=ibis.null().cast("float64"),
+                                                     credited=ibis.null().cast("float64"))
+    refs = refs.mutate(origin=_period_of(refs.closed_at, unit))
+    cols = ["line", "deal_id", "account_id", "closed_at", "origin", "amount", "share", "credited"]
+    in_period = [credit.filter(credit.origin == start).mutate(line=ibis.literal("credit")).select(*cols),
+                 refs.filter(refs.origin == start).mutate(line=ibis.literal("referral")).select(*cols)]
+    if plan.clawback_days > 0:
+        clawed = _clawed(con, won, plan.clawback_days)
+        clawed = clawed.filter(_period_of(clawed.clawback_date, unit) == start).select(_cl_deal="deal_id")
+        for line, t in (("clawback", credit), ("referral_clawback", refs)):
+            j = t.join(clawed, t.deal_id == clawed._cl_deal)
+            in_period.append(j.mutate(line=ibis.literal(line)).select(*cols))
+    lines = ibis.union(*in_period, distinct=False)
+    acc = con.table("accounts").select(_acc_id="account_id", account_name="account_name").distinct()
+    lines = lines.left_join(acc, lines.account_id == acc._acc_id).drop("_acc_id")
+    df = lines.order_by(["closed_at", "deal_id"]).execute()
+    # credits first, then referrals, then the reversals of earlier periods
+    df = df.sort_values("line", key=lambda c: c.map(LINE_ORDER), kind="stable").reset_index(drop=True)
+
+    rate = effective_rate(facts, plan, key)
+    out = pd.DataFrame({
+        "line": df["line"], "deal_id": df["deal_id"], "account_id": df["account_id"],
+        "account_name": df["account_name"], "closed_at": df["closed_at"],
+        "origin_period": [_as_date(v) for v in df["origin"]], "amount": df["amount"].astype("float64"),
+        "share": df["share"].astype("float64"),
+        # only credit lines carry credited revenue, so the column sums to the row's credited_revenue
+        "credited": df["credited"].astype("float64").where(df["line"] == "credit"),
+    })
+    rates: list[float | None] = []
+    commission: list[float] = []
+    referral: list[float] = []
+    clawback: list[float] = []
+    for rec in out.to_dict("records"):
+        line = rec["line"]
+        if line == "credit":
+            rates.append(rate)
+            commission.append(rec["credited"] * (rate or 0.0))
+            referral.append(0.0)
+            clawback.append(0.0)
+        elif line == "referral":
+            rates.append(plan.referral_rate)
+            commission.append(0.0)
+            referral.append(plan.referral_rate * rec["amount"])
+            clawback.append(0.0)
+        elif line == "clawback":
+            origin_rate = effective_rate(facts, plan, (rep_id, rec["origin_period"]))
+            rates.append(origin_rate)
+            commission.append(0.0)
+            referral.append(0.0)
+            clawback.append(rec["amount"] * rec["share"] * (origin_rate or 0.0))
+        else:
+            rates.append(plan.referral_rate)
+            commission.append(0.0)
+            referral.append(0.0)
+            clawback.append(plan.referral_rate * rec["amount"])
+    out["rate"] = pd.Series(rates, dtype="float64")
+    row = next(iter(_rows(facts, plan)), None)
+    # allocate rounding residue to the largest line, so the columns sum to the row exactly
+    out["commission"] = _settle(commission, row.commission if row else 0.0)
+    out["referral"] = _settle(referral, row.referral_commission if row else 0.0)
+    out["clawback"] = _settle(clawback, row.clawback if row else 0.0)
+    return out[STATEMENT_COLUMNS]
+
+
+def _settle(values: list[float], total: float) -> list[float]:
+    """`values` with the largest nudged so that math.fsum equals `total` (a float-rounding residue)."""
+    if not values:
+        return values
+    out = list(values)
+    i = max(range(len(out)), key=lambda k: abs(out[k]))
+    out[i] += total - math.fsum(out)
+    return out
+
+
+# ---- views for the pages ----------------------------------------------------------------------
+
+def _people(con: Any, ids: list[str]) -> pd.DataFrame:
+    """rep_name, region and role of the given ids (one small query); role defaults to sales."""
+    cols = ["rep_id", "rep_name", "region", "role"]
+    if not ids:
+        return pd.DataFrame(columns=cols)
+    reps = con.table("reps")
+    df = reps.filter(reps.rep_id.isin(ids)).select(*cols).distinct().execute()
+    df["role"] = df["role"].fillna("sales")
+    return df.drop_duplicates("rep_id")
+
+
+def attainment(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> pd.DataFrame:
+    """The shown rows with the person's name, region and role (people missing from reps: NULL)."""
+    frame = rows_frame(compute_rows(con, cfg, filters, period, plan))
+    people = _people(con, sorted(set(frame["rep_id"])))
+    return frame.merge(people, on="rep_id", how="left")
+
+
+def leaderboard(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> pd.DataFrame:
+    """Per person over the shown periods: sums, attainment Σcredited/Σquota (None when Σquota is 0),
+    ranked by payout (rank 1 = highest)."""
+    frame = rows_frame(compute_rows(con, cfg, filters, period, plan))
+    money = ["credited_revenue", "quota", "commission", "referral_commission", "clawback", "payout"]
+    per = frame.groupby("rep_id", as_index=False)[money].sum()
+    per["attainment"] = [c / q if q > 0 else None for c, q in zip(per["credited_revenue"], per["quota"], strict=True)]
+    per = per.merge(_people(con, sorted(set(per["rep_id"]))), on="rep_id", how="left")
+    per = per.sort_values(["payout", "rep_id"], ascending=[False, True]).reset_index(drop=True)
+    per["rank"] = range(1, len(per) + 1)
+    return per
+
+
+def referral_earnings(con: Any, cfg: Config, filters: Filters, period: Period,
+                      plan: Plan | None = None) -> pd.DataFrame:
+    """Referral income by the referrer's role (sales / employee / partner; NULL = not in reps):
+    people, referred_deals, referred_amount, referral_commission, referral_clawback, net."""
+    plan = plan or cfg.commission
+    periods = commission_periods(period, plan.period)
+    facts = _facts(con, cfg, plan, periods, filters)
+    shown = set(periods)
+    per: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for key, amount in facts.referral.items():
+        if key[1] in shown:
+            per[key[0]]["referred_deals"] += facts.referral_deals.get(key, 0)
+            per[key[0]]["referred_amount"] += amount
+    for key, amount in facts.claw_referral.items():
+        if key[1] in shown:
+            per[key[0]]["clawed_amount"] += amount
+    cols = ["role", "people", "referred_deals", "referred_amount", "referral_commission", "referral_clawback", "net"]
+    if not per:
+        return pd.DataFrame(columns=cols)
+    people = _people(con, sorted(per)).set_index("rep_id")["role"].to_dict()
+    by_role: dict[str | None, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for person, vals in per.items():
+        r = by_role[people.get(person)]
+        r["people"] += 1 if vals["referred_amount"] or vals["referred_deals"] else 0
+        r["referred_deals"] += vals["referred_deals"]
+        r["referred_amount"] += vals["referred_amount"]
+        r["referral_commission"] += plan.referral_rate * vals["referred_amount"]
+        r["referral_clawback"] += plan.referral_rate * vals["clawed_amount"]
+    out = pd.DataFrame([{"role": role, **vals} for role, vals in by_role.items()])
+    out["net"] = out["referral_commission"] - out["referral_clawback"]
+    out["people"] = out["people"].astype("int64")
+    out["referred_deals"] = out["referred_deals"].astype("int64")
+    return out.sort_values("referral_commission", ascending=False).reset_index(drop=True)[cols]
+
+
+def what_if(con: Any, cfg: Config, filters: Filters, period: Period, plan_b: Plan) -> pd.DataFrame:
+    """Payout per person and period under the configured plan (`payout_a`) and `plan_b`
+    (`payout_b`), with `difference` = b − a; a last row (`rep_id` "TOTAL", `period_start` None,
+    `is_total` True) holds the totals. A person-period missing under one plan pays 0 there (with
+    different period units the rows of the two plans do not line up and both appear)."""
+    plan_a = cfg.commission
+    periods_a = commission_periods(period, plan_a.period)
+    facts_a = _facts(con, cfg, plan_a, periods_a, filters)
+    same_facts = (plan_b.period, plan_b.clawback_days) == (plan_a.period, plan_a.clawback_days)
+    facts_b = facts_a if same_facts else _facts(con, cfg, plan_b, commission_periods(period, plan_b.period),
+                                                filters)
+    a = {(r.rep_id, r.period_start): r.payout for r in _rows(facts_a, plan_a)}
+    b = {(r.rep_id, r.period_start): r.payout for r in _rows(facts_b, plan_b)}
+    keys = sorted(set(a) | set(b), key=lambda k: (k[1], k[0]))
+    records: list[dict[str, Any]] = [
+        {"rep_id": k[0], "period_start": k[1], "payout_a": a.get(k, 0.0), "payout_b": b.get(k, 0.0),
+         "is_total": False} for k in keys]
+    records.append({"rep_id": "TOTAL", "period_start": None, "payout_a": math.fsum(a.values()),
+                    "payout_b": math.fsum(b.values()), "is_total": True})
+    out = pd.DataFrame(records, columns=["rep_id", "period_start", "payout_a", "payout_b", "is_total"])
+    out["difference"] = out["payout_b"] - out["payout_a"]
+    return out[["rep_id", "period_start", "payout_a", "payout_b", "difference", "is_total"]]

@@ -1,0 +1,226 @@
+"""Data quality (CONTRACT §5 "Quality"): rows, completeness and orphans per canonical table, and the load log.
+
+Always computed on the whole data (no filters). Columns, kinds and foreign keys come from
+`schema.TABLES` (`Column.references`). `summary` asks two queries in all: one for every table at
+once (each table's counts padded into the same positional columns and stacked with UNION ALL) and
+one for the load log, which says which columns each load's file actually had.
+
+Choices where the contract is silent:
+
+* A cell is empty when NULL or, for text, the empty string (ingest trims values and stores an
+  empty cell as NULL; "" is only caught for data loaded by other means).
+* "Canonical columns that are present": the database keeps every canonical column, so presence is
+  read from the load log: the columns named by the `mapping` recorded for the table's loads since
+  its last full (non-append) load, when that is a JSON object of canonical name -> header (or
+  header -> canonical name). Without such a record every canonical column counts as present (an
+  export's header usually lists even the columns nobody fills, and their empty cells count).
+* A row with several orphan foreign keys counts once; a foreign key pointing into an empty parent
+  table is an orphan.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from b2bmetrics.config import Config
+from b2bmetrics.schema import TABLES, Table
+
+
+def _nonempty(col: ir.Column) -> ir.BooleanValue:
+    """Not NULL and, for text, not the empty string."""
+    if col.type().is_string():
+        # no TRIM: ingest stores trimmed values, and trimming every cell costs ~60 ms per 1 M rows and column
+        return col.notnull() & (col != "")
+    return col.notnull()
+
+
+def _present_in_db(t: ir.Table, table: Table) -> list[str]:
+    """Canonical columns that exist in the backend's table (all of them in a b2bmetrics store)."""
+    have = set(t.columns)
+    return [c for c in table.column_names if c in have]
+
+
+def _foreign_keys(table: Table, columns: list[str]) -> list[tuple[str, str, str]]:
+    """(column, parent table, parent key) for the table's foreign keys that are present."""
+    out = []
+    for name in columns:
+        ref = table.column(name).references
+        if ref is not None and ref in TABLES:
+            out.append((name, ref, TABLES[ref].key[0]))
+    return out
+
+
+def _orphan_flag(tables: dict[str, ir.Table], t: ir.Table,
+                 fks: list[tuple[str, str, str]]) -> tuple[ir.Table, ir.BooleanValue]:
+    """`t` left-joined to the distinct keys of each parent, and "some foreign key names no parent row"."""
+    flags: list[ir.BooleanValue] = []
+    for i, (col, parent, key) in enumerate(fks):
+        p = tables[parent]
+        keys = p.filter(p[key].notnull()).select(**{f"_pk{i}": p[key]}).distinct()
+        t = t.left_join(keys, t[col] == keys[f"_pk{i}"])
+    for i, (col, _parent, _key) in enumerate(fks):
+        flags.append(_nonempty(t[col]) & t[f"_pk{i}"].isnull())
+    if not flags:
+        return t, ibis.literal(False)
+    flag = flags[0]
+    for f in flags[1:]:
+        flag = flag | f
+    return t, flag
+
+
+def _table_counts(tables: dict[str, ir.Table], table: Table, width: int) -> ir.Table:
+    """One row: table, rows, orphans and the non-empty count of each present column at c0, c1, …"""
+    t = tables[table.name]
+    columns = _present_in_db(t, table)
+    base = {c: _nonempty(t[c]) for c in columns}
+    t = t.mutate(**{f"_ne{i}": cond for i, cond in enumerate(base.values())})
+    t, orphan = _orphan_flag(tables, t, _foreign_keys(table, columns))
+    agg = t.aggregate(
+        rows=t.count().cast("int64"),
+        orphans=t.count(where=orphan).cast("int64"),
+        **{f"c{i}": t.count(where=t[f"_ne{i}"]).cast("int64") for i in range(len(columns))},
+    )
+    pad = {f"c{i}": ibis.null().cast("int64") for i in range(len(columns), width)}
+    agg = agg.mutate(table_name=ibis.literal(table.name, type="string"), **pad)
+    return agg.select("table_name", "rows", "orphans", *[f"c{i}" for i in range(width)])
+
+
+def _load_log_columns(con: Any) -> dict[str, set[str]]:
+    """Canonical columns each table's current rows came with, from `loads.mapping` when it records them.
+
+    A replace load starts the table afresh; the files of one ingest share `loaded_at` (the first
+    replaces, the rest add to it), and append loads add their columns.
+    """
+    try:
+        loads = con.table("loads")
+    except Exception:  # a backend without the audit tables (e.g. a partial Parquet export)
+        return {}
+    if not {"mapping", "mode", "loaded_at"} <= set(loads.columns):
+        return {}
+    df = loads.select("load_id", "table_name", "mode", "loaded_at", "mapping").order_by("load_id").execute()
+    out: dict[str, set[str] | None] = {}
+    batch: dict[str, Any] = {}
+    for rec in df.to_dict("records"):
+        name = rec["table_name"]
+        if name not in TABLES:
+            continue
+        cols = _mapping_columns(TABLES[name], rec["mapping"])
+        fresh = rec["mode"] != "append" and batch.get(name) != rec["loaded_at"]
+        if fresh or name not in out:
+            out[name] = cols
+            batch[name] = rec["loaded_at"]
+        else:
+            prev = out[name]
+            out[name] = None if prev is None or cols is None else prev | cols
+    return {k: v for k, v in out.items() if v}
+
+
+def _mapping_columns(table: Table, mapping: Any) -> set[str] | None:
+    """Canonical names in a recorded mapping (either orientation); None when it records none."""
+    if not isinstance(mapping, str) or not mapping.strip():
+        return None
+    try:
+        raw = json.loads(mapping)
+    except ValueError:
+        return None
+    if isinstance(raw, dict) and isinstance(raw.get("columns"), dict | list):
+        raw = raw["columns"]
+    canon = set(table.column_names)
+    if isinstance(raw, list):
+        names = {str(x) for x in raw} & canon
+    elif isinstance(raw, dict):
+        keys, values = {str(k) for k in raw} & canon, {str(v) for v in raw.values()} & canon
+        names = keys if len(keys) >= len(values) else values
+    else:
+        return None
+    return names or None
+
+
+def summary(con: Any, cfg: Config | None = None) -> dict[str, Any]:
+    """CONTRACT §4 "quality": {"tables": {name: {"rows", "completeness", "orphans"}}} for every table.
+
+    completeness = non-empty cells / (rows × present canonical columns), None for an empty table.
+    """
+    width = max(len(t.columns) for t in TABLES.values())
+    tables = {name: con.table(name) for name in TABLES}  # each lookup asks the backend for a schema
+    parts = [_table_counts(tables, table, width) for table in TABLES.values()]
+    df = ibis.union(*parts, distinct=False).execute()
+    by_name = {rec["table_name"]: rec for rec in df.to_dict("records")}
+    logged = _load_log_columns(con)
+    out: dict[str, dict[str, Any]] = {}
+    for table in TABLES.values():
+        rec = by_name[table.name]
+        columns = _present_in_db(tables[table.name], table)
+        counts = {c: int(rec[f"c{i}"]) for i, c in enumerate(columns)}
+        rows = int(rec["rows"])
+        if table.name in logged:
+            present = [c for c in columns if c in logged[table.name] or table.column(c).required]
+        else:
+            present = columns
+        cells = rows * len(present)
+        out[table.name] = {
+            "rows": rows,
+            "completeness": None if cells == 0 else sum(counts[c] for c in present) / cells,
+            "orphans": int(rec["orphans"]),
+        }
+    return {"tables": out}
+
+
+def columns(con: Any, table: str) -> pd.DataFrame:
+    """Per canonical column of `table`: kind, required, references, non_null, completeness, distinct (one query)."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+    spec = TABLES[table]
+    t = con.table(table)
+    names = _present_in_db(t, spec)
+    agg: dict[str, ir.Value] = {"_rows": t.count()}
+    for i, c in enumerate(names):
+        agg[f"n{i}"] = t.count(where=_nonempty(t[c]))
+        agg[f"d{i}"] = t[c].nunique()
+    rec = t.aggregate(**agg).execute().iloc[0]
+    rows = int(rec["_rows"])
+    out = []
+    for i, c in enumerate(names):
+        col = spec.column(c)
+        non_null = int(rec[f"n{i}"])
+        out.append({"column": c, "kind": col.kind, "required": col.required, "references": col.references,
+                    "non_null": non_null, "completeness": None if rows == 0 else non_null / rows,
+                    "distinct": int(rec[f"d{i}"])})
+    return pd.DataFrame(out, columns=["column", "kind", "required", "references", "non_null", "completeness",
+                                      "distinct"])
+
+
+def last_rejects(con: Any, limit: int | None = 10_000) -> pd.DataFrame:
+    """The rejected rows of each table's most recent load (`load_rejects` joined with `loads`)."""
+    cols = ["table_name", "load_id", "file_name", "loaded_at", "row", "column", "value", "reason"]
+    try:
+        loads, rejects = con.table("loads"), con.table("load_rejects")
+    except Exception:
+        return pd.DataFrame(columns=cols)
+    last = loads.group_by("table_name").aggregate(_last=loads.load_id.max())
+    info = loads.select(_lid="load_id", loaded_at="loaded_at")
+    last = last.join(info, last._last == info._lid)
+    last = last.select(_tn=last.table_name, _lid=last._lid, loaded_at=last.loaded_at)
+    j = rejects.join(last, (rejects.load_id == last._lid) & (rejects.table_name == last._tn))
+    j = j.select(*cols).order_by(["table_name", "row", "column"])
+    if limit is not None:
+        j = j.limit(limit)
+    return j.execute()
+
+
+def load_history(con: Any, limit: int | None = 1_000) -> pd.DataFrame:
+    """Every load, newest first: id, table, file, sha256, rows, rejected, mode, time."""
+    try:
+        loads = con.table("loads")
+    except Exception:
+        return pd.DataFrame(columns=["load_id", "table_name", "file_name", "sha256", "rows", "rejected", "mode",
+                                     "loaded_at"])
+    q = loads.order_by(ibis.desc(loads.load_id))
+    if limit is not None:
+        q = q.limit(limit)
+    return q.execute()
