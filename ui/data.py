@@ -39,6 +39,18 @@ def _functions() -> dict[str, Callable[..., Any]]:
         "commission.summary": commission.summary,
         "commission.what_if": commission.what_if,
         "commission.referral_earnings": commission.referral_earnings,
+        "commission.leaderboard": commission.leaderboard,
+        "commission.attainment": commission.attainment,
+    }
+
+
+def _lookups() -> dict[str, Callable[..., Any]]:
+    """Functions of (con, cfg, **kwargs) that do not depend on the filters."""
+    from b2bmetrics.metrics import accounts, commission
+
+    return {
+        "commission.statement": commission.statement,
+        "accounts.profile": lambda con, cfg, account_id: accounts.profile(con, account_id),
     }
 
 
@@ -63,6 +75,17 @@ def metric(name: str, filters: Filters, **kwargs: Any) -> Any:
     cfg = context.config()
     return _run(name, context.version(), repr(cfg), filters.cache_key(), repr(sorted(kwargs.items())),
                 cfg, filters, kwargs)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _lookup(name: str, version: str, cfg_key: str, kwargs_key: str, _cfg: Config, _kwargs: dict[str, Any]) -> Any:
+    return _lookups()[name](context.backend(), _cfg, **_kwargs)
+
+
+def lookup(name: str, **kwargs: Any) -> Any:
+    """A filter-independent lookup such as one person's statement or one account's profile (cached)."""
+    cfg = context.config()
+    return _lookup(name, context.version(), repr(cfg), repr(sorted(kwargs.items())), cfg, kwargs)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

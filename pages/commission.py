@@ -1,0 +1,153 @@
+"""Commission: leaderboard, attainment, a person's statement, referrals (全民经销), clawbacks, what-if."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from b2bmetrics.config import Plan, parse_plan
+from b2bmetrics.errors import B2BError
+from b2bmetrics.filters import Filters
+from b2bmetrics.registry import format_value
+from ui import charts, context, data, page
+from ui.download import download
+from ui.i18n import kpi_label, lang, pick
+
+ROLE_LABELS = {"sales": ("Sales", "销售"), "employee": ("Employees", "员工"), "partner": ("Partners", "合作伙伴")}
+
+
+def money(value: object) -> str:
+    return format_value(value, "money", lang(), context.config().currency)
+
+
+def render_leaderboard(filters: Filters) -> pd.DataFrame:
+    board = data.metric("commission.leaderboard", filters)
+    summary = data.metric("commission.summary", filters)
+    st.metric(kpi_label("commission.total_payout"), money(summary["total_payout"]))
+    if page.empty(board):
+        return board
+    st.subheader(pick("Leaderboard", "排行榜"))
+    board = board.assign(name=board["rep_name"].fillna(board["rep_id"]))
+    st.dataframe(
+        board[["rank", "name", "rep_id", "role", "region", "credited_revenue", "quota", "attainment", "commission",
+               "referral_commission", "clawback", "payout"]],
+        hide_index=True, width="stretch",
+        column_config={"attainment": st.column_config.ProgressColumn(pick("Attainment", "达成率"), min_value=0.0,
+                                                                     max_value=1.5, format="percent")})
+    download(board, "commission_leaderboard", "comm_board")
+    return board
+
+
+def render_attainment(filters: Filters) -> None:
+    st.subheader(pick("Attainment against quota", "指标达成"))
+    rows = data.metric("commission.attainment", filters)
+    rows = rows[rows["quota"] > 0]
+    if page.empty(rows):
+        return
+    rows = rows.assign(name=rows["rep_name"].fillna(rows["rep_id"]), period=rows["period_start"].astype(str))
+    fig = go.Figure()
+    for period, part in rows.groupby("period"):
+        fig.add_bar(x=part["name"], y=part["attainment"], name=period,
+                    hovertemplate="%{x}: %{y:.0%}<extra>" + period + "</extra>")
+    fig.add_hline(y=1.0, line_dash="dash", line_color="#cf222e", annotation_text="100%")
+    fig.update_layout(barmode="group", yaxis_tickformat=".0%")
+    charts.show(charts.style(fig), "comm_attainment")
+    download(rows, "attainment", "comm_attainment")
+
+
+def render_statement(board: pd.DataFrame, filters: Filters) -> None:
+    st.subheader(pick("Statement", "佣金明细"))
+    rows = data.metric("commission.attainment", filters)
+    if board.empty or rows.empty:
+        return
+    names = dict(zip(board["rep_id"], board["name"], strict=True))
+    left, right = st.columns(2)
+    person = left.selectbox(pick("Person", "人员"), list(names), format_func=lambda r: f"{names[r]} ({r})",
+                            key="comm_person")
+    periods = sorted(rows.loc[rows["rep_id"] == person, "period_start"].unique())
+    if not periods:
+        return
+    period_start = right.selectbox(pick("Period", "周期"), periods, index=len(periods) - 1, key="comm_period")
+    stmt = data.lookup("commission.statement", rep_id=person, period_start=period_start)
+    row = rows[(rows["rep_id"] == person) & (rows["period_start"] == period_start)].iloc[0]
+    cols = st.columns(5)
+    for col, (label, value) in zip(cols, [
+        (pick("Credited", "计入业绩"), money(row["credited_revenue"])),
+        (pick("Attainment", "达成率"), format_value(row["attainment"], "percent")),
+        (pick("Commission", "佣金"), money(row["commission"])),
+        (pick("Referral − clawback", "推荐佣金 − 追回"), money(row["referral_commission"] - row["clawback"])),
+        (pick("Payout", "应发"), money(row["payout"])),
+    ], strict=True):
+        col.metric(label, value)
+    st.dataframe(stmt, hide_index=True, width="stretch")
+    download(stmt, f"statement_{person}_{period_start}", "comm_statement")
+
+
+def render_referrals(filters: Filters) -> None:
+    st.subheader(pick("Referral earnings (全民经销: everyone may sell)", "推荐佣金（全民经销）"))
+    ref = data.metric("commission.referral_earnings", filters)
+    if page.empty(ref):
+        return
+    ref = ref.assign(role_label=[ROLE_LABELS.get(r, (str(r), str(r)))[1 if lang() == "zh" else 0] for r in ref["role"]])
+    fig = go.Figure(go.Bar(x=ref["role_label"], y=ref["net"], customdata=ref[["referred_deals", "people"]],
+                           hovertemplate="%{x}: %{y:,.0f}<br>%{customdata[0]} deals, %{customdata[1]} people"
+                                         "<extra></extra>"))
+    charts.show(charts.style(fig, height=280), "comm_referrals")
+    st.dataframe(ref.drop(columns="role_label"), hide_index=True, width="stretch")
+    download(ref, "referral_earnings", "comm_referrals")
+
+
+def plan_editor(base: Plan) -> Plan | None:
+    """The what-if plan the user edits: tiers, rates, cap, referral rate, clawback days."""
+    tiers = pd.DataFrame({"up_to": [t.up_to for t in base.tiers], "rate": [t.rate for t in base.tiers]})
+    edited = st.data_editor(tiers, num_rows="dynamic", key="comm_tiers", hide_index=True, column_config={
+        "up_to": st.column_config.NumberColumn(pick("Attainment up to (empty = open)", "达成率上限（空=不封顶）"),
+                                               min_value=0.0, step=0.05, format="%.2f"),
+        "rate": st.column_config.NumberColumn(pick("Rate", "提成比例"), min_value=0.0, step=0.005, format="%.3f")})
+    c1, c2, c3, c4 = st.columns(4)
+    mode = c1.selectbox(pick("Mode", "计算方式"), ["marginal", "retroactive"],
+                        index=0 if base.mode == "marginal" else 1, key="comm_mode")
+    cap = c2.number_input(pick("Cap (0 = none)", "封顶（0=不封顶）"), min_value=0.0, value=float(base.cap),
+                          step=1000.0, key="comm_cap")
+    referral = c3.number_input(pick("Referral rate", "推荐佣金比例"), min_value=0.0, value=float(base.referral_rate),
+                               step=0.005, format="%.3f", key="comm_referral")
+    days = c4.number_input(pick("Clawback days", "追回天数"), min_value=0, value=int(base.clawback_days), step=15,
+                           key="comm_clawback")
+    raw_tiers = []
+    for r in edited.dropna(subset=["rate"]).itertuples():
+        raw_tiers.append({"rate": float(r.rate)} if pd.isna(r.up_to) else {"up_to": float(r.up_to), "rate": float(r.rate)})
+    try:
+        return parse_plan({"mode": mode, "cap": cap, "referral_rate": referral, "clawback_days": int(days),
+                           "tiers": raw_tiers}, pick("what-if plan", "假设方案"), base=replace(base))
+    except B2BError as exc:
+        st.error(str(exc))
+        return None
+
+
+def render_what_if(filters: Filters) -> None:
+    st.subheader(pick("What if: a second plan side by side", "假设分析：对比第二套方案"))
+    plan_b = plan_editor(context.config().commission)
+    if plan_b is None:
+        return
+    result = data.metric("commission.what_if", filters, plan_b=plan_b)
+    total = result[result["is_total"]].iloc[0]
+    c1, c2, c3 = st.columns(3)
+    c1.metric(pick("Current plan", "当前方案"), money(total["payout_a"]))
+    c2.metric(pick("What-if plan", "假设方案"), money(total["payout_b"]))
+    c3.metric(pick("Difference", "差额"), money(total["difference"]),
+              delta=f"{total['difference'] / total['payout_a'] * 100:+.1f}%" if total["payout_a"] else None,
+              delta_color="inverse")
+    per = result[~result["is_total"]]
+    st.dataframe(per.drop(columns="is_total"), hide_index=True, width="stretch")
+    download(per, "what_if", "comm_what_if")
+
+
+filters = page.start("page_commission", tables=("deals",))
+board = render_leaderboard(filters)
+render_attainment(filters)
+render_statement(board, filters)
+render_referrals(filters)
+render_what_if(filters)
