@@ -18,9 +18,11 @@ from ui import context
 
 
 def _functions() -> dict[str, Callable[..., Any]]:
-    from b2bmetrics.metrics import churn, commission, compute_kpis, funnel, quality, satisfaction
+    from b2bmetrics.metrics import accounts, churn, commission, compute_kpis, funnel, satisfaction
 
     return {
+        "accounts.list": lambda con, cfg, f, p, search="": accounts.account_list(con, cfg, f, search),
+        "accounts.ownership": lambda con, cfg, f, p: accounts.ownership(con, cfg, f),
         "kpis": lambda con, cfg, f, p: compute_kpis(con, cfg, f, p),
         "funnel.summary": funnel.summary,
         "funnel.breakdown": funnel.breakdown,
@@ -46,9 +48,10 @@ def _functions() -> dict[str, Callable[..., Any]]:
 
 def _lookups() -> dict[str, Callable[..., Any]]:
     """Functions of (con, cfg, **kwargs) that do not depend on the filters."""
-    from b2bmetrics.metrics import accounts, commission
+    from b2bmetrics.metrics import accounts, churn, commission
 
     return {
+        "churn.health": churn.health,
         "commission.statement": commission.statement,
         "accounts.profile": lambda con, cfg, account_id: accounts.profile(con, account_id),
     }

@@ -35,10 +35,16 @@ def options() -> dict[str, Any]:
     return data.query("sidebar.options", _options)
 
 
+def default_period(lo: dt.date, hi: dt.date) -> tuple[dt.date, dt.date]:
+    """The last twelve months of data: what a Monday review looks at (the whole range would start
+    before the first contract, leaving churn with no starting accounts)."""
+    return max(lo, hi - dt.timedelta(days=364)), hi
+
+
 def _reset() -> None:
     opts = options()
     lo, hi = opts["range"]
-    st.session_state[KEY_PERIOD] = (lo, hi) if lo and hi else ()
+    st.session_state[KEY_PERIOD] = default_period(lo, hi) if lo and hi else ()
     for key in (KEY_REGION, KEY_SEGMENT, KEY_REP):
         st.session_state[key] = []
 
@@ -56,7 +62,7 @@ def render_filters() -> Filters:
     side.subheader(t("filters"))
     chosen: tuple[dt.date, ...] = ()
     if lo and hi:
-        chosen = tuple(side.date_input(t("period"), value=(lo, hi), min_value=dt.date(1990, 1, 1),
+        chosen = tuple(side.date_input(t("period"), value=default_period(lo, hi), min_value=dt.date(1990, 1, 1),
                                        max_value=dt.date(2100, 12, 31), key=KEY_PERIOD, bind="query-params",
                                        format="YYYY-MM-DD"))
     regions = side.multiselect(t("region"), opts["regions"], key=KEY_REGION, bind="query-params",

@@ -1,0 +1,357 @@
+"""The sales funnel (CONTRACT §5 "Funnel", cohort view): reach, conversion, win rate, cycle, velocity.
+
+The cohort is the deals created in the period, after the region / segment / rep filters
+(`filters.deals_in_scope`). A deal without `created_at` belongs to it only when no period was
+given. Each cohort deal gets a `reach`: the highest position in `[pipeline] stages` that appears in
+its stage history or as its current stage (a won deal reaches the last stage); the lost stage has
+no position and every deal reaches at least position 0. Every number here is an ibis expression
+run by the backend; only aggregates become pandas frames.
+
+Choices where the contract is silent:
+
+* status: the `status` column; when it is empty, it is derived from the current stage exactly as
+  ingest does (won stage -> won, lost stage -> lost, otherwise open).
+* stage visits: history entries are ordered per deal by `entered_at`, ties broken by pipeline
+  position (the lost stage and unknown stages last), so two entries at the same instant give the
+  earlier stage a 0-day visit. A visit of stage i lasts from its entry to the deal's next history
+  entry, whatever that is (a later stage, an earlier one on a back-move, the lost stage, or the
+  same stage logged again). A deal that enters a stage twice contributes one visit per entry
+  that has a next entry; the last entry of a deal has no end and is left out (the deal is still
+  there, or closed without a recorded move). `median_days_in_stage` is the exact median over those visits.
+* durations are exact fractional days from epoch seconds, never calendar-day counts.
+* `won_amount` is 0.0 (an empty sum) when no won deal has an amount; means and ratios are None.
+* transitions count consecutive history entries only; a close that was never written to the
+  history (no `lost` entry) is not invented.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from b2bmetrics.config import Config
+from b2bmetrics.filters import Filters, Period, deals_in_scope
+
+BreakdownBy = Literal["region", "segment", "rep"]
+BREAKDOWNS: tuple[str, ...] = ("region", "segment", "rep")
+DAY_S = 86400
+
+
+# ---- small helpers on aggregated cells -----------------------------------------------------
+
+def _num(value: Any) -> float | None:
+    """A plain float from a result cell; None for NULL/NaN."""
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
+
+
+def _count(value: Any) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    """num / den, None when either is unknown or den is 0 (sum / nullif(sum, 0))."""
+    if num is None or den is None or den == 0:
+        return None
+    return num / den
+
+
+def days_between(start: ir.Value, end: ir.Value) -> ir.FloatingValue:
+    """Exact fractional days from `start` to `end` (timestamps); NULL when either is NULL."""
+    return (end.epoch_seconds() - start.epoch_seconds()) / DAY_S
+
+
+# ---- expressions ---------------------------------------------------------------------------
+
+def stage_position(cfg: Config, stage: ir.StringValue) -> ir.IntegerValue:
+    """Position of `stage` in `[pipeline] stages`; NULL for the lost stage and anything unknown."""
+    stages = cfg.pipeline.stages
+    return stage.cases(*[(s, i) for i, s in enumerate(stages)], else_=ibis.null()).cast("int64")
+
+
+def _stage_name(cfg: Config, position: ir.IntegerValue) -> ir.StringValue:
+    stages = cfg.pipeline.stages
+    return position.cases(*[(i, s) for i, s in enumerate(stages)], else_=ibis.null()).cast("string")
+
+
+def effective_status(cfg: Config, deals: ir.Table) -> ir.StringValue:
+    """`status`, or derived from the current stage when empty (as ingest derives it)."""
+    p = cfg.pipeline
+    derived = ibis.cases((deals.stage == p.won_stage, "won"), (deals.stage == p.lost_stage, "lost"), else_="open")
+    return ibis.coalesce(deals.status, derived)
+
+
+def _in_cohort(deals: ir.Table, period: Period) -> ir.BooleanValue:
+    """Created on a day of the period; undated deals only when no period was given."""
+    cond: ir.BooleanValue = ibis.literal(False)
+    if not period.empty_data:
+        cond = deals.created_at.notnull() & period.contains(deals.created_at)
+    if not period.given:
+        cond = cond | deals.created_at.isnull()
+    return cond
+
+
+def cohort(con: Any, cfg: Config, filters: Filters, period: Period) -> ir.Table:
+    """The cohort deals (every `deals` column) with `status` filled in and `reach` (int position).
+
+    Building block of every funnel number; nothing is executed.
+    """
+    deals = deals_in_scope(con, cfg, filters)
+    deals = deals.filter(_in_cohort(deals, period))
+    hist = con.table("deal_stage_history")
+    top = hist.group_by(_h_deal=hist.deal_id).aggregate(_h_top=stage_position(cfg, hist.stage).max())
+    j = deals.left_join(top, deals.deal_id == top._h_deal)
+    last = len(cfg.pipeline.stages) - 1
+    status = effective_status(cfg, j)
+    reach = ibis.greatest(
+        ibis.coalesce(j._h_top, 0),
+        ibis.coalesce(stage_position(cfg, j.stage), 0),
+        ibis.ifelse(status == "won", last, 0),
+    ).cast("int64")
+    return j.mutate(status=status, reach=reach).drop("_h_deal", "_h_top")
+
+
+def stage_visits(con: Any, cfg: Config, deals: ir.Table) -> ir.Table:
+    """History entries of `deals` with the deal's next entry: deal_id, stage, pos, entered_at,
+    next_stage, next_at, days (NULL when the entry is the deal's last)."""
+    hist = con.table("deal_stage_history")
+    hist = hist.filter(hist.deal_id.isin(deals.deal_id), hist.entered_at.notnull())
+    pos = stage_position(cfg, hist.stage)
+    # ties on entered_at: pipeline order, lost / unknown last, so the order is deterministic
+    hist = hist.mutate(pos=pos, _ord=ibis.coalesce(pos, len(cfg.pipeline.stages)))
+    w = ibis.window(group_by=hist.deal_id, order_by=[hist.entered_at, hist._ord, hist.stage])
+    hist = hist.mutate(next_stage=hist.stage.lead().over(w), next_at=hist.entered_at.lead().over(w))
+    return hist.mutate(days=days_between(hist.entered_at, hist.next_at)).drop("_ord")
+
+
+def _measures(c: ir.Table, cfg: Config) -> dict[str, ir.Value]:
+    """The cohort aggregates every view shares (one row per group)."""
+    won = c.status == "won"
+    out: dict[str, ir.Value] = {f"entered_{i}": c.count(where=c.reach >= i) for i in range(len(cfg.pipeline.stages))}
+    out.update({
+        "won_deals": c.count(where=won),
+        "lost_deals": c.count(where=c.status == "lost"),
+        "open_deals": c.count(where=c.status == "open"),
+        # sums and means over won deals skip NULL amounts / dates by SQL semantics
+        "won_amount": c.amount.sum(where=won),
+        "avg_won_amount": c.amount.mean(where=won),
+        "avg_sales_cycle_days": days_between(c.created_at, c.closed_at).mean(where=won),
+    })
+    return out
+
+
+def _derived(rec: dict[str, Any], n_stages: int) -> dict[str, Any]:
+    """Ratios and counts from one aggregated row (plain Python values)."""
+    entered = [_count(rec[f"entered_{i}"]) for i in range(n_stages)]
+    won, lost, open_ = _count(rec["won_deals"]), _count(rec["lost_deals"]), _count(rec["open_deals"])
+    win_rate = _ratio(won, won + lost)
+    avg_won = _num(rec["avg_won_amount"])
+    cycle = _num(rec["avg_sales_cycle_days"])
+    velocity = None
+    if win_rate is not None and avg_won is not None and cycle:
+        velocity = open_ * win_rate * avg_won / cycle
+    won_amount = _num(rec["won_amount"])
+    return {
+        "entered": entered,
+        "overall_conversion": _ratio(entered[-1], entered[0]),
+        "win_rate": win_rate,
+        "won_deals": won,
+        "lost_deals": lost,
+        "won_amount": 0.0 if won_amount is None else won_amount,
+        "avg_won_amount": avg_won,
+        "avg_sales_cycle_days": cycle,
+        "open_deals": open_,
+        "pipeline_velocity_per_day": velocity,
+    }
+
+
+# ---- KPIs ----------------------------------------------------------------------------------
+
+def summary(con: Any, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
+    """CONTRACT §4 "funnel": stages with entered / conversion / median days, and the cohort KPIs.
+
+    One query: the cohort aggregate cross-joined with the per-stage medians of stage visits.
+    """
+    stages = cfg.pipeline.stages
+    c = cohort(con, cfg, filters, period)
+    v = stage_visits(con, cfg, c)
+    medians = v.aggregate(**{f"median_{i}": v.days.median(where=v.pos == i) for i in range(len(stages))})
+    row = c.aggregate(**_measures(c, cfg)).cross_join(medians).execute().iloc[0].to_dict()
+    d = _derived(row, len(stages))
+    entered = d["entered"]
+    stage_rows = [
+        {
+            "stage": s,
+            "phase": cfg.pipeline.phase_of(s),
+            "entered": entered[i],
+            "conversion_to_next": _ratio(entered[i + 1], entered[i]) if i + 1 < len(stages) else None,
+            "median_days_in_stage": _num(row[f"median_{i}"]),
+        }
+        for i, s in enumerate(stages)
+    ]
+    return {
+        "stages": stage_rows,
+        **{k: d[k] for k in ("overall_conversion", "win_rate", "won_deals", "won_amount", "avg_won_amount",
+                             "avg_sales_cycle_days", "open_deals", "pipeline_velocity_per_day")},
+    }
+
+
+def _group_key(con: Any, cfg: Config, c: ir.Table, by: str) -> ir.Table:
+    """`c` with `group` (and `rep_name` for by="rep")."""
+    if by == "rep":
+        reps = con.table("reps").select(_r_id="rep_id", rep_name="rep_name")
+        j = c.left_join(reps, c.owner_rep_id == reps._r_id)
+        return j.mutate(group=j.owner_rep_id).drop("_r_id")
+    if by == "region" and cfg.region_of == "rep":
+        reps = con.table("reps").select(_r_id="rep_id", _r_region="region")
+        j = c.left_join(reps, c.owner_rep_id == reps._r_id)
+        return j.mutate(group=j._r_region).drop("_r_id", "_r_region")
+    acc = con.table("accounts").select(_a_id="account_id", _a_key=by)
+    j = c.left_join(acc, c.account_id == acc._a_id)
+    return j.mutate(group=j._a_key).drop("_a_id", "_a_key")
+
+
+def breakdown(con: Any, cfg: Config, filters: Filters, period: Period, by: BreakdownBy) -> pd.DataFrame:
+    """The funnel per region, segment or owner rep, in one query.
+
+    Columns: `group` (NULL = unknown: no account, no owner, or no region/segment), `rep_name`
+    (by="rep" only), `entered_<stage>` for every stage, overall_conversion, win_rate, won_deals,
+    lost_deals, open_deals, won_amount, avg_won_amount, avg_sales_cycle_days. Region is the deal's
+    account's region, or its owner's `reps.region` when `region_of = "rep"`. Sorted by won_amount
+    (largest first), unknown last.
+    """
+    if by not in BREAKDOWNS:
+        raise ValueError(f"by must be one of {BREAKDOWNS}, not {by!r}")
+    stages = cfg.pipeline.stages
+    c = _group_key(con, cfg, cohort(con, cfg, filters, period), by)
+    keys = ["group", "rep_name"] if by == "rep" else ["group"]
+    df = c.group_by(keys).aggregate(**_measures(c, cfg)).execute()
+    rows = []
+    for rec in df.to_dict("records"):
+        d = _derived(rec, len(stages))
+        row: dict[str, Any] = {k: (None if rec[k] is None or pd.isna(rec[k]) else rec[k]) for k in keys}
+        row.update({f"entered_{s}": d["entered"][i] for i, s in enumerate(stages)})
+        row.update({k: v for k, v in d.items() if k != "entered"})
+        rows.append(row)
+    columns = [*keys, *(f"entered_{s}" for s in stages), "overall_conversion", "win_rate", "won_deals",
+               "lost_deals", "open_deals", "won_amount", "avg_won_amount", "avg_sales_cycle_days",
+               "pipeline_velocity_per_day"]
+    out = pd.DataFrame(rows, columns=columns)
+    if len(out):
+        out = out.assign(_unknown=out["group"].isna()).sort_values(
+            ["_unknown", "won_amount", "group"], ascending=[True, False, True], kind="stable").drop(columns="_unknown")
+    return out.reset_index(drop=True)
+
+
+def _months(period: Period) -> list[pd.Timestamp]:
+    if period.empty_data or period.start is None or period.end is None:
+        return []
+    return list(pd.date_range(pd.Timestamp(period.start).to_period("M").to_timestamp(),
+                              pd.Timestamp(period.end), freq="MS"))
+
+
+def monthly_trend(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+    """Cohort deals by creation month: month (first day), created, won_deals, lost_deals, open_deals,
+    win_rate, won_amount. Every month of the period has a row (zeros when nothing was created);
+    deals without `created_at` have no month and are left out."""
+    c = cohort(con, cfg, filters, period)
+    c = c.filter(c.created_at.notnull())
+    c = c.mutate(month=c.created_at.truncate("M").cast("date"))
+    won = c.status == "won"
+    df = c.group_by("month").aggregate(
+        created=c.count(), won_deals=c.count(where=won), lost_deals=c.count(where=c.status == "lost"),
+        open_deals=c.count(where=c.status == "open"), won_amount=c.amount.sum(where=won),
+    ).execute()
+    df["month"] = pd.to_datetime(df["month"])
+    grid = pd.DataFrame({"month": pd.to_datetime(sorted(set(_months(period)) | set(df["month"])))})
+    out = grid.merge(df, on="month", how="left")
+    for col in ("created", "won_deals", "lost_deals", "open_deals"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["won_amount"] = out["won_amount"].fillna(0.0).astype("float64")
+    decided = out["won_deals"] + out["lost_deals"]
+    out["win_rate"] = (out["won_deals"] / decided.where(decided > 0)).astype("float64")
+    return out[["month", "created", "won_deals", "lost_deals", "open_deals", "win_rate", "won_amount"]]
+
+
+def transitions(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+    """Stage-to-stage moves between consecutive history entries of cohort deals (a Sankey's links).
+
+    Columns: source, target, deals (distinct deals that made the move), moves (times it was made;
+    a deal that goes back and forth counts each move), back (target earlier in the pipeline than
+    the source), to_lost. Sorted by source position, then deals.
+    """
+    c = cohort(con, cfg, filters, period)
+    v = stage_visits(con, cfg, c)
+    v = v.filter(v.next_stage.notnull())
+    df = v.group_by(source=v.stage, target=v.next_stage).aggregate(
+        deals=v.deal_id.nunique(), moves=v.count()).execute()
+    order = {s: i for i, s in enumerate(cfg.pipeline.stages)}
+    lost_pos = len(order)
+    src = df["source"].map(order).fillna(lost_pos)
+    tgt = df["target"].map(order).fillna(lost_pos)
+    df["back"] = (tgt < src) & df["target"].isin(list(order))
+    df["to_lost"] = df["target"] == cfg.pipeline.lost_stage
+    df["deals"] = df["deals"].astype("int64")
+    df["moves"] = df["moves"].astype("int64")
+    df = df.assign(_s=src, _t=tgt).sort_values(["_s", "deals", "_t"], ascending=[True, False, True])
+    return df[["source", "target", "deals", "moves", "back", "to_lost"]].reset_index(drop=True)
+
+
+def deals_behind(con: Any, cfg: Config, filters: Filters, period: Period, stage: str | None = None,
+                 status: str | None = None, limit: int = 5000) -> pd.DataFrame:
+    """The cohort deals behind a number: reach ≥ `stage` (the lost stage means status lost) and/or
+    `status` (open / won / lost). Columns: deal_id, account_id, account_name, owner_rep_id,
+    owner_name, amount, created_at, closed_at, status, stage (current), reach_stage. Newest first.
+    Raises ValueError for a stage or status that does not exist."""
+    p = cfg.pipeline
+    c = cohort(con, cfg, filters, period)
+    if stage is not None:
+        if stage == p.lost_stage:
+            status = status or "lost"
+            if status != "lost":
+                return _deal_frame(con, cfg, c.filter(ibis.literal(False)), limit)
+        elif stage in p.stages:
+            c = c.filter(c.reach >= p.stages.index(stage))
+        else:
+            raise ValueError(f"unknown stage {stage!r}: use one of {', '.join((*p.stages, p.lost_stage))}")
+    if status is not None:
+        if status not in ("open", "won", "lost"):
+            raise ValueError(f"status must be open, won or lost, not {status!r}")
+        c = c.filter(c.status == status)
+    return _deal_frame(con, cfg, c, limit)
+
+
+def _deal_frame(con: Any, cfg: Config, c: ir.Table, limit: int) -> pd.DataFrame:
+    acc = con.table("accounts").select(_a_id="account_id", account_name="account_name")
+    reps = con.table("reps").select(_r_id="rep_id", owner_name="rep_name")
+    j = c.left_join(acc, c.account_id == acc._a_id)
+    j = j.left_join(reps, j.owner_rep_id == reps._r_id)
+    j = j.mutate(reach_stage=_stage_name(cfg, j.reach))
+    j = j.order_by([ibis.desc(j.created_at), j.deal_id]).limit(limit)
+    return j.select("deal_id", "account_id", "account_name", "owner_rep_id", "owner_name", "amount",
+                    "created_at", "closed_at", "status", "stage", "reach_stage").execute()
+
+
+def time_in_stage(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+    """Per stage, over the visits of cohort deals that left it (see the module docstring):
+    stage, phase, visits, deals, median_days, mean_days, p25_days, p75_days (exact quantiles).
+    One row per pipeline stage; a stage nobody left has 0 visits and NULL durations."""
+    c = cohort(con, cfg, filters, period)
+    v = stage_visits(con, cfg, c)
+    v = v.filter(v.days.notnull(), v.pos.notnull())
+    df = v.group_by("stage").aggregate(
+        visits=v.count(), deals=v.deal_id.nunique(), median_days=v.days.median(), mean_days=v.days.mean(),
+        p25_days=v.days.quantile(0.25), p75_days=v.days.quantile(0.75),
+    ).execute()
+    grid = pd.DataFrame({"stage": list(cfg.pipeline.stages)})
+    grid["phase"] = [cfg.pipeline.phase_of(s) for s in cfg.pipeline.stages]
+    out = grid.merge(df, on="stage", how="left")
+    for col in ("visits", "deals"):
+        out[col] = out[col].fillna(0).astype("int64")
+    for col in ("median_days", "mean_days", "p25_days", "p75_days"):
+        out[col] = out[col].astype("float64")
+    return out
