@@ -87,8 +87,11 @@ def render_response_times(filters: Filters) -> None:
     if page.empty(hist):
         return
     sla = context.config().first_response_sla_hours
+    # the last bin is open-ended ("66 h and more"): draw it as wide as the others
+    width = float((hist["bin_end"] - hist["bin_start"]).median())
+    ends = hist["bin_end"].fillna(hist["bin_start"] + width)
     fig = go.Figure()
-    for channel, part in hist.groupby(hist["channel"].astype("string").fillna("—"), sort=True):
+    for channel, part in hist.assign(bin_end=ends).groupby(hist["channel"].astype("string").fillna("—"), sort=True):
         fig.add_bar(x=(part["bin_start"] + part["bin_end"]) / 2, y=part["tickets"], name=str(channel),
                     width=(part["bin_end"] - part["bin_start"]) * 0.9,
                     hovertemplate=f"{channel}: %{{y}} " + pick("tickets", "工单") + "<extra></extra>")
