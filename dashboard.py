@@ -9,6 +9,7 @@ import streamlit as st
 
 from b2bmetrics.errors import B2BError
 from ui import context, sidebar
+from ui import page as page_frame
 from ui.i18n import t
 
 st.set_page_config(page_title="b2bmetrics", page_icon=":material/monitoring:", layout="wide")
@@ -23,6 +24,7 @@ PAGES = [
     ("pages/data.py", "page_data", ":material/upload_file:", "data"),
 ]
 
+page_frame.mark_entry()
 sidebar.render_language()
 page = st.navigation([st.Page(path, title=t(title), icon=icon, url_path=url, default=(url == "overview"))
                       for path, title, icon, url in PAGES])

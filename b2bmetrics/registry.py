@@ -97,6 +97,48 @@ COLUMN_LABELS: dict[str, tuple[str, str, Format]] = {
     "clawback": ("Clawback", "追回", "money"),
     "payout": ("Payout", "应发", "money"),
     "rows": ("Rows", "行数", "count"),
+    "rank": ("Rank", "排名", "count"),
+    "name": ("Name", "姓名", "number"),
+    "role": ("Role", "角色", "number"),
+    "region": ("Region", "区域", "number"),
+    "segment": ("Segment", "客户类型", "number"),
+    "group": ("Group", "分组", "number"),
+    "account_id": ("Account", "客户编号", "number"),
+    "account_name": ("Account name", "客户名称", "number"),
+    "owner_name": ("Owner", "负责人", "number"),
+    "deal_id": ("Deal", "商机编号", "number"),
+    "amount": ("Amount", "金额", "money"),
+    "mrr": ("MRR", "MRR", "money"),
+    "mrr_now": ("MRR now", "当前MRR", "money"),
+    "won_amount": ("Won revenue", "赢单金额", "money"),
+    "avg_won_amount": ("Average won deal", "平均赢单金额", "money"),
+    "won_deals": ("Won deals", "赢单数", "count"),
+    "lost_deals": ("Lost deals", "输单数", "count"),
+    "open_deals": ("Open deals", "进行中商机", "count"),
+    "win_rate": ("Win rate", "赢单率", "percent"),
+    "overall_conversion": ("Overall conversion", "整体转化率", "percent"),
+    "avg_sales_cycle_days": ("Sales cycle (days)", "销售周期（天）", "days"),
+    "pipeline_velocity_per_day": ("Velocity per day", "每日管道速度", "money"),
+    "payout_a": ("Current plan", "当前方案", "money"),
+    "payout_b": ("What-if plan", "假设方案", "money"),
+    "difference": ("Difference", "差额", "money"),
+    "referral": ("Referral", "推荐佣金", "money"),
+    "credited": ("Credited", "计入业绩", "money"),
+    "share": ("Share", "分成比例", "percent"),
+    "rate": ("Rate", "提成比例", "percent"),
+    "referred_amount": ("Referred amount", "推荐金额", "money"),
+    "referred_deals": ("Referred deals", "推荐商机数", "count"),
+    "referral_clawback": ("Referral clawed back", "推荐佣金追回", "money"),
+    "net": ("Net", "净额", "money"),
+    "people": ("People", "人数", "count"),
+    "health_score": ("Health", "健康分", "score"),
+    "reasons": ("Why", "原因", "number"),
+    "csat": ("CSAT", "客户满意度", "percent"),
+    "nps": ("NPS", "净推荐值", "nps"),
+    "ces": ("CES", "客户费力度", "score"),
+    "tickets": ("Tickets", "工单数", "count"),
+    "sla_met_rate": ("SLA met", "响应达标率", "percent"),
+    "median_first_response_hours": ("Median first response (h)", "首次响应中位数（小时）", "hours"),
     "completeness": ("Completeness", "完整度", "percent"),
     "orphans": ("Orphans", "孤立记录", "count"),
 }
@@ -104,8 +146,11 @@ COLUMN_LABELS: dict[str, tuple[str, str, Format]] = {
 CURRENCY_SYMBOL = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
 
 
-def format_value(value: Any, fmt: Format, lang: Lang = "en", currency: str = "CNY") -> str:
-    """Format a number for people: ¥ and thousands separators, %, days; '—' for undefined."""
+def format_value(value: Any, fmt: Format, lang: Lang = "en", currency: str = "CNY", compact: bool = False) -> str:
+    """Format a number for people: ¥ and thousands separators, %, days; '—' for undefined.
+
+    `compact` shortens large money for tiles: ¥34.4M in English, ¥3,437.8万 in Chinese.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if not isinstance(value, int | float):
@@ -119,6 +164,10 @@ def format_value(value: Any, fmt: Format, lang: Lang = "en", currency: str = "CN
         if lang == "zh" and abs(value) >= 10_000:
             return f"{symbol}{value / 10_000:,.1f}万"
         sign = "-" if value < 0 else ""
+        if compact and lang != "zh":
+            for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+                if abs(value) >= size:
+                    return f"{sign}{symbol}{abs(value) / size:,.1f}{suffix}"
         return f"{sign}{symbol}{abs(value):,.0f}"
     if fmt == "days":
         return f"{value:,.1f} 天" if lang == "zh" else f"{value:,.1f} d"

@@ -12,6 +12,7 @@ from b2bmetrics.registry import format_value
 from ui import charts, context, data, page
 from ui.download import download
 from ui.i18n import lang, pick
+from ui.tables import show_table
 
 CHANNEL_COLORS = {"online": "#1f6feb", "offline": "#2da44e", "phone": "#d29922", "wechat": "#1b7c83"}
 
@@ -64,17 +65,17 @@ def render_profile(account_id: str) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(pick("**Owner and team**", "**负责人与服务团队**"))
-        st.dataframe(prof["team"], hide_index=True, width="stretch")
+        show_table(prof["team"], f"team_{account_id}", "acc_team")
     with right:
         st.markdown(pick("**MRR over time**", "**MRR 走势**"))
         if len(mrr):
             fig = go.Figure(go.Scatter(x=mrr["month"], y=mrr["mrr"], line_shape="hv", fill="tozeroy",
                                        hovertemplate="%{x|%Y-%m}: %{y:,.0f}<extra></extra>"))
             charts.show(charts.style(fig, height=240), "acc_mrr")
-        st.dataframe(contracts, hide_index=True, width="stretch")
+        show_table(contracts, f"contracts_{account_id}", "acc_contracts")
 
     st.markdown(pick("**Deals and their stage paths**", "**商机及阶段路径**"))
-    st.dataframe(prof["deals"], hide_index=True, width="stretch")
+    show_table(prof["deals"], f"deals_{account_id}", "acc_deals")
     st.markdown(pick("**Activities by channel**", "**按渠道的跟进活动**"))
     acts = prof["activities"]
     if len(acts):
@@ -88,10 +89,10 @@ def render_profile(account_id: str) -> None:
     tl, tr = st.columns(2)
     with tl:
         st.markdown(pick("**Tickets and response times**", "**工单与响应时间**"))
-        st.dataframe(prof["tickets"], hide_index=True, width="stretch")
+        show_table(prof["tickets"], f"tickets_{account_id}", "acc_tickets")
     with tr:
         st.markdown(pick("**Survey answers**", "**问卷回复**"))
-        st.dataframe(prof["surveys"], hide_index=True, width="stretch")
+        show_table(prof["surveys"], f"surveys_{account_id}", "acc_surveys")
 
 
 def render_ownership(filters: Filters) -> None:
@@ -101,12 +102,10 @@ def render_ownership(filters: Filters) -> None:
     with left:
         st.markdown(pick(f"**Accounts without an owner** ({len(own['unowned']):,})",
                          f"**无负责人的客户**（{len(own['unowned']):,}）"))
-        st.dataframe(own["unowned"], hide_index=True, width="stretch")
-        download(own["unowned"], "accounts_without_owner", "acc_unowned")
+        show_table(own["unowned"], "accounts_without_owner", "acc_unowned", height=300)
     with right:
         st.markdown(pick("**Accounts per owner**", "**各负责人的客户数**"))
-        st.dataframe(own["per_owner"], hide_index=True, width="stretch")
-        download(own["per_owner"], "accounts_per_owner", "acc_per_owner")
+        show_table(own["per_owner"], "accounts_per_owner", "acc_per_owner", height=300)
 
 
 filters = page.start("page_accounts", tables=("accounts",))

@@ -6,23 +6,19 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from b2bmetrics.filters import Filters
-from b2bmetrics.registry import KPI_BY_KEY, format_value
-from ui import charts, context, data, page
+from b2bmetrics.registry import KPI_BY_KEY
+from ui import charts, data, page
 from ui.download import download
-from ui.i18n import kpi_label, lang, pick
+from ui.i18n import kpi_label, pick
+from ui.tables import show_table
+from ui.tiles import kpi_tiles
 
 HEADLINE = ["churn.active_accounts_start", "churn.churned_accounts", "churn.logo_churn_rate", "churn.mrr_start",
             "churn.mrr_end", "churn.gross_revenue_retention", "churn.net_revenue_retention"]
 
 
 def render_headline(filters: Filters) -> None:
-    summary = data.metric("churn.summary", filters)
-    cfg = context.config()
-    for col, key in zip(st.columns(len(HEADLINE)), HEADLINE, strict=True):
-        kpi = KPI_BY_KEY[key]
-        with col.container(border=True):
-            st.metric(kpi.label(lang()), format_value(summary.get(kpi.name), kpi.format, lang(), cfg.currency),
-                      help=kpi.description)
+    kpi_tiles({"churn": data.metric("churn.summary", filters)}, HEADLINE)
 
 
 def render_monthly(filters: Filters) -> None:
@@ -86,11 +82,10 @@ def render_at_risk(filters: Filters) -> None:
         return
     cols = ["account_id", "account_name", "owner_name", "region", "health_score", "reasons", "mrr", "mrr_change",
             "days_since_activity", "open_tickets"]
-    st.dataframe(risky[[c for c in cols if c in risky]], hide_index=True, width="stretch", column_config={
+    show_table(risky, "accounts_at_risk", "churn_risk", columns=cols, extra_config={
         "health_score": st.column_config.ProgressColumn(pick("Health", "健康分"), min_value=0, max_value=100,
                                                         format="%.0f"),
         "mrr_change": st.column_config.NumberColumn(pick("MRR change (90 d)", "MRR 变化（90天）"), format="percent")})
-    download(risky, "accounts_at_risk", "churn_risk")
 
 
 filters = page.start("page_churn", tables=("contracts",))

@@ -13,9 +13,10 @@ from b2bmetrics.errors import B2BError
 from b2bmetrics.filters import Filters
 from b2bmetrics.registry import format_value
 from ui import charts, context, data, page
-from ui.download import download
 from ui.i18n import kpi_label, lang, pick
+from ui.tables import show_table
 
+TOP_N = 30
 ROLE_LABELS = {"sales": ("Sales", "销售"), "employee": ("Employees", "员工"), "partner": ("Partners", "合作伙伴")}
 
 
@@ -31,31 +32,31 @@ def render_leaderboard(filters: Filters) -> pd.DataFrame:
         return board
     st.subheader(pick("Leaderboard", "排行榜"))
     board = board.assign(name=board["rep_name"].fillna(board["rep_id"]))
-    st.dataframe(
-        board[["rank", "name", "rep_id", "role", "region", "credited_revenue", "quota", "attainment", "commission",
-               "referral_commission", "clawback", "payout"]],
-        hide_index=True, width="stretch",
-        column_config={"attainment": st.column_config.ProgressColumn(pick("Attainment", "达成率"), min_value=0.0,
-                                                                     max_value=1.5, format="percent")})
-    download(board, "commission_leaderboard", "comm_board")
+    show_table(board, "commission_leaderboard", "comm_board", height=360,
+               columns=["rank", "name", "rep_id", "role", "region", "credited_revenue", "quota", "attainment",
+                        "commission", "referral_commission", "clawback", "payout"],
+               extra_config={"attainment": st.column_config.ProgressColumn(
+                   pick("Attainment", "达成率"), min_value=0.0, max_value=1.5, format="percent")})
     return board
 
 
-def render_attainment(filters: Filters) -> None:
+def render_attainment(board: pd.DataFrame) -> None:
     st.subheader(pick("Attainment against quota", "指标达成"))
-    rows = data.metric("commission.attainment", filters)
-    rows = rows[rows["quota"] > 0]
-    if page.empty(rows):
+    ranked = board[board["quota"] > 0].sort_values("attainment", ascending=False)
+    if page.empty(ranked):
         return
-    rows = rows.assign(name=rows["rep_name"].fillna(rows["rep_id"]), period=rows["period_start"].astype(str))
-    fig = go.Figure()
-    for period, part in rows.groupby("period"):
-        fig.add_bar(x=part["name"], y=part["attainment"], name=period,
-                    hovertemplate="%{x}: %{y:.0%}<extra>" + period + "</extra>")
-    fig.add_hline(y=1.0, line_dash="dash", line_color="#cf222e", annotation_text="100%")
-    fig.update_layout(barmode="group", yaxis_tickformat=".0%")
-    charts.show(charts.style(fig), "comm_attainment")
-    download(rows, "attainment", "comm_attainment")
+    top = ranked.head(TOP_N)
+    colors = ["#2da44e" if a >= 1 else "#d29922" if a >= 0.5 else "#cf222e" for a in top["attainment"]]
+    fig = go.Figure(go.Bar(x=top["attainment"], y=top["name"], orientation="h", marker_color=colors,
+                           customdata=top[["credited_revenue", "quota"]],
+                           hovertemplate="%{y}: %{x:.0%} (%{customdata[0]:,.0f} / %{customdata[1]:,.0f})"
+                                         "<extra></extra>"))
+    fig.add_vline(x=1.0, line_dash="dash", line_color="#57606a", annotation_text="100%")
+    fig.update_layout(xaxis_tickformat=".0%", yaxis_autorange="reversed")
+    charts.show(charts.style(fig, height=max(300, 22 * len(top))), "comm_attainment")
+    st.caption(pick(f"Top {len(top)} of {len(ranked)} people with a quota, over the periods shown; "
+                    f"{(ranked['attainment'] >= 1).sum()} at or above 100%.",
+                    f"有指标的 {len(ranked)} 人中前 {len(top)} 名（所选周期合计）；{(ranked['attainment'] >= 1).sum()} 人达成 100% 以上。"))
 
 
 def render_statement(board: pd.DataFrame, filters: Filters) -> None:
@@ -82,8 +83,7 @@ def render_statement(board: pd.DataFrame, filters: Filters) -> None:
         (pick("Payout", "应发"), money(row["payout"])),
     ], strict=True):
         col.metric(label, value)
-    st.dataframe(stmt, hide_index=True, width="stretch")
-    download(stmt, f"statement_{person}_{period_start}", "comm_statement")
+    show_table(stmt, f"statement_{person}_{period_start}", "comm_statement")
 
 
 def render_referrals(filters: Filters) -> None:
@@ -96,8 +96,7 @@ def render_referrals(filters: Filters) -> None:
                            hovertemplate="%{x}: %{y:,.0f}<br>%{customdata[0]} deals, %{customdata[1]} people"
                                          "<extra></extra>"))
     charts.show(charts.style(fig, height=280), "comm_referrals")
-    st.dataframe(ref.drop(columns="role_label"), hide_index=True, width="stretch")
-    download(ref, "referral_earnings", "comm_referrals")
+    show_table(ref.drop(columns="role_label"), "referral_earnings", "comm_referrals")
 
 
 def plan_editor(base: Plan) -> Plan | None:
@@ -140,14 +139,13 @@ def render_what_if(filters: Filters) -> None:
     c3.metric(pick("Difference", "差额"), money(total["difference"]),
               delta=f"{total['difference'] / total['payout_a'] * 100:+.1f}%" if total["payout_a"] else None,
               delta_color="inverse")
-    per = result[~result["is_total"]]
-    st.dataframe(per.drop(columns="is_total"), hide_index=True, width="stretch")
-    download(per, "what_if", "comm_what_if")
+    per = result[~result["is_total"]].drop(columns="is_total")
+    show_table(per, "what_if", "comm_what_if", height=300)
 
 
 filters = page.start("page_commission", tables=("deals",))
 board = render_leaderboard(filters)
-render_attainment(filters)
+render_attainment(board)
 render_statement(board, filters)
 render_referrals(filters)
 render_what_if(filters)

@@ -14,9 +14,10 @@ from b2bmetrics.errors import B2BError
 from b2bmetrics.ingest import FilePlan, Mapping, ingest, plan_files, preview_rejects, save_mapping_file
 from b2bmetrics.metrics import quality
 from b2bmetrics.schema import TABLES
-from ui import context, data
+from ui import context, data, page
 from ui.download import download
-from ui.i18n import pick, t
+from ui.i18n import pick
+from ui.tables import show_table
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 MAX_UPLOAD_MB = 200
@@ -189,11 +190,10 @@ def render_history() -> None:
     if history is None or not len(history):
         st.caption(pick("Nothing loaded yet.", "尚未加载任何数据。"))
         return
-    st.dataframe(history, hide_index=True, width="stretch")
-    download(history, "load_history", "data_history")
+    show_table(history, "load_history", "data_history", height=250)
 
 
-st.title(t("page_data"))
+page.start("page_data")
 render_upload()
 render_history()
 render_quality()

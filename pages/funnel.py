@@ -7,10 +7,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from b2bmetrics.filters import Filters
-from b2bmetrics.registry import KPI_BY_KEY, format_value
+from b2bmetrics.registry import KPI_BY_KEY
 from ui import charts, context, data, page
 from ui.download import download
 from ui.i18n import lang, pick
+from ui.tables import show_table
+from ui.tiles import kpi_tiles
 
 PHASE_LABELS = {"engage": ("Engage", "接触"), "discover": ("Discover", "发现"), "close": ("Close", "成交"),
                 "serve": ("Serve", "服务")}
@@ -24,18 +26,12 @@ def phase_label(phase: str | None) -> str:
     return zh if lang() == "zh" else en
 
 
-def render_headline(summary: dict) -> None:
-    cfg = context.config()
-    for col, key in zip(st.columns(len(HEADLINE)), HEADLINE, strict=True):
-        kpi = KPI_BY_KEY[key]
-        with col.container(border=True):
-            st.metric(kpi.label(lang()), format_value(summary.get(kpi.name), kpi.format, lang(), cfg.currency),
-                      help=kpi.description)
-
-
 def render_funnel(summary: dict) -> pd.DataFrame:
     stages = pd.DataFrame(summary["stages"])
     stages["phase_label"] = stages["phase"].map(phase_label)
+    first = stages["entered"].iloc[0] if len(stages) else 0
+    # one trace per phase, so the share is taken of the first stage, not of each trace's first
+    stages["label"] = [f"{n:,} · {n / first:.0%}" if first else f"{n:,}" for n in stages["entered"]]
     left, right = st.columns([3, 2])
     with left:
         fig = go.Figure()
@@ -43,14 +39,15 @@ def render_funnel(summary: dict) -> pd.DataFrame:
             fig.add_trace(go.Funnel(
                 y=part["stage"], x=part["entered"], name=phase_label(phase if isinstance(phase, str) else None),
                 marker={"color": charts.PHASE_COLORS.get(str(phase), "#6e7781")},
-                textinfo="value+percent initial",
-                hovertemplate="%{y}: %{x:,} " + pick("deals", "个商机") + "<br>%{percentInitial:.1%} "
-                              + pick("of the first stage", "占首阶段") + "<extra>%{fullData.name}</extra>"))
+                text=part["label"], textinfo="text",
+                hovertemplate="%{y}: %{text} " + pick("of the first stage", "（占首阶段）")
+                              + "<extra>%{fullData.name}</extra>"))
         charts.show(charts.style(fig, height=420), "funnel_main")
     with right:
         st.dataframe(stages[["phase_label", "stage", "entered", "conversion_to_next", "median_days_in_stage"]],
                      hide_index=True, width="stretch", column_config={
-                         "phase_label": pick("Phase", "阶段组"),
+                         "phase_label": pick("Phase", "阶段组"), "stage": pick("Stage", "阶段"),
+                         "entered": pick("Entered", "进入数"),
                          "conversion_to_next": st.column_config.NumberColumn(pick("Conversion to next", "下一阶段转化率"),
                                                                              format="percent"),
                          "median_days_in_stage": st.column_config.NumberColumn(pick("Median days", "停留中位天数"),
@@ -109,8 +106,7 @@ def render_breakdowns(filters: Filters) -> None:
                 hovertemplate="%{x}: %{y:.1%}<extra></extra>")
     fig.update_layout(yaxis_tickformat=".0%")
     charts.show(charts.style(fig, height=300), f"funnel_by_{by}")
-    st.dataframe(frame, hide_index=True, width="stretch")
-    download(frame, f"funnel_by_{by}", f"funnel_by_{by}")
+    show_table(frame, f"funnel_by_{by}", f"funnel_by_{by}")
 
 
 def render_deals_behind(filters: Filters, stages: pd.DataFrame) -> None:
@@ -120,13 +116,12 @@ def render_deals_behind(filters: Filters, stages: pd.DataFrame) -> None:
     stage = st.selectbox(pick("Deals that reached stage", "到达阶段的商机"), choices, key="funnel_stage_pick")
     deals = data.metric("funnel.deals_behind", filters, stage=stage)
     st.caption(pick(f"{len(deals):,} deals", f"{len(deals):,} 个商机"))
-    st.dataframe(deals, hide_index=True, width="stretch")
-    download(deals, f"deals_{stage}", "funnel_deals")
+    show_table(deals, f"deals_{stage}", "funnel_deals", height=400)
 
 
 filters = page.start("page_funnel", tables=("deals",))
 summary = data.metric("funnel.summary", filters)
-render_headline(summary)
+kpi_tiles({"funnel": summary}, HEADLINE, per_row=6)
 stages = render_funnel(summary)
 render_time_in_stage(filters)
 render_sankey(filters)

@@ -9,10 +9,11 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from b2bmetrics.filters import Filters
-from b2bmetrics.registry import KPI_BY_KEY, format_value, lookup
-from ui import charts, context, data, page
+from ui import charts, data, page
 from ui.download import download
-from ui.i18n import kpi_label, lang, pick, t
+from ui.i18n import kpi_label, pick, t
+from ui.tables import show_table
+from ui.tiles import kpi_tiles
 
 TILES = [
     ("funnel.won_amount", "pages/funnel.py"),
@@ -37,37 +38,13 @@ def previous_filters(filters: Filters) -> tuple[Filters, int] | None:
                    filters.reps), days
 
 
-def delta_text(key: str, now: object, before: object) -> str | None:
-    if not isinstance(now, int | float) or not isinstance(before, int | float):
-        return None
-    kpi = KPI_BY_KEY[key]
-    diff = now - before
-    if kpi.format == "percent":
-        return f"{diff * 100:+.1f} pp"
-    if kpi.format == "nps":
-        return f"{diff:+.1f}"
-    if before:
-        return f"{diff / abs(before) * 100:+.1f}%"
-    return None
-
-
 def render_tiles(filters: Filters) -> None:
-    cfg = context.config()
     now = data.metric("kpis", filters)
     prev = previous_filters(filters)
     before = data.metric("kpis", prev[0]) if prev else {}
     if prev:
         st.caption(t("vs_previous", days=prev[1]) + f" ({prev[0].date_from} … {prev[0].date_to})")
-    for row in (TILES[:4], TILES[4:]):
-        cols = st.columns(4)
-        for col, (key, target) in zip(cols, row, strict=True):
-            kpi = KPI_BY_KEY[key]
-            value = lookup(now, key)
-            with col.container(border=True):
-                st.metric(kpi_label(key), format_value(value, kpi.format, lang(), cfg.currency),
-                          delta=delta_text(key, value, lookup(before, key)),
-                          delta_color="normal" if kpi.higher_is_better else "inverse", help=kpi.description)
-                st.page_link(target, label=t("open_page", page=""), icon=":material/arrow_forward:")
+    kpi_tiles(now, [key for key, _ in TILES], before=before, links=dict(TILES))
 
 
 def render_trends(filters: Filters) -> None:
@@ -104,8 +81,7 @@ def render_regions(filters: Filters) -> None:
         charts.show(charts.style(fig), "overview_regions")
     with right:
         cols = ["group", "won_deals", "won_amount", "win_rate", "overall_conversion", "avg_sales_cycle_days"]
-        st.dataframe(by_region[[c for c in cols if c in by_region]], hide_index=True, width="stretch")
-    download(by_region, "regions", "overview_regions")
+        show_table(by_region, "regions", "overview_regions", columns=cols)
 
 
 filters = page.start("page_overview", tables=("deals",))

@@ -7,10 +7,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from b2bmetrics.filters import Filters
-from b2bmetrics.registry import KPI_BY_KEY, format_value
+from b2bmetrics.registry import format_value
 from ui import charts, context, data, page
 from ui.download import download
 from ui.i18n import kpi_label, lang, pick, t
+from ui.tiles import kpi_tiles
 
 GROUPS = {"channel": ("Channel", "渠道"), "region": ("Region", "区域"), "rep": ("Rep", "销售"),
           "month": ("Month", "月份"), "segment": ("Segment", "客户类型")}
@@ -20,17 +21,13 @@ SUMMARY_TILES = ["satisfaction.csat", "satisfaction.nps", "satisfaction.ces",
 
 def render_summary(filters: Filters) -> None:
     summary = data.metric("satisfaction.summary", filters)
-    cfg = context.config()
-    cols = st.columns(len(SUMMARY_TILES))
-    for col, key in zip(cols, SUMMARY_TILES, strict=True):
-        kpi = KPI_BY_KEY[key]
-        value = summary.get(kpi.name)
-        with col.container(border=True):
-            st.metric(kpi.label(lang()), format_value(value, kpi.format, lang(), cfg.currency), help=kpi.description)
-            if kpi.name in ("csat", "nps"):
-                lo, hi = summary.get(f"{kpi.name}_ci") or [None, None]
-                st.caption(f"95% CI {format_value(lo, kpi.format, lang())} … {format_value(hi, kpi.format, lang())}"
-                           f" · n={summary.get(f'{kpi.name}_responses')}")
+    kpi_tiles({"satisfaction": summary}, SUMMARY_TILES, per_row=6)
+    notes = []
+    for name, fmt in (("csat", "percent"), ("nps", "nps")):
+        lo, hi = summary.get(f"{name}_ci") or [None, None]
+        notes.append(f"{kpi_label('satisfaction.' + name)} 95% CI {format_value(lo, fmt, lang())} … "
+                     f"{format_value(hi, fmt, lang())} (n = {summary.get(f'{name}_responses')})")
+    st.caption(" · ".join(notes))
 
 
 def interval_chart(frame: pd.DataFrame, by: str, measure: str, fmt: str) -> go.Figure:
