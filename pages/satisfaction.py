@@ -11,6 +11,7 @@ from b2bmetrics.registry import format_value
 from ui import charts, context, data, page
 from ui.download import download
 from ui.i18n import kpi_label, lang, pick, t
+from ui.tables import show_table
 from ui.tiles import kpi_tiles
 
 GROUPS = {"channel": ("Channel", "渠道"), "region": ("Region", "区域"), "rep": ("Rep", "销售"),
@@ -70,12 +71,10 @@ def render_groups(filters: Filters) -> None:
         st.caption("○ " + t("small_sample"))
     shown = frame.copy()
     shown[by] = shown[by].astype("string").fillna(pick("(none)", "（无）"))
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        "csat": st.column_config.NumberColumn(kpi_label("satisfaction.csat"), format="percent"),
-        "sla_met_rate": st.column_config.NumberColumn(kpi_label("satisfaction.sla_met_rate"), format="percent"),
-        "small_sample": st.column_config.CheckboxColumn(t("small_sample")),
-    })
-    download(frame, f"satisfaction_by_{by}", f"sat_groups_{by}")
+    show_table(shown, f"satisfaction_by_{by}", f"sat_groups_{by}",
+               columns=[by, "csat", "csat_n", "nps", "nps_n", "ces", "ces_n", "tickets", "median_first_response_hours",
+                        "sla_met_rate", "small_sample"],
+               extra_config={"small_sample": st.column_config.CheckboxColumn(t("small_sample"))})
 
 
 def render_response_times(filters: Filters) -> None:

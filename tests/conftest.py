@@ -15,6 +15,27 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "samples"
 
 
+def _insert(con: Any, tables: dict[str, list[dict[str, Any]]]) -> None:
+    for name, rows in tables.items():
+        cols = TABLES[name].column_names
+        placeholders = ", ".join("?" for _ in cols)
+        for row in rows:
+            unknown = set(row) - set(cols)
+            assert not unknown, f"{name} has no column {unknown}"
+            con.execute(f'INSERT INTO "{name}" VALUES ({placeholders})', [row.get(c) for c in cols])
+
+
+def write_db(path: Path, tables: dict[str, list[dict[str, Any]]]) -> Path:
+    """A database file holding exactly the given rows (every other table empty)."""
+    from b2bmetrics.store import Store
+
+    with Store.at(path).write() as con:
+        for name in TABLES:
+            con.execute(f'DELETE FROM "{name}"')
+        _insert(con, tables)
+    return path
+
+
 def make_db(tables: dict[str, list[dict[str, Any]]]) -> Any:
     """An in-memory ibis DuckDB backend with every canonical table, holding the given rows.
 
@@ -23,14 +44,7 @@ def make_db(tables: dict[str, list[dict[str, Any]]]) -> Any:
     """
     con = connect_duckdb()
     init_schema(con)
-    for name, rows in tables.items():
-        table = TABLES[name]
-        cols = table.column_names
-        placeholders = ", ".join("?" for _ in cols)
-        for row in rows:
-            unknown = set(row) - set(cols)
-            assert not unknown, f"{name} has no column {unknown}"
-            con.execute(f'INSERT INTO "{name}" VALUES ({placeholders})', [row.get(c) for c in cols])
+    _insert(con, tables)
     return ibis.duckdb.from_connection(con)
 
 

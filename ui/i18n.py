@@ -7,7 +7,9 @@ import streamlit as st
 from b2bmetrics.registry import KPI_BY_KEY, Lang
 
 LANG_KEY = "lang"
-LANGS: dict[str, str] = {"en": "English", "zh": "中文"}
+# The widget's options are the labels themselves: a bound widget writes its option's label into
+# the URL, so `?lang=中文` is what a shared link carries.
+LANGS: dict[str, Lang] = {"English": "en", "中文": "zh"}
 
 TEXTS: dict[str, tuple[str, str]] = {
     "app_title": ("b2bmetrics", "b2bmetrics 经营看板"),
@@ -46,8 +48,7 @@ TEXTS: dict[str, tuple[str, str]] = {
 
 
 def lang() -> Lang:
-    value = st.session_state.get(LANG_KEY) or "en"
-    return "zh" if value == "zh" else "en"
+    return LANGS.get(st.session_state.get(LANG_KEY) or "English", "en")
 
 
 def t(key: str, **fmt: object) -> str:

@@ -24,9 +24,11 @@ def _ensure_entry() -> None:
 
     Until some session has called `st.navigation`, Streamlit treats a `pages/` folder beside the
     main script as a v1 multipage app and runs `pages/<name>.py` on its own for `/<name>`: no
-    sidebar, no filters. Switch the process to v2 and rerun, so dashboard.py routes the URL.
+    sidebar, no filters. (AppTest re-enables that mode on every run.) Switch the process to v2 and
+    rerun, so dashboard.py routes the URL.
     """
-    if st.session_state.get(ENTRY_FLAG):
+    # the flag is set by dashboard.py on each run and taken here, so it vouches for this run only
+    if st.session_state.pop(ENTRY_FLAG, False):
         return
     from streamlit.runtime.pages_manager import PagesManager
 

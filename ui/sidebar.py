@@ -50,8 +50,8 @@ def _reset() -> None:
 
 
 def render_language() -> None:
-    st.sidebar.segmented_control(t("language"), list(LANGS), format_func=LANGS.__getitem__, default="en",
-                                 key=LANG_KEY, bind="query-params", required=True)
+    st.sidebar.segmented_control(t("language"), list(LANGS), default="English", key=LANG_KEY,
+                                 bind="query-params", persist_state="session", required=True)
 
 
 def render_filters() -> Filters:
@@ -63,15 +63,15 @@ def render_filters() -> Filters:
     chosen: tuple[dt.date, ...] = ()
     if lo and hi:
         chosen = tuple(side.date_input(t("period"), value=default_period(lo, hi), min_value=dt.date(1990, 1, 1),
-                                       max_value=dt.date(2100, 12, 31), key=KEY_PERIOD, bind="query-params",
+                                       max_value=dt.date(2100, 12, 31), key=KEY_PERIOD, bind="query-params", persist_state="session",
                                        format="YYYY-MM-DD"))
-    regions = side.multiselect(t("region"), opts["regions"], key=KEY_REGION, bind="query-params",
+    regions = side.multiselect(t("region"), opts["regions"], key=KEY_REGION, bind="query-params", persist_state="session",
                                placeholder=t("all"))
-    segments = side.multiselect(t("segment"), opts["segments"], key=KEY_SEGMENT, bind="query-params",
+    segments = side.multiselect(t("segment"), opts["segments"], key=KEY_SEGMENT, bind="query-params", persist_state="session",
                                 placeholder=t("all"))
     people: pd.DataFrame = opts["reps"]
     names = dict(zip(people["rep_id"], people["rep_name"].fillna(""), strict=True))
-    reps = side.multiselect(t("rep"), list(names), key=KEY_REP, bind="query-params", placeholder=t("all"),
+    reps = side.multiselect(t("rep"), list(names), key=KEY_REP, bind="query-params", persist_state="session", placeholder=t("all"),
                             format_func=lambda r: f"{names.get(r) or r} ({r})" if names.get(r) else r)
     side.button(t("reset"), on_click=_reset, key="reset_filters", icon=":material/restart_alt:")
     side.caption(t("share_hint"))
