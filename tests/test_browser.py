@@ -1,0 +1,193 @@
+"""The app as a person uses it: a real headless Chromium against `streamlit run dashboard.py`.
+
+Skipped only where Debian's Chromium is missing (and never in CI, where `.ci/run` installs it).
+Screenshots of every page land in tests/screenshots/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SAMPLES
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "tests" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VIEWPORT = {"width": 1500, "height": 1100}
+PAGES = ["overview", "funnel", "churn", "satisfaction", "commission", "accounts", "data"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"{CHROMIUM} is missing in CI: .ci/run should have installed it")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from b2bmetrics.demo import write_demo
+    from b2bmetrics.store import Store
+
+    db = tmp_path_factory.mktemp("browser") / "demo.duckdb"
+    write_demo(Store.at(db), seed=3, accounts=300)
+    port = _free_port()
+    env = {**os.environ, "B2BMETRICS_DB": str(db)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + (proc.stdout.read().decode() if proc.stdout else ""))
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(server: str) -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser_page(browser: Browser) -> Page:
+    return browser.new_page(viewport=VIEWPORT)
+
+
+def settle(page: Page, timeout_s: float = 60) -> None:
+    """Wait until the page has a title and no script run has been in progress for a second."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
+    page.wait_for_selector("h1", timeout=timeout_s * 1000)
+    deadline = time.monotonic() + timeout_s
+    quiet_since = None
+    while time.monotonic() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        if running:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= 1.0:
+            return
+        page.wait_for_timeout(100)
+    pytest.fail("the app kept running for a minute")
+
+
+def tile(page: Page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def assert_no_exception(page: Page) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def test_deep_link_on_a_fresh_server_has_the_sidebar(server: str, browser_page: Page) -> None:
+    # the very first session of the server opens a page by its URL
+    browser_page.goto(f"{server}/funnel")
+    settle(browser_page)
+    assert_no_exception(browser_page)
+    assert browser_page.locator("h1").first.inner_text() == "Funnel"
+    assert browser_page.locator('[data-testid="stSidebar"]').get_by_text("Region").count() >= 1
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders(server: str, browser_page: Page, name: str) -> None:
+    browser_page.goto(f"{server}/{name}")
+    settle(browser_page)
+    assert_no_exception(browser_page)
+    assert browser_page.locator("h1").count() >= 1
+    SHOTS.mkdir(exist_ok=True)
+    browser_page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_region_filter_changes_numbers_and_a_copied_url_reproduces_them(server: str, browser: Browser,
+                                                                       browser_page: Page) -> None:
+    browser_page.goto(server)
+    settle(browser_page)
+    before = tile(browser_page, "Won revenue")
+    region = browser_page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first
+    region.click()
+    browser_page.locator('[role="option"]:not([data-key="__select_all__"])').first.click()
+    browser_page.keyboard.press("Escape")
+    browser_page.wait_for_url("**region=*", timeout=30_000)
+    browser_page.wait_for_function(
+        """before => [...document.querySelectorAll('[data-testid="stMetric"]')]
+             .some(m => m.innerText.includes('Won revenue') && !m.innerText.includes(before))""",
+        arg=before, timeout=30_000)
+    settle(browser_page)
+    after = tile(browser_page, "Won revenue")
+    assert after != before, "the region filter did not change won revenue"
+    copied = browser_page.url
+    assert "region=" in copied
+    fresh = browser.new_page(viewport=VIEWPORT)
+    fresh.goto(copied)
+    settle(fresh)
+    assert tile(fresh, "Won revenue") == after
+    chosen = fresh.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.inner_text()
+    assert chosen.strip(), "the copied URL did not restore the region"
+    fresh.close()
+
+
+def test_language_switch(server: str, browser_page: Page) -> None:
+    browser_page.goto(f"{server}/funnel")
+    settle(browser_page)
+    browser_page.get_by_text("中文", exact=True).click()
+    settle(browser_page)
+    assert browser_page.locator("h1").first.inner_text() == "销售漏斗"
+    SHOTS.mkdir(exist_ok=True)
+    browser_page.screenshot(path=str(SHOTS / "funnel_zh.png"), full_page=True)
+
+
+def test_upload_a_sample_export_on_the_data_page(server: str, browser_page: Page, tmp_path: Path) -> None:
+    sample = tmp_path / "hubspot_deals.csv"
+    shutil.copy(SAMPLES / "hubspot_deals.csv", sample)
+    browser_page.goto(f"{server}/data")
+    settle(browser_page)
+    browser_page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(sample))
+    settle(browser_page)
+    assert_no_exception(browser_page)
+    # the detected table and the file's 120 rows (samples/README.md)
+    assert browser_page.get_by_text("deals", exact=False).count() >= 1
+    assert browser_page.get_by_text("120", exact=True).count() >= 1
+    browser_page.get_by_role("button", name="Load", exact=True).click()
+    settle(browser_page)
+    assert_no_exception(browser_page)
+    assert browser_page.get_by_text("120 rows loaded").count() >= 1
+    SHOTS.mkdir(exist_ok=True)
+    browser_page.screenshot(path=str(SHOTS / "data_upload.png"), full_page=True)
