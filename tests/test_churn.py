@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import make_db
+from tests.conftest import make_db
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, resolve_period

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import make_db
+from tests.conftest import make_db
 
 from b2bmetrics.config import Config, Plan, Tier, parse_plan
 from b2bmetrics.filters import Filters, Period

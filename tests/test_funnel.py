@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import make_db
+from tests.conftest import make_db
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, resolve_period

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import make_db
+from tests.conftest import make_db
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import make_db
+from tests.conftest import make_db
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import make_db
+from tests.conftest import make_db
 
 from b2bmetrics.config import Config
 from b2bmetrics.metrics import quality

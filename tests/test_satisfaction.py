@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import make_db
+from tests.conftest import make_db
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period
