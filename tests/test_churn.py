@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.conftest import make_db
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, resolve_period
 from b2bmetrics.metrics import churn
+from tests.conftest import make_db
 
 D = dt.date
 T = dt.datetime

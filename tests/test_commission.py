@@ -12,11 +12,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from tests.conftest import make_db
 
 from b2bmetrics.config import Config, Plan, Tier, parse_plan
 from b2bmetrics.filters import Filters, Period
 from b2bmetrics.metrics import commission as cm
+from tests.conftest import make_db
 
 D = dt.datetime
 CFG = Config()

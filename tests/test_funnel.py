@@ -12,11 +12,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from tests.conftest import make_db
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, resolve_period
 from b2bmetrics.metrics import funnel
+from tests.conftest import make_db
 
 T = dt.datetime
 CFG = Config()

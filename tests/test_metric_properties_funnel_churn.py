@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.conftest import make_db
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, resolve_period
 from b2bmetrics.metrics import churn, funnel
+from tests.conftest import make_db
 
 # each example builds a database and runs a few queries (~0.1 s each): bounded
 DB_BOUNDED = settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow])

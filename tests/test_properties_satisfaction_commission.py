@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from tests.conftest import make_db
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +16,7 @@ from b2bmetrics.filters import Filters, Period
 from b2bmetrics.metrics import commission as cm
 from b2bmetrics.metrics import quality
 from b2bmetrics.metrics import satisfaction as sat
+from tests.conftest import make_db
 
 BOUNDED = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # each example builds a database and asks several queries (~0.1 s each): fewer examples

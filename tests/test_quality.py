@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from tests.conftest import make_db
 
 from b2bmetrics.config import Config
 from b2bmetrics.metrics import quality
 from b2bmetrics.schema import TABLES
+from tests.conftest import make_db
 
 ROWS: dict[str, list[dict[str, Any]]] = {
     "reps": [

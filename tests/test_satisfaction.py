@@ -8,11 +8,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from tests.conftest import make_db
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period
 from b2bmetrics.metrics import satisfaction as sat
+from tests.conftest import make_db
 
 D = dt.datetime
 Z = 1.959964
