@@ -38,10 +38,15 @@ def previous_filters(filters: Filters) -> tuple[Filters, int] | None:
                    filters.reps), days
 
 
+def family_summaries(filters: Filters) -> dict[str, dict]:
+    """The tiles' families only (not data quality): each summary is cached and shared with its page."""
+    return {family: data.metric(f"{family}.summary", filters) for family in sorted({k.split(".")[0] for k, _ in TILES})}
+
+
 def render_tiles(filters: Filters) -> None:
-    now = data.metric("kpis", filters)
+    now = family_summaries(filters)
     prev = previous_filters(filters)
-    before = data.metric("kpis", prev[0]) if prev else {}
+    before = family_summaries(prev[0]) if prev else {}
     if prev:
         st.caption(t("vs_previous", days=prev[1]) + f" ({prev[0].date_from} … {prev[0].date_to})")
     kpi_tiles(now, [key for key, _ in TILES], before=before, links=dict(TILES))
