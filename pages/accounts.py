@@ -72,6 +72,7 @@ def render_profile(account_id: str) -> None:
             fig = go.Figure(go.Scatter(x=mrr["month"], y=mrr["mrr"], line_shape="hv", fill="tozeroy",
                                        hovertemplate="%{x|%Y-%m}: %{y:,.0f}<extra></extra>"))
             charts.show(charts.style(fig, height=240), "acc_mrr")
+            download(mrr, f"mrr_{account_id}", "acc_mrr")
         show_table(contracts, f"contracts_{account_id}", "acc_contracts")
 
     st.markdown(pick("**Deals and their stage paths**", "**商机及阶段路径**"))
@@ -86,6 +87,7 @@ def render_profile(account_id: str) -> None:
                             customdata=part[["rep_id"]], hovertemplate="%{x|%Y-%m-%d}: %{y} · %{customdata[0]}"
                                                                        "<extra>" + str(channel) + "</extra>")
         charts.show(charts.style(fig, height=260), "acc_activities")
+        download(acts, f"activities_{account_id}", "acc_activities")
     tl, tr = st.columns(2)
     with tl:
         st.markdown(pick("**Tickets and response times**", "**工单与响应时间**"))

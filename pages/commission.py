@@ -13,6 +13,7 @@ from b2bmetrics.errors import B2BError
 from b2bmetrics.filters import Filters
 from b2bmetrics.registry import format_value
 from ui import charts, context, data, page
+from ui.download import download
 from ui.i18n import kpi_label, lang, pick
 from ui.tables import show_table
 
@@ -54,6 +55,7 @@ def render_attainment(board: pd.DataFrame) -> None:
     fig.add_vline(x=1.0, line_dash="dash", line_color="#57606a", annotation_text="100%")
     fig.update_layout(xaxis_tickformat=".0%", yaxis_autorange="reversed")
     charts.show(charts.style(fig, height=max(300, 22 * len(top))), "comm_attainment")
+    download(ranked, "attainment", "comm_attainment")
     st.caption(pick(f"Top {len(top)} of {len(ranked)} people with a quota, over the periods shown; "
                     f"{(ranked['attainment'] >= 1).sum()} at or above 100%.",
                     f"有指标的 {len(ranked)} 人中前 {len(top)} 名（所选周期合计）；{(ranked['attainment'] >= 1).sum()} 人达成 100% 以上。"))
