@@ -101,6 +101,20 @@ def render_referrals(filters: Filters) -> None:
     show_table(ref.drop(columns="role_label"), "referral_earnings", "comm_referrals")
 
 
+def render_clawbacks(filters: Filters) -> None:
+    st.subheader(pick("Clawbacks on early churn", "早期流失追回"))
+    rows = data.metric("commission.attainment", filters)
+    clawed = rows[rows["clawback"] > 0].sort_values("clawback", ascending=False)
+    days = context.config().commission.clawback_days
+    st.caption(pick(f"Commission reversed when a won account stops being a customer within {days} days; "
+                    "the statement above lists the deals.",
+                    f"赢单客户在 {days} 天内流失时追回佣金；明细见上方佣金明细。"))
+    if page.empty(clawed):
+        return
+    clawed = clawed.assign(name=clawed["rep_name"].fillna(clawed["rep_id"]))
+    show_table(clawed, "clawbacks", "comm_clawbacks", columns=["name", "rep_id", "period_start", "clawback", "payout"])
+
+
 def plan_editor(base: Plan) -> Plan | None:
     """The what-if plan the user edits: tiers, rates, cap, referral rate, clawback days."""
     tiers = pd.DataFrame({"up_to": [t.up_to for t in base.tiers], "rate": [t.rate for t in base.tiers]})
@@ -150,4 +164,5 @@ board = render_leaderboard(filters)
 render_attainment(board)
 render_statement(board, filters)
 render_referrals(filters)
+render_clawbacks(filters)
 render_what_if(filters)
