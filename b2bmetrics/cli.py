@@ -108,8 +108,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"{r.table:<20} <- {r.source}: {r.rows:,} rows loaded, {r.rejected:,} rejected")
         for rej in r.rejects[:20]:
             print(f"    row {rej.row}, column {rej.column}: {rej.value!r}: {rej.reason}")
-        if len(r.rejects) > 20:
-            print(f"    … and {len(r.rejects) - 20} more in table load_rejects")
+        if r.rejected > min(len(r.rejects), 20):
+            print(f"    … and {r.rejected - min(len(r.rejects), 20):,} more in table load_rejects")
     return EXIT_OK
 
 

@@ -185,7 +185,8 @@ _table(Table("deal_stage_history", (
     C("stage", "stage", True, "stage", "to stage", "new stage", "new value", "销售阶段", "阶段", "进入阶段"),
     C("entered_at", "timestamp", True, "entered at", "entered", "changed at", "change date", "edit date",
       "date", "last modified", "进入时间", "变更时间", "时间", "日期"),
-), key=("deal_id", "stage", "entered_at"), name_hints=("stage_history", "stagehistory", "history", "阶段", "stage"),
+), key=("deal_id", "stage", "entered_at"), name_hints=("stage_history", "stagehistory", "opportunity_history", "opportunityhistory",
+                                          "history", "阶段", "stage"),
     label_en="Stage history", label_zh="阶段历史"))
 
 _table(Table("deal_splits", (

@@ -1,0 +1,225 @@
+"""Which table a file is, and which of its headers is which canonical column (CONTRACT §2).
+
+Table: `--table` (or a mapping file's `table`), else the file or sheet name, else the header
+fingerprint. Names are matched against each table's own name and its `name_hints`: the longest
+match wins, a table's own name beats a hint of the same length, then the earlier match in the
+name ("deal_stage_history" is deal_stage_history, not deals; "deals_missing_stage" is deals).
+Hints shorter than five letters must be a whole word of the name, optionally plural ("rep" matches
+"reps_2024" but not "report"); Chinese hints match anywhere.
+
+Headers: compared after `schema.header_key`. Exact canonical names first, then each column's
+synonyms in column order and synonym order; a header maps to at most one column and a column to
+at most one header. A mapping (TOML file or dashboard correction) overrides; the columns it does
+not name are still mapped automatically.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from b2bmetrics.errors import B2BError
+from b2bmetrics.schema import LOAD_ORDER, TABLES, Table, header_key
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A header mapping: the table (or None: detect it) and canonical column -> header in the file."""
+
+    table: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    source: str = "mapping"
+
+
+def load_mapping_file(path: Path) -> Mapping:
+    """Read a mapping TOML (`table = "deals"` and `[columns] canonical = "header in file"`)."""
+    path = Path(path)
+    if not path.exists():
+        raise B2BError(f"mapping file {path} does not exist", fix="check the --mapping path")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise B2BError(f"{path}: not valid TOML ({exc})", fix="fix the syntax at the line named") from exc
+    except UnicodeDecodeError as exc:
+        raise B2BError(f"{path}: not UTF-8 text", fix="save the mapping file as UTF-8") from exc
+    unknown = set(raw) - {"table", "columns"}
+    if unknown:
+        raise B2BError(f"{path}: unknown key {sorted(unknown)[0]!r}",
+                       fix='a mapping file holds only table = "deals" and a [columns] section')
+    table = raw.get("table")
+    if table is not None and (not isinstance(table, str) or table not in TABLES):
+        raise B2BError(f"{path}: table = {table!r} is not a canonical table",
+                       fix=f"use one of: {', '.join(TABLES)}")
+    cols = raw.get("columns", {})
+    if not isinstance(cols, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in cols.items()):
+        raise B2BError(f"{path}: [columns] must map canonical column names to header strings",
+                       fix='write it as [columns] followed by lines like deal_id = "opportunity_no"')
+    mapping = Mapping(table, dict(cols), str(path))
+    if table is not None:
+        check_mapping_columns(mapping, TABLES[table])
+    return mapping
+
+
+def save_mapping_file(path: Path, table: str, columns: dict[str, str]) -> None:
+    """Write a mapping TOML in the format `load_mapping_file` reads (atomically)."""
+    if table not in TABLES:
+        raise B2BError(f"cannot save a mapping for unknown table {table!r}", fix=f"use one of: {', '.join(TABLES)}")
+    check_mapping_columns(Mapping(table, dict(columns), str(path)), TABLES[table])
+    lines = ["# b2bmetrics header mapping: canonical column = header in the file",
+             f"table = {json.dumps(table)}", "", "[columns]"]
+    lines += [f"{name} = {json.dumps(header, ensure_ascii=False)}" for name, header in columns.items()]
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def check_mapping_columns(mapping: Mapping, table: Table) -> None:
+    for name in mapping.columns:
+        if name not in table.column_index:
+            close = difflib.get_close_matches(name, table.column_names, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise B2BError(f"{mapping.source}: {table.name} has no column {name!r}",
+                           fix=f"{hint}columns of {table.name}: {', '.join(table.column_names)}")
+    headers = list(mapping.columns.values())
+    for h in headers:
+        if headers.count(h) > 1:
+            names = [c for c, v in mapping.columns.items() if v == h]
+            raise B2BError(f"{mapping.source}: header {h!r} is given for several columns ({', '.join(names)})",
+                           fix="map each header to one canonical column")
+
+
+# ---- table detection -------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z]+|\d+|[^\x00-\x7f]+")
+
+
+def _terms(table: Table) -> list[tuple[str, bool]]:
+    return [(header_key(table.name), True)] + [(header_key(h), False) for h in table.name_hints]
+
+
+def table_from_name(name: str) -> tuple[str, str] | None:
+    """(table, matched text) for a file stem or sheet name, or None when no table's name or hint is in it."""
+    key = header_key(name)
+    if not key:
+        return None
+    words = _WORD.findall(re.sub(r"([a-z])([A-Z])", r"\1 \2", name).lower().replace("_", " "))
+    best: tuple[tuple[int, bool, int], str, str] | None = None
+    for table in TABLES.values():
+        for term, own in _terms(table):
+            if not term:
+                continue
+            pos = -1
+            if len(term) >= 5 or not term.isascii():
+                pos = key.find(term)
+            else:
+                for w in words:
+                    if w in (term, term + "s", term + "es"):
+                        pos = key.find(w)
+                        break
+            if pos < 0:
+                continue
+            score = (len(term), own, -pos)
+            if best is None or score > best[0]:
+                best = (score, table.name, term)
+    return (best[1], best[2]) if best else None
+
+
+def table_from_headers(headers: tuple[str, ...]) -> str | None:
+    """The table whose synonyms map the most headers among those with every required column present."""
+    best: tuple[tuple[int, float, int], str] | None = None
+    for i, name in enumerate(LOAD_ORDER):
+        table = TABLES[name]
+        mapped = auto_map(table, headers)
+        if not all(c in mapped for c in table.required):
+            continue
+        score = (len(mapped), len(mapped) / len(table.columns), -i)
+        if best is None or score > best[0]:
+            best = (score, name)
+    return best[1] if best else None
+
+
+# ---- header mapping --------------------------------------------------------------------------
+
+def auto_map(table: Table, headers: tuple[str, ...], taken: dict[str, int] | None = None) -> dict[str, int]:
+    """canonical column -> header index: exact canonical names first, then synonyms in column order."""
+    out: dict[str, int] = dict(taken or {})
+    used = set(out.values())
+    keys = [header_key(h) for h in headers]
+
+    def free(key: str) -> int | None:
+        for i, k in enumerate(keys):
+            if k == key and i not in used and k:
+                return i
+        return None
+
+    for col in table.columns:
+        if col.name in out:
+            continue
+        i = free(header_key(col.name))
+        if i is not None:
+            out[col.name] = i
+            used.add(i)
+    for col in table.columns:
+        if col.name in out:
+            continue
+        for syn in col.synonyms:
+            i = free(header_key(syn))
+            if i is not None:
+                out[col.name] = i
+                used.add(i)
+                break
+    return out
+
+
+def map_headers(table: Table, headers: tuple[str, ...], source: str, override: Mapping | None) -> dict[str, int]:
+    """canonical column -> header index for a file; refuses a missing required column or mapped header."""
+    fixed: dict[str, int] = {}
+    if override is not None and override.columns:
+        check_mapping_columns(override, table)
+        for col, header in override.columns.items():
+            idx = _find_header(headers, header, set(fixed.values()))
+            if idx is None:
+                close = difflib.get_close_matches(header, [h for h in headers if h], n=3, cutoff=0.4)
+                hint = f"closest headers: {', '.join(repr(c) for c in close)}" if close else \
+                    f"the headers are: {', '.join(repr(h) for h in headers[:20])}"
+                raise B2BError(f"{source}: the mapping ({override.source}) maps {col} to header {header!r}, "
+                               "which the file does not have", fix=f"correct the mapping; {hint}")
+            fixed[col] = idx
+    mapped = auto_map(table, headers, fixed)
+    missing = [c for c in table.required if c not in mapped]
+    if missing:
+        col = missing[0]
+        mapped_at = set(mapped.values())
+        close = _closest(col, table, [h for i, h in enumerate(headers) if h and i not in mapped_at])
+        close += [h for h in _closest(col, table, [h for h in headers if h]) if h not in close]
+        found = f"closest headers found: {', '.join(repr(h) for h in close[:3])}" if close else "the file has no headers"
+        also = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
+        raise B2BError(f"{source}: required column {col} of table {table.name} is missing{also}; {found}",
+                       fix=f"rename the header to {col!r}, or pass --mapping with a TOML file containing "
+                           f'table = "{table.name}" and [columns] {col} = "<header in the file>"')
+    return mapped
+
+
+def _closest(col: str, table: Table, headers: list[str]) -> list[str]:
+    """Headers ordered by their likeness to the column's name or any of its synonyms (best first)."""
+    names = [header_key(col)] + [header_key(s) for s in table.column(col).synonyms]
+    scored = sorted(((max(difflib.SequenceMatcher(None, n, header_key(h)).ratio() for n in names), h)
+                     for h in headers), key=lambda t: -t[0])
+    return [h for score, h in scored if score >= 0.3]
+
+
+def _find_header(headers: tuple[str, ...], wanted: str, used: set[int]) -> int | None:
+    for i, h in enumerate(headers):
+        if h == wanted and i not in used:
+            return i
+    key = header_key(wanted)
+    for i, h in enumerate(headers):
+        if key and header_key(h) == key and i not in used:
+            return i
+    return None

@@ -1,0 +1,307 @@
+"""SQL that parses and checks every value of a file in one pass (CONTRACT §1, §2 "Values").
+
+`staging_sql` builds one `CREATE TABLE ... AS SELECT` over an all-VARCHAR source (DuckDB's CSV
+reader, a registered Arrow table, or a Parquet scan). Each canonical column comes out typed, plus
+one column `_e`: NULL for a row whose values are all fine, else a list with one entry per column
+that can be wrong (`StageSpec.error_columns`), holding the raw text of each bad value ('' for an
+empty required cell) and NULL for the good ones. A count of `_e` tells whether anything was
+rejected; `reason_sql` turns a bad value back into the sentence a user reads, only for the rows
+that need one. (One mostly-NULL column costs less to write than one per column.)
+
+Values, per `schema.Column.kind`:
+
+* id, text, person: trimmed (spaces, tabs, NBSP, ideographic space, BOM); empty is NULL. (Line
+  breaks at the edge of a quoted value are kept.)
+* timestamp, date: ISO (`2024-03-31`, `2024-03-31T10:00[:00]`), `2024/3/31`, `2024.3.31`,
+  `2024年3月31日` (each with an optional time), `03/31/2024 [14:05]` or `31/03/2024` (also with
+  `.` or `-`), 12-hour times with AM/PM, and month names (`Mar 31, 2024`, `31 Mar 2024`). The
+  column settles the order of `NN/NN/YYYY`: month-first (US exports) unless some value in the same
+  column has a first part above 12 and a second part of at most 12; then the whole column is read
+  day-first (the caller re-runs the pass with `date_order[col] = "dmy"`), and a value that only
+  makes sense month-first is refused. Years outside 1900–2199 are refused. Workbook cells arrive as
+  ISO text (Excel serial numbers in date columns are converted on reading).
+* money: `1234.5`, `1,234.50`, `¥1,234.50`, `￥`, `$1,234`, `1234元`, `12.5万` (×10,000),
+  `CNY 1,234`, `RMB`, `USD`, scientific notation; `(1,234)` reads as negative. Negative, NaN and
+  infinite amounts are refused. Commas must be thousands separators (`1,5` is refused, not 15).
+  Currency symbols and codes are dropped, not converted: a dataset has one currency
+  (`[data] currency`).
+* share: `0.6` or `60%`; must be in (0, 1]. score: a number within its row's survey kind's scale.
+* stage: the pipeline's stages, lost stage and aliases, case-, space- and punctuation-insensitive.
+* status, role, survey kind: their alias tables; anything else is refused. An empty status is
+  derived from the stage (won stage -> won, lost stage -> lost, else open); an empty role is sales.
+* channel, activity kind, activity channel: their alias tables, other values kept lower-cased.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from b2bmetrics.config import Pipeline
+from b2bmetrics.schema import ENUM_ALIASES, STRICT_ENUMS, SURVEY_SCALES, Column, Table
+
+TRIM_CHARS = " \t\r\n\u00a0\u3000\ufeff"
+YEAR_MIN, YEAR_MAX = 1900, 2199
+PARSED_KINDS = {"timestamp", "date", "money", "share", "score", "stage", "status", "role", "survey_kind",
+                "channel", "activity_kind", "activity_channel"}
+CHECKED_KINDS = {"timestamp", "date", "money", "share", "score", "stage"} | STRICT_ENUMS
+AMBIGUOUS_DATE = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"
+ERRORS = "_e"  # the staging column holding a row's bad values
+
+_AMPM = ["{md} %I:%M %p", "{md} %I:%M:%S %p", "%Y-%m-%d %I:%M %p", "%Y-%m-%d %I:%M:%S %p",
+         "%Y/%m/%d %I:%M %p", "%Y/%m/%d %I:%M:%S %p", "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y",
+         "%d-%b-%Y", "%b %d %Y", "%B %d %Y"]
+
+
+def lit(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_key(v: str) -> str:
+    """SQL twin of schema.header_key (minus NFKC, which the caller's Python fallback covers)."""
+    return rf"regexp_replace(lower({v}), '[^\p{{L}}\p{{N}}]+', '', 'g')"
+
+
+def trim_sql(v: str, mode: str) -> str:
+    """`v` without whitespace at its edges: TRIM_CHARS ("all"), spaces ("space"), or untouched ("none").
+
+    trim() copies every string it touches (2-5x the cost of reading the column); the prefix/suffix
+    tests cost next to nothing, so only values that really have whitespace at an edge are trimmed.
+    """
+    if mode == "none":
+        return v
+    chars = " " if mode == "space" else TRIM_CHARS
+    edge = " OR ".join(f"prefix({v}, {lit(c)}) OR suffix({v}, {lit(c)})" for c in chars)
+    trimmed = f"trim({v})" if mode == "space" else f"trim({v}, {lit(TRIM_CHARS)})"
+    return f"(CASE WHEN {edge} THEN {trimmed} ELSE {v} END)"
+
+
+def date_sql(r: str, t: str, order: str = "mdy") -> str:
+    """TIMESTAMP from raw text `r` (trimmed: `t`), NULL when no accepted format fits (years unbounded).
+
+    The ISO cast on the raw text comes first; the other formats are tried only where it fails.
+    """
+    swap = r"\3-\2-\1" if order == "dmy" else r"\3-\1-\2"
+    md = "%d/%m/%Y" if order == "dmy" else "%m/%d/%Y"
+    formats = ", ".join(lit(f.format(md=md)) for f in _AMPM)
+    return (
+        f"COALESCE(TRY_CAST({r} AS TIMESTAMP), TRY_CAST({t} AS TIMESTAMP), "
+        rf"TRY_CAST(trim(regexp_replace({t}, '^(\d{{4}})\s*[/.年]\s*(\d{{1,2}})\s*[/.月]\s*(\d{{1,2}})(?:\s*日)?[\sT]*', "
+        r"'\1-\2-\3 ')) AS TIMESTAMP), "
+        f"TRY_CAST(trim(regexp_replace({t}, '{AMBIGUOUS_DATE}[\\sT]*', '{swap} ')) AS TIMESTAMP), "
+        f"try_strptime({t}, [{formats}]))"
+    )
+
+
+def money_sql(r: str, t: str) -> str:
+    """DOUBLE from an amount (sign kept; the checks refuse negatives), NULL when unreadable."""
+    s1 = rf"regexp_replace({t}, '^\(\s*(.*?)\s*\)$', '-\1')"
+    s2 = rf"regexp_replace({s1}, '^([-+]?)\s*(?:[¥￥$€£]|CNY|RMB|USD|EUR|HKD)\s*', '\1', 'i')"
+    s3 = rf"regexp_replace({s2}, '\s*(?:万元|万|元|CNY|RMB|USD|EUR|HKD)$', '', 'i')"
+    s4 = (r"CASE WHEN contains(s, ',') THEN CASE WHEN regexp_full_match(s, '[-+]?\d{1,3}(,\d{3})+(\.\d*)?') "
+          r"THEN replace(s, ',', '') END ELSE s END")
+    scale = rf"CASE WHEN regexp_matches({t}, '万元?$') THEN 10000 ELSE 1 END"
+    slow = f"TRY_CAST(list_transform([{s3}], lambda s: {s4})[1] AS DOUBLE) * {scale}"
+    return f"COALESCE(TRY_CAST({r} AS DOUBLE), {slow})"
+
+
+def share_sql(r: str, t: str) -> str:
+    return (f"COALESCE(TRY_CAST({r} AS DOUBLE), CASE WHEN ends_with({t}, '%') "
+            f"THEN TRY_CAST(trim(rtrim({t}, '%')) AS DOUBLE) / 100 END)")
+
+
+def enum_sql(r: str, t: str, exact: dict[str, str], keyed: dict[str, str], keep_lower: bool) -> str:
+    """The canonical value by exact spelling, then by normalised key; NULL (or the lower-cased text) otherwise."""
+    first = " ".join(f"WHEN {lit(k)} THEN {lit(val)}" for k, val in exact.items())
+    second = " ".join(f"WHEN {lit(k)} THEN {lit(val)}" for k, val in keyed.items())
+    parts = [f"CASE {r} {first} END" if first else "NULL", f"CASE {sql_key(r)} {second} END" if second else "NULL"]
+    if keep_lower:
+        parts.append(f"nullif(lower({t}), '')")
+    return f"COALESCE({', '.join(parts)})"
+
+
+def enum_tables(kind: str, pipeline: Pipeline) -> tuple[dict[str, str], dict[str, str]]:
+    """(exact spellings, normalised keys) -> canonical value, for an enum-like kind."""
+    if kind == "stage":
+        exact = {s: s for s in (*pipeline.stages, pipeline.lost_stage)}
+        exact.update(pipeline.aliases)
+        return exact, pipeline.stage_lookup()
+    aliases = ENUM_ALIASES[kind]
+    return dict(aliases), dict(aliases)
+
+
+def allowed_values(kind: str, pipeline: Pipeline) -> list[str]:
+    if kind == "stage":
+        return [*pipeline.stages, pipeline.lost_stage]
+    return sorted(set(ENUM_ALIASES[kind].values()))
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What one staging pass reads: the table, its source and where each canonical column comes from."""
+
+    table: Table
+    pipeline: Pipeline
+    source_sql: str  # a FROM item yielding VARCHAR columns
+    columns: dict[str, str]  # canonical column -> column name in the source
+    date_order: dict[str, str] = field(default_factory=dict)  # canonical date column -> "mdy" | "dmy"
+    # further exact spellings per enum column (raw -> canonical): those only NFKC normalisation recognises
+    extra: dict[str, dict[str, str]] = field(default_factory=dict)
+    # "all": trim TRIM_CHARS (slow); "space": trim spaces; "none": the file has no whitespace that
+    # could sit at a value's edge (ingest_read.stream_utf8 looked), so nothing is trimmed
+    trim: str = "all"
+
+    def present(self, col: Column) -> bool:
+        return col.name in self.columns
+
+    def error_columns(self) -> list[Column]:
+        """Columns with an entry in `_e`: the present ones that are required or can be misread."""
+        return [c for c in self.table.columns if self.present(c) and (c.required or c.kind in CHECKED_KINDS)]
+
+    def error_ref(self, col: Column) -> str:
+        """SQL for the raw text of `col`'s bad value in a staged row (NULL when fine)."""
+        return f"{ident(ERRORS)}[{[c.name for c in self.error_columns()].index(col.name) + 1}]"
+
+    def date_columns(self) -> list[Column]:
+        return [c for c in self.table.columns if self.present(c) and c.kind in ("timestamp", "date")]
+
+
+def parse_sql(col: Column, r: str, spec: StageSpec, trim: str | None = None) -> str:
+    """The parsed value of raw text `r` for `col` (before range checks)."""
+    kind = col.kind
+    t = trim_sql(r, trim or spec.trim)
+    if kind in ("timestamp", "date"):
+        return date_sql(r, t, spec.date_order.get(col.name, "mdy"))
+    if kind == "money":
+        return money_sql(r, t)
+    if kind == "share":
+        return share_sql(r, t)
+    if kind == "score":
+        return f"COALESCE(TRY_CAST({r} AS DOUBLE), TRY_CAST({t} AS DOUBLE))"
+    if kind in ("stage", *ENUM_ALIASES):
+        exact, keyed = enum_tables(kind, spec.pipeline)
+        exact = {**exact, **spec.extra.get(col.name, {})}
+        return enum_sql(r, t, exact, keyed, keep_lower=kind not in STRICT_ENUMS and kind != "stage")
+    return r
+
+
+def _in_range(p: str) -> str:
+    return f"year({p}) BETWEEN {YEAR_MIN} AND {YEAR_MAX}"
+
+
+def _scale_ok(score: str, kind: str) -> str:
+    cases = " ".join(f"WHEN {lit(k)} THEN {score} BETWEEN {lo} AND {hi}" for k, (lo, hi) in SURVEY_SCALES.items())
+    return f"(CASE {kind} {cases} ELSE true END)"
+
+
+def bad_sql(col: Column, p: str, spec: StageSpec) -> str:
+    """True when a present, non-empty raw value parsed to `p` must be refused."""
+    kind = col.kind
+    if kind in ("timestamp", "date"):
+        return f"({p} IS NULL OR NOT ({_in_range(p)}))"
+    if kind == "money":
+        return f"({p} IS NULL OR NOT isfinite({p}) OR {p} < 0)"
+    if kind == "share":
+        return f"({p} IS NULL OR NOT ({p} > 0 AND {p} <= 1))"
+    if kind == "score":
+        kind_col = ident("p_kind") if "kind" in spec.columns else "NULL"
+        return f"({p} IS NULL OR NOT isfinite({p}) OR NOT {_scale_ok(p, kind_col)})"
+    if kind == "stage" or kind in STRICT_ENUMS:
+        return f"({p} IS NULL)"
+    return "false"
+
+
+def _trimmed_kind(col: Column) -> bool:
+    """Kinds whose raw text is trimmed up front (the parsed kinds trim only where their fast path fails)."""
+    return col.kind not in PARSED_KINDS
+
+
+def staging_sql(spec: StageSpec, target: str) -> str:
+    """`CREATE TABLE target AS SELECT` typed canonical columns plus the `_e` list, in source order."""
+    table = spec.table
+    raw_parts = []
+    for name, src in spec.columns.items():
+        v = f"CAST({ident(src)} AS VARCHAR)"
+        if _trimmed_kind(table.column(name)):
+            v = f"nullif({trim_sql(v, spec.trim)}, '')"
+        # parsed kinds keep '' and blanks: they fail the fast path and count as empty there
+        raw_parts.append(f"{v} AS {ident('r_' + name)}")
+    parsed = ["*"] + [f"{parse_sql(c, ident('r_' + c.name), spec)} AS {ident('p_' + c.name)}"
+                      for c in table.columns if spec.present(c) and c.kind in PARSED_KINDS]
+    won, lost = lit(spec.pipeline.won_stage), lit(spec.pipeline.lost_stage)
+    derived_status = (f"CASE {ident('p_stage')} WHEN {won} THEN 'won' WHEN {lost} THEN 'lost' ELSE 'open' END"
+                      if "stage" in spec.columns else "NULL")
+    out: list[str] = []
+    for c in table.columns:
+        r, p = ident("r_" + c.name), ident("p_" + c.name)
+        blank = f"({r} IS NULL OR {trim_sql(r, spec.trim)} = '')"
+        if not spec.present(c):
+            expr = derived_status if c.kind == "status" else "'sales'" if c.kind == "role" else "NULL"
+        elif c.kind in ("timestamp", "date"):
+            expr = f"CASE WHEN {_in_range(p)} THEN {p} END"
+        elif c.kind == "status":
+            expr = f"COALESCE({p}, CASE WHEN {blank} THEN {derived_status} END)"
+        elif c.kind == "role":
+            expr = f"COALESCE({p}, CASE WHEN {blank} THEN 'sales' END)"
+        elif c.kind in PARSED_KINDS:
+            expr = p
+        else:
+            expr = r
+        out.append(f"CAST({expr} AS {c.sql_type}) AS {ident(c.name)}")
+    errors = []
+    for c in spec.error_columns():
+        r, p = ident("r_" + c.name), ident("p_" + c.name)
+        empty = "''" if c.required else "NULL"
+        if c.kind in PARSED_KINDS:
+            # a cell of only whitespace is empty, not wrong
+            bad = f"CASE WHEN {trim_sql(r, spec.trim)} = '' THEN {empty} ELSE {r} END"
+            errors.append(f"CASE WHEN {r} IS NULL THEN {empty} WHEN {bad_sql(c, p, spec)} THEN {bad} END")
+        else:
+            errors.append(f"CASE WHEN {r} IS NULL THEN {empty} END")
+    # the list is built only for the rare bad rows; the test runs on every row
+    any_bad = " OR ".join(f"({e}) IS NOT NULL" for e in errors)
+    out.append(f"CASE WHEN {any_bad} THEN [{', '.join(errors)}] END AS {ident(ERRORS)}")
+    return (f"CREATE TABLE {ident(target)} AS SELECT {', '.join(out)} FROM "
+            f"(SELECT {', '.join(parsed)} FROM (SELECT {', '.join(raw_parts)} FROM {spec.source_sql}))")
+
+
+_QUOTE = lit("'")  # a SQL literal holding one single quote
+
+
+def reason_sql(col: Column, v: str, spec: StageSpec) -> str:
+    """The sentence for a refused raw value `v` of `col` (v = '' means an empty required cell)."""
+    name = col.name
+    q = f"{_QUOTE} || {v} || {_QUOTE}"
+    empty = f"WHEN {v} = '' THEN {lit(name + ' is empty but required')}"
+    kind = col.kind
+    p = parse_sql(col, v, spec, trim="all")
+    if kind in ("timestamp", "date"):
+        dayfirst = ""
+        if spec.date_order.get(name) == "dmy":
+            dayfirst = (f"WHEN regexp_matches({trim_sql(v, 'all')}, '{AMBIGUOUS_DATE}') THEN {lit(name + ' ')} || {q} || "
+                        f"' is not a date (this column is read day-first, DD/MM/YYYY, because other values have a day above 12)'")
+        return (f"CASE {empty} {dayfirst} WHEN {p} IS NOT NULL THEN {lit(name + ' ')} || {q} || "
+                f"' is outside the years {YEAR_MIN}–{YEAR_MAX}' ELSE {lit(name + ' ')} || {q} || ' is not a date' END")
+    if kind == "money":
+        return (f"CASE {empty} WHEN {p} < 0 THEN {lit(name + ' ')} || {v} || ' is negative' "
+                f"ELSE {lit(name + ' ')} || {q} || ' is not an amount' END")
+    if kind == "share":
+        return (f"CASE {empty} WHEN {p} IS NULL THEN {lit(name + ' ')} || {q} || ' is not a number' "
+                f"ELSE {lit(name + ' ')} || {v} || ' is outside (0, 1]' END")
+    if kind == "score":
+        kind_col = ident("kind") if "kind" in spec.columns else "NULL"
+        scales = " ".join(f"WHEN {lit(k)} THEN '{lo}–{hi}'" for k, (lo, hi) in SURVEY_SCALES.items())
+        return (f"CASE {empty} WHEN {p} IS NULL OR NOT isfinite({p}) THEN {lit(name + ' ')} || {q} || ' is not a number' "
+                f"ELSE coalesce({kind_col}, 'survey') || ' ' || {lit(name + ' ')} || {v} || ' is outside ' || "
+                f"coalesce(CASE {kind_col} {scales} END, 'its scale') END")
+    if kind == "stage":
+        return f"CASE {empty} ELSE 'stage ' || {q} || ' is not a pipeline stage or alias' END"
+    if kind in STRICT_ENUMS:
+        allowed = ", ".join(allowed_values(kind, spec.pipeline))
+        return f"CASE {empty} ELSE {lit(name + ' ')} || {q} || {lit(' is not one of ' + allowed)} END"
+    return f"CASE {empty} ELSE {lit(name + ' ')} || {q} || ' is not valid' END"
