@@ -92,7 +92,7 @@ def render_plan(plan: FilePlan, index: int) -> tuple[str, Mapping | None]:
             save_mapping_file(MAPPING_DIR / f"{table}.toml", table, columns)
             st.success(pick(f"Saved to {MAPPING_DIR.name}/{table}.toml", f"已保存到 {MAPPING_DIR.name}/{table}.toml"))
         try:
-            rejects = preview_rejects(plan if not changed else _replan(plan, mapping), cfg, context.store())
+            rejects = preview_rejects(_replan(plan, mapping) if mapping else plan, cfg, context.store())
         except B2BError as exc:
             st.error(str(exc))
             return table, mapping
@@ -104,9 +104,11 @@ def render_plan(plan: FilePlan, index: int) -> tuple[str, Mapping | None]:
     return table, mapping
 
 
-def _replan(plan: FilePlan, mapping: Mapping | None) -> FilePlan:
-    return plan_files([plan.path], context.config(), table=mapping.table if mapping else None, mapping=mapping)[0] \
-        if plan.sheet is None else plan
+def _replan(plan: FilePlan, mapping: Mapping) -> FilePlan:
+    """The plan of a file under the user's edited mapping (a workbook's sheets keep their own plans)."""
+    if plan.sheet is not None:
+        return plan
+    return plan_files([plan.path], context.config(), table=mapping.table, mapping=mapping)[0]
 
 
 def render_upload() -> None:
@@ -164,6 +166,14 @@ def run_load(settled: list[tuple[FilePlan, str, Mapping | None]], allow: bool, a
         st.success(f"{r.table} ← {r.source}: {note}")
 
 
+def whole_table_csv(table: str) -> bytes:
+    con = context.store().read_connection()
+    try:
+        return table_csv(con, table)
+    finally:
+        con.close()
+
+
 def render_quality() -> None:
     st.subheader(pick("Data quality", "数据质量"))
     summary = data.table_counts()["tables"]
@@ -176,7 +186,7 @@ def render_quality() -> None:
     columns = data.query(f"quality.columns.{table}", lambda con: quality.columns(con, table))
     st.dataframe(columns, hide_index=True, width="stretch")
     st.download_button(pick(f"Download table {table} (CSV)", f"下载数据表 {table}（CSV）"),
-                       lambda: table_csv(context.store().read_connection(), table), file_name=f"{table}.csv",
+                       lambda: whole_table_csv(table), file_name=f"{table}.csv",
                        mime="text/csv", key="data_download_table", icon=":material/download:", on_click="ignore")
     rejects = data.query("quality.last_rejects", quality.last_rejects)
     if rejects is not None and len(rejects):
