@@ -80,6 +80,7 @@ from b2bmetrics.ingest_read import (
     cell_text,
     file_sha256,
     iter_data_files,
+    line_at,
     read_workbook,
     records,
     sniff_format,
@@ -332,9 +333,13 @@ def _source_sql(con: duckdb.DuckDBPyConnection, p: _Planned) -> tuple[str, dict[
         assert inp.layout is not None and p.read_path is not None
         n = len(inp.headers)
         spec = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n))
+        newline = ", new_line='\\r'" if inp.layout.newline == "\r" else ""
+        # DuckDB's parallel reader refuses a quoted field spanning lines when null_padding is on: a file
+        # with one in its sample is read serially (one further down is refused as a B2BError)
+        newline += ", parallel=false" if inp.layout.multiline else ""
         sql = (f"read_csv({lit(str(p.read_path))}, delim={lit(inp.layout.delimiter)}, quote='\"', escape='\"', "
                f"header=true, skip={inp.layout.skip}, columns={{{spec}}}, auto_detect=false, null_padding=true, "
-               f"strict_mode=true, encoding='utf-8', max_line_size=8388608)")
+               f"strict_mode=true, encoding='utf-8', max_line_size=8388608{newline})")
         return sql, cols
     if inp.fmt == "parquet":
         sel = ", ".join(f"CAST({ident(inp.headers[i])} AS VARCHAR) AS c{i}" for i in p.index.values())
@@ -406,7 +411,9 @@ def _build(con: duckdb.DuckDBPyConnection, p: _Planned, spec: StageSpec, people_
     con.execute("SET disabled_optimizers = 'common_subexpressions'")
     try:
         con.execute(staging_sql(spec, STAGE))
-    except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as exc:
+    except duckdb.Error as exc:  # a reader error (the CSV reader raises plain duckdb.Error too)
+        if isinstance(exc, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException):
+            raise  # our SQL is wrong: a bug, not the user's file
         # the transaction is aborted now: nothing more can run on it
         raise _csv_error(p.plan.source, exc, p.inp.layout) from exc
     con.execute("RESET disabled_optimizers")
@@ -527,7 +534,8 @@ def _prepare(planned: list[_Planned], tmpdir: Path, progress: Progress | None) -
                 streamed = stream_utf8(inp.path, inp.layout.encoding, target, inp.layout.delimiter)
             except NotUtf8 as bad:
                 if not inp.layout.encoding_guessed:
-                    raise B2BError(f"{p.plan.source}: is not valid UTF-8 text (byte {bad.offset})",
+                    raise B2BError(f"{p.plan.source}: line {line_at(inp.path, bad.offset)} is not valid UTF-8 text "
+                                   f"(byte {bad.offset})",
                                    fix="save the file as UTF-8 (in Excel: CSV UTF-8) and load it again") from bad
                 # a plain-ASCII start, then GBK text further down: the whole file is GB18030
                 target = tmpdir / f"{i}.csv"

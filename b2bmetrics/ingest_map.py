@@ -192,6 +192,13 @@ def map_headers(table: Table, headers: tuple[str, ...], source: str, override: M
                                "which the file does not have", fix=f"correct the mapping; {hint}")
             fixed[col] = idx
     mapped = auto_map(table, headers, fixed)
+    keys = [header_key(h) for h in headers]
+    for col, i in mapped.items():
+        twins = [j for j, k in enumerate(keys) if k == keys[i] and j != i]
+        if col not in fixed and twins:
+            raise B2BError(f"{source}: header {headers[i]!r} appears {len(twins) + 1} times (columns "
+                           f"{', '.join(str(j + 1) for j in sorted([i, *twins]))}); which one is {col} is unclear",
+                           fix="rename or remove the extra columns so that each header appears once")
     missing = [c for c in table.required if c not in mapped]
     if missing:
         col = missing[0]

@@ -82,6 +82,8 @@ class TextLayout:
     skip: int = 0  # lines before the header (an Excel "sep=;" line)
     sample: str = field(default="", repr=False, compare=False)
     whole: bool = False  # the sample is the whole file
+    newline: str = "\n"  # "\r" for a file whose lines end in CR only (Excel for Mac's "CSV (Macintosh)")
+    multiline: bool = False  # a closed quoted field in the sample spans lines
 
     @property
     def needs_transcoding(self) -> bool:
@@ -109,8 +111,19 @@ def detect_encoding(sample: bytes, name: str) -> str:
                        fix="give a CSV, XLSX or Parquet export of the data")
     if _decodes(sample, "utf-8"):
         return "utf-8"
+    bad = _error_at(sample, "utf-8")
+    if not sample[: sample.rfind(b"\n", 0, bad) + 1].isascii():
+        # whole lines of non-ASCII UTF-8, then bytes that are not: read as GB18030 it would be mojibake
+        raise B2BError(f"{name}: line {_line_of(sample, bad)} is not UTF-8 text although the lines before it are "
+                       f"(byte {bad}); the file mixes text encodings",
+                       fix="save the whole file in one encoding (in Excel: CSV UTF-8) and load it again")
     if _decodes(sample, "gb18030") and _reads_as_chinese(sample.decode("gb18030", errors="ignore")):
         return "gb18030"
+    bad = _error_at(sample, "gb18030")
+    head = sample[:bad].decode("gb18030", errors="replace")
+    if sum(1 for ch in head if "\u4e00" <= ch <= "\u9fff") >= 2 and _reads_as_chinese(head):
+        raise B2BError(f"{name}: line {_line_of(sample, bad)} is not valid GB18030/GBK text (byte {bad}); the "
+                       "Chinese text before it is", fix="save the file as UTF-8 (in Excel: CSV UTF-8) and load it again")
     try:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - a declared dependency
@@ -135,6 +148,33 @@ def _utf16_without_bom(sample: bytes) -> str | None:
     if even_zero > 0.3 * half and odd_zero < 0.05 * half:
         return "utf-16-be"
     return None
+
+
+def _error_at(sample: bytes, encoding: str) -> int:
+    """The offset of the first byte that does not decode (len(sample) when all of it does)."""
+    try:
+        codecs.getincrementaldecoder(encoding)(errors="strict").decode(sample, final=False)
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return len(sample)
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    """The 1-based line (LF, else CR line breaks) holding byte `offset` of `data`."""
+    newline = b"\n" if b"\n" in data or b"\r" not in data else b"\r"
+    return data.count(newline, 0, offset) + 1
+
+
+def line_at(path: Path, offset: int) -> int:
+    """The 1-based line holding byte `offset` of the file (for messages; reads up to the offset)."""
+    lf = cr = 0
+    done = 0
+    with open(path, "rb") as fh:
+        while done < offset and (chunk := fh.read(min(CHUNK_BYTES, offset - done))):
+            lf += chunk.count(b"\n")
+            cr += chunk.count(b"\r")
+            done += len(chunk)
+    return (lf if lf or not cr else cr) + 1
 
 
 def _decodes(sample: bytes, encoding: str) -> bool:
@@ -181,6 +221,9 @@ def text_layout(path: Path, suffix_hint: str | None = None) -> TextLayout:
         raise B2BError(f"{path.name}: the file is empty (no header line)",
                        fix="export the data again with a header line and at least one row")
     _refuse_binary(text, path.name)
+    newline = "\n"
+    if "\n" not in text and "\r" in text.rstrip("\r"):
+        newline, text = "\r", text.replace("\r", "\n")
     skip = 0
     first, _, rest = text.partition("\n")
     forced: str | None = None
@@ -198,7 +241,9 @@ def text_layout(path: Path, suffix_hint: str | None = None) -> TextLayout:
     if len(recs) < 2 and whole:
         raise B2BError(f"{path.name}: has a header line but no data rows",
                        fix="export the data again with its rows, or leave the file out")
-    return TextLayout(encoding, delimiter, headers, skip, text, whole)
+    # a quoted field spanning lines (an unclosed quote swallows the rest: that is the last record)
+    multiline = any("\n" in f or "\r" in f for r in records(text, delimiter, whole, limit=10**9)[:-1] for f in r)
+    return TextLayout(encoding, delimiter, headers, skip, text, whole, newline, multiline)
 
 
 def _refuse_binary(text: str, name: str) -> None:
@@ -300,7 +345,9 @@ def stream_utf8(path: Path, encoding: str, target: Path | None, delimiter: str =
                     try:
                         text = decoder.decode(chunk)
                     except UnicodeDecodeError as exc:
-                        raise B2BError(f"{path.name}: cannot be read as {encoding} text (byte {offset + exc.start})",
+                        at = offset + exc.start
+                        raise B2BError(f"{path.name}: line {line_at(path, at)} cannot be read as {encoding} text "
+                                       f"(byte {at})",
                                        fix="save the file as UTF-8 (in Excel: CSV UTF-8) and load it again") from exc
                     if offset == 0:
                         text = text.lstrip("\ufeff")

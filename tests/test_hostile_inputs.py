@@ -1,0 +1,505 @@
+"""Hostile and malformed input files, generated here into tmp_path (docs/ingest-edge-cases.md lists each).
+
+Every case either is refused with a B2BError naming the file (and the row and column where one
+applies) while the data already loaded stays exactly as it was (every table and `loads`), or is
+accepted because a user would expect it to load, and then what it loaded is asserted. A few run
+through the CLI (exit 2, no traceback) and through the functions the dashboard's Data page calls.
+Then a time-bounded hypothesis fuzz: random bytes and CSV-ish text never raise anything but
+B2BError, and random cell strings in date and money columns are either parsed or refused with a
+reason.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import random
+import shutil
+import string
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from b2bmetrics import cli
+from b2bmetrics.config import Config
+from b2bmetrics.csv_export import table_csv
+from b2bmetrics.errors import B2BError
+from b2bmetrics.ingest import LoadResult, ingest, plan_files, preview_rejects
+from b2bmetrics.metrics import quality
+from b2bmetrics.schema import TABLES
+from b2bmetrics.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+CANONICAL = ROOT.parent / "shared" / "samples" / "canonical"
+DEALS_HEAD = "deal_id,stage,amount,created_at\n"
+FORMULA = "=cmd|' /C calc'!A0"
+
+
+# ---- the canonical dataset loaded first ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def canonical_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = Store.at(tmp_path_factory.mktemp("hostile") / "db.duckdb")
+    ingest(store, [CANONICAL], Config())
+    return store.path
+
+
+@pytest.fixture
+def loaded(tmp_path: Path, canonical_db: Path) -> Store:
+    db = tmp_path / "db" / "db.duckdb"
+    db.parent.mkdir()
+    shutil.copyfile(canonical_db, db)
+    return Store.at(db)
+
+
+def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every canonical table and of `loads` / `load_rejects`, sorted."""
+    con = store.read_connection()
+    try:
+        return {name: sorted(con.execute(f'SELECT * FROM "{name}"').fetchall(),
+                             key=lambda r: tuple("" if v is None else str(v) for v in r))
+                for name in [*TABLES, "loads", "load_rejects"]}
+    finally:
+        con.close()
+
+
+def query(store: Store, sql: str) -> list[tuple[Any, ...]]:
+    con = store.read_connection()
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+# ---- file makers --------------------------------------------------------------------------------
+
+def _bytes(name: str, data: bytes) -> Callable[[Path], list[Path]]:
+    def make(d: Path) -> list[Path]:
+        path = d / name
+        path.write_bytes(data)
+        return [path]
+    return make
+
+
+def _text(name: str, text: str, encoding: str = "utf-8") -> Callable[[Path], list[Path]]:
+    return _bytes(name, text.encode(encoding))
+
+
+def _lazy(name: str, build: Callable[[], bytes]) -> Callable[[Path], list[Path]]:
+    def make(d: Path) -> list[Path]:
+        return _bytes(name, build())(d)
+    return make
+
+
+def _files(*makers: Callable[[Path], list[Path]]) -> Callable[[Path], list[Path]]:
+    def make(d: Path) -> list[Path]:
+        return [p for m in makers for p in m(d)]
+    return make
+
+
+def _wide_header() -> bytes:
+    return (",".join(f"col{i}" for i in range(10_000)) + "\n" + ",".join("x" for _ in range(10_000)) + "\n").encode()
+
+
+def _huge_field() -> bytes:
+    return (DEALS_HEAD + "D1,lead,5,2024-01-01\n" + "D2,lead," + "9" * (10 << 20) + ",2024-01-02\n").encode()
+
+
+def _zip_bomb() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"\0" * (64 << 20))
+    return buf.getvalue()
+
+
+def _xlsx(build: Callable[[Any], None]) -> Callable[[], bytes]:
+    def make() -> bytes:
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        build(wb)
+        buf = io.BytesIO()
+        wb.save(buf)
+        return buf.getvalue()
+    return make
+
+
+def _merged_and_formulas(wb: Any) -> None:
+    ws = wb.active
+    ws.title = "deals"
+    ws.append(["deal_id", "stage", "amount"])
+    ws.append(["D1", "lead", "=2*50"])
+    ws.append(["D2", "proposal", 300])
+    ws.append(["D3", None, 400])
+    ws.merge_cells("B3:B4")  # the merged stage only lives in B3: D3's stage is empty
+
+
+def _formulas_only(wb: Any) -> None:
+    ws = wb.active
+    ws.title = "deals"
+    ws.append(["deal_id", "stage", "amount"])
+    ws.append(["D1", "lead", "=2*50"])
+    ws.append(["D2", "proposal", "=SUM(C2:C2)"])
+
+
+def _empty_wb(wb: Any) -> None:
+    pass
+
+
+def _random_junk() -> bytes:
+    return random.Random(1).randbytes(4096)
+
+
+def _parquet_bytes(rows: int) -> Callable[[], bytes]:
+    def make() -> bytes:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        buf = io.BytesIO()
+        pq.write_table(pa.table({"deal_id": pa.array([f"P{i}" for i in range(rows)], pa.string()),
+                                 "stage": pa.array(["lead"] * rows, pa.string())}), buf)
+        return buf.getvalue()
+    return make
+
+
+# ---- checks for accepted files ------------------------------------------------------------------
+
+Check = Callable[[Store, list[LoadResult]], None]
+
+
+def rows_are(table: str, sql: str, expected: list[tuple[Any, ...]]) -> Check:
+    def check(store: Store, results: list[LoadResult]) -> None:
+        assert {r.table for r in results if not r.skipped} == {table}
+        assert query(store, sql) == expected
+    return check
+
+
+def formula_is_text(store: Store, results: list[LoadResult]) -> None:
+    assert query(store, "SELECT account_name FROM accounts WHERE account_id = 'F1'") == [(FORMULA,)]
+    # the dashboard's CSV download escapes it: Excel shows the text instead of running it
+    con = store.read_connection()
+    try:
+        text = table_csv(con, "accounts").decode("utf-8-sig")
+    finally:
+        con.close()
+    assert "'" + FORMULA.replace('"', '""') in text and "\n" + FORMULA not in text and "," + FORMULA not in text
+
+
+def orphans_counted(store: Store, results: list[LoadResult]) -> None:
+    assert [(r.table, r.rows) for r in results] == [("deal_stage_history", 2)]
+    con = store.ibis()
+    try:
+        summary = quality.summary(con)
+    finally:
+        con.disconnect()
+    assert summary["tables"]["deal_stage_history"]["orphans"] == 2
+
+
+# ---- the corpus -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    """A hostile file (or files) and what must happen: refused (needles in the message) or accepted (check)."""
+
+    id: str
+    make: Callable[[Path], list[Path]]
+    needles: tuple[str, ...] = ()  # refused: the message names the file and says these
+    check: Check | None = None  # accepted: what it loaded
+    table: str | None = None
+
+
+DEALS_OK = DEALS_HEAD + "D1,lead,5,2024-01-01\nD2,proposal,7,2024-01-02\n"
+
+CASES = [
+    # truncated exports
+    Case("truncated_mid_row", _text("deals.csv", DEALS_HEAD + "D1,lead,5,2024-01-01\nD2,le"),
+         ("row 2", "column stage", "'le'", "is not a pipeline stage")),
+    Case("truncated_mid_quote", _text("deals.csv", DEALS_HEAD + 'D1,lead,5,2024-01-01\nD2,"propo'),
+         ("line 3", "quote that is never closed")),
+    Case("truncated_required_missing", _text("deals.csv", DEALS_HEAD + "D1,lead,5,2024-01-01\nD2,"),
+         ("row 2", "column stage", "stage is empty but required")),
+    # ragged rows
+    Case("ragged_too_many_fields", _text("deals.csv", DEALS_HEAD + "D1,lead,5,2024-01-01,surplus\n"),
+         ("line 2", "has 5 fields but the header has 4")),
+    Case("ragged_too_few_fields_trailing_optional", _text("deals.csv", DEALS_HEAD + "D1,lead\nD2,proposal,7\n"),
+         check=rows_are("deals", "SELECT deal_id, amount, created_at FROM deals ORDER BY 1",
+                        [("D1", None, None), ("D2", 7.0, None)])),
+    # encodings
+    Case("utf8_then_gbk_bytes", _bytes("accounts.csv", "account_id,account_name\nA1,客户一\n".encode()
+                                       + "A2,客户二\n".encode("gbk")),
+         ("line 3", "is not UTF-8 text although the lines before it are", "mixes text encodings")),
+    Case("gbk_chinese_headers_bad_byte", _bytes("客户.csv", "客户编号,客户名称\nA1,甲公司\n".encode("gbk")
+                                                + b"A2,\xff\xfe\x81\n"),
+         ("line 3", "is not valid GB18030/GBK text")),
+    Case("utf16_without_bom", _bytes("deals.csv", DEALS_OK.encode("utf-16-le")),
+         check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1", [("D1", 5.0), ("D2", 7.0)])),
+    Case("utf8_bom", _bytes("deals.csv", codecs.BOM_UTF8 + DEALS_OK.encode()),
+         check=rows_are("deals", "SELECT deal_id FROM deals ORDER BY 1", [("D1",), ("D2",)])),
+    Case("utf32", _bytes("deals.csv", DEALS_OK.encode("utf-32")), ("UTF-32 text is not supported",)),
+    # binary
+    Case("nul_bytes", _bytes("deals.csv", (DEALS_HEAD + "D1,lead,5,2024-01-01\nD2,lea\0d,7,2024-01-02\n").encode()),
+         ("is a binary file",)),
+    Case("binary_junk_named_csv", _lazy("deals.csv", _random_junk), ("deals.csv",)),
+    Case("control_characters_in_text", _text("accounts.csv", "account_id,account_name\nA1,Acme\x07\x1b Ltd\n"),
+         check=rows_are("accounts", "SELECT account_name FROM accounts", [("Acme\x07\x1b Ltd",)])),
+    Case("control_characters_everywhere", _text("accounts.csv", "account_id,account_name\n"
+                                                + "".join(f"A{i},\x01\x02\x03\x04\x05\n" for i in range(20))),
+         ("is a binary file",)),
+    # empty and near-empty
+    Case("header_only", _text("deals.csv", DEALS_HEAD), ("has a header line but no data rows",)),
+    Case("header_and_blank_lines", _text("deals.csv", DEALS_HEAD + "\n\n  \n"),
+         ("has a header line but no data rows",)),
+    Case("zero_bytes", _bytes("deals.csv", b""), ("the file is empty",)),
+    Case("only_whitespace", _text("deals.csv", "  \n\t\n \r\n"), ("the file is empty",)),
+    Case("bom_only", _bytes("deals.csv", codecs.BOM_UTF8), ("the file is empty",)),
+    # headers
+    Case("duplicate_headers", _text("deals.csv", "deal_id,stage,stage,amount\nD1,lead,won,5\n"),
+         ("header 'stage' appears 2 times (columns 2, 3)",)),
+    Case("empty_header_names", _text("deals.csv", "deal_id,,stage,\nD1,x,lead,y\n"),
+         check=rows_are("deals", "SELECT deal_id, stage FROM deals", [("D1", "lead")])),
+    Case("header_with_trailing_delimiter", _text("deals.csv", "deal_id,stage,amount,\nD1,lead,5,\nD2,won,6,\n"),
+         check=rows_are("deals", "SELECT deal_id, stage, amount FROM deals ORDER BY 1",
+                        [("D1", "lead", 5.0), ("D2", "won", 6.0)])),
+    Case("header_of_only_delimiters", _text("deals.csv", ",,,\nD1,lead,5,\n"),
+         ("has a header line but no data rows",)),
+    Case("extremely_long_header_extra", _text("deals.csv", "deal_id,stage," + "x" * 100_000 + "\nD1,lead,1\n"),
+         check=rows_are("deals", "SELECT deal_id FROM deals", [("D1",)])),
+    Case("extremely_long_header_only", _text("export.csv", "y" * 100_000 + "\n1\n"),
+         ("cannot tell which table this is",)),
+    Case("ten_thousand_columns", _lazy("deals.csv", _wide_header), ("10000 fields",)),
+    # quotes and line lengths
+    Case("quote_never_closed", _text("deals.csv", DEALS_HEAD + 'D1,"lead,5,2024-01-01\nD2,won,6,2024-01-02\n'),
+         ("quote that is never closed",)),
+    Case("ten_mb_field", _lazy("deals.csv", _huge_field), ("longer than 8 MiB",)),
+    # line endings
+    Case("crlf_line_endings", _text("deals.csv", DEALS_OK.replace("\n", "\r\n")),
+         check=rows_are("deals", "SELECT deal_id, stage, created_at::DATE::VARCHAR FROM deals ORDER BY 1",
+                        [("D1", "lead", "2024-01-01"), ("D2", "proposal", "2024-01-02")])),
+    Case("cr_only_line_endings", _text("deals.csv", DEALS_OK.replace("\n", "\r")),
+         check=rows_are("deals", "SELECT deal_id, stage, created_at::DATE::VARCHAR FROM deals ORDER BY 1",
+                        [("D1", "lead", "2024-01-01"), ("D2", "proposal", "2024-01-02")])),
+    # values
+    Case("formula_in_cell", _text("accounts.csv", f'account_id,account_name\nF1,"{FORMULA}"\n'),
+         check=formula_is_text),
+    Case("date_1900_accepted", _text("deals.csv", DEALS_HEAD + "D1,lead,5,1900-01-01\n"),
+         check=rows_are("deals", "SELECT created_at::VARCHAR FROM deals", [("1900-01-01 00:00:00",)])),
+    Case("date_2199_accepted", _text("deals.csv", DEALS_HEAD + "D1,lead,5,2199-12-31\n"),
+         check=rows_are("deals", "SELECT created_at::VARCHAR FROM deals", [("2199-12-31 00:00:00",)])),
+    Case("date_1899_refused", _text("deals.csv", DEALS_HEAD + "D1,lead,5,1899-12-31\n"),
+         ("row 1", "column created_at", "is outside the years 1900–2199")),
+    Case("contract_2200_refused", _text("contracts.csv", "contract_id,account_id,start_date,mrr\n"
+                                                          "C1,A001,2024-01-01,10\nC2,A001,2200-01-01,10\n"),
+         ("row 2", "column start_date", "'2200-01-01' is outside the years 1900–2199")),
+    Case("scientific_amount", _text("deals.csv", DEALS_HEAD + "D1,lead,1.2e5,2024-01-01\nD2,lead,3E-1,\n"),
+         check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1", [("D1", 120000.0), ("D2", 0.3)])),
+    Case("infinite_amount", _text("deals.csv", DEALS_HEAD + "D1,lead,1e999,2024-01-01\n"),
+         ("row 1", "column amount", "'1e999' is not an amount")),
+    Case("nan_amount", _text("deals.csv", DEALS_HEAD + "D1,lead,NaN,2024-01-01\n"),
+         ("row 1", "column amount", "'NaN' is not an amount")),
+    Case("ids_collide_across_two_files", _files(_text("deals_a.csv", DEALS_HEAD + "D1,lead,5,\nD2,lead,6,\n"),
+                                                _text("deals_b.csv", DEALS_HEAD + "D3,lead,7,\nD1,won,8,\n")),
+         check=rows_are("deals", "SELECT deal_id, stage, amount FROM deals ORDER BY 1",
+                        [("D1", "won", 8.0), ("D2", "lead", 6.0), ("D3", "lead", 7.0)])),
+    Case("history_names_unknown_deals", _text("deal_stage_history.csv", "deal_id,stage,entered_at\n"
+                                              "NOPE1,lead,2024-01-01\nNOPE2,won,2024-02-01\n"),
+         check=orphans_counted),
+    Case("splits_not_summing_to_one", _text("deal_splits.csv", "deal_id,rep_id,share\nD0015,R08,0.6\n"
+                                            "D0015,R05,0.3\n"),
+         ("deal_splits.csv row 1", "column share", "sum to")),
+    # workbooks
+    Case("xlsx_merged_cells_and_formulas", _lazy("deals.xlsx", _xlsx(_merged_and_formulas)),
+         ("deals.xlsx[deals] row 3", "column stage", "stage is empty but required")),
+    Case("xlsx_formulas_without_cached_values", _lazy("deals.xlsx", _xlsx(_formulas_only)),
+         check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1", [("D1", None), ("D2", None)])),
+    Case("zip_bomb_named_xlsx", _lazy("deals.xlsx", _zip_bomb), ("zip bomb",)),
+    Case("empty_xlsx", _lazy("deals.xlsx", _xlsx(_empty_wb)), ("the workbook has no sheet with data",)),
+    Case("xlsx_cut_in_half", _lazy("deals.xlsx", lambda: _xlsx(_formulas_only)()[:2000]),
+         ("is not a readable",)),
+    Case("xlsx_named_csv", _lazy("deals.csv", _xlsx(_formulas_only)),
+         check=rows_are("deals", "SELECT deal_id FROM deals ORDER BY 1", [("D1",), ("D2",)])),
+    Case("text_named_xlsx", _text("deals.xlsx", DEALS_OK), ("is named like an XLSX workbook but is not one",)),
+    # parquet
+    Case("parquet_that_is_csv", _text("deals.parquet", DEALS_OK), ("is named like a Parquet file",)),
+    Case("parquet_truncated", _lazy("deals.parquet", lambda: _parquet_bytes(3)()[:60]), ("not a readable Parquet",)),
+    Case("parquet_no_rows", _lazy("deals.parquet", _parquet_bytes(0)), ("the Parquet file has no rows",)),
+    # ids
+    Case("ids_with_spaces_are_one_id", _text("deals.csv", 'deal_id,stage\n"D1 ",lead\n" D1",won\n'),
+         ("row 2", "column deal_id", "'D1' repeats row 1")),
+    Case("quoted_field_spanning_lines", _text("accounts.csv", 'account_id,account_name\nA1,"Acme\nLtd"\nA2\n'),
+         check=rows_are("accounts", "SELECT account_id, account_name FROM accounts ORDER BY 1",
+                        [("A1", "Acme\nLtd"), ("A2", None)])),
+    Case("unicode_ids", _text("deals.csv", "deal_id,stage\n商机-💼-1,lead\nעסקה‎-2,won\n"),
+         check=rows_are("deals", "SELECT count(*) FROM deals", [(2,)])),
+]
+
+
+def test_the_corpus_is_large_and_ids_unique() -> None:
+    assert len(CASES) >= 40
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_hostile_file(case: Case, loaded: Store, tmp_path: Path) -> None:
+    paths = case.make(tmp_path)
+    before, version = snapshot(loaded), loaded.version()
+    if case.check is None:
+        with pytest.raises(B2BError) as info:
+            ingest(loaded, paths, Config(), table=case.table)
+        msg = str(info.value)
+        assert any(p.name in msg for p in paths), msg
+        for needle in case.needles:
+            assert needle in msg, msg
+        assert "\n  fix: " in msg, msg
+        assert snapshot(loaded) == before
+        assert loaded.version() == version
+        assert not list(loaded.path.parent.glob("*.tmp-*"))
+    else:
+        results = ingest(loaded, paths, Config(), table=case.table)
+        case.check(loaded, results)
+        after = snapshot(loaded)
+        touched = {r.table for r in results}
+        assert {t: rows for t, rows in after.items() if t not in touched | {"loads"}} == \
+            {t: rows for t, rows in before.items() if t not in touched | {"loads"}}
+        assert len(after["loads"]) == len(before["loads"]) + len(results)
+
+
+# ---- the CLI -----------------------------------------------------------------------------------------
+
+CLI_CASES = ["truncated_mid_quote", "utf8_then_gbk_bytes", "binary_junk_named_csv", "zip_bomb_named_xlsx",
+             "ten_thousand_columns", "splits_not_summing_to_one", "parquet_that_is_csv"]
+
+
+@pytest.mark.parametrize("case_id", CLI_CASES)
+def test_cli_refuses_with_exit_2_and_no_traceback(case_id: str, loaded: Store, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    case = next(c for c in CASES if c.id == case_id)
+    paths = case.make(tmp_path)
+    before = snapshot(loaded)
+    code = cli.main(["ingest", "--db", str(loaded.path), *map(str, paths)])
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert "Traceback" not in out + err
+    assert err.startswith("b2bmetrics ingest: ") and paths[0].name in err
+    assert snapshot(loaded) == before
+
+
+# ---- the dashboard's Data page ---------------------------------------------------------------------
+# AppTest cannot feed bytes to st.file_uploader, so this drives the functions pages/data.py calls, in
+# its order: plan_files (its error box), preview_rejects per plan, then ingest (its error box).
+
+def _data_page_message(store: Store, paths: list[Path]) -> str | None:
+    cfg = Config()
+    try:
+        plans = plan_files(paths, cfg)
+    except B2BError as exc:
+        return str(exc)
+    for plan in plans:
+        try:
+            rejects = preview_rejects(plan, cfg, store)
+        except B2BError as exc:
+            return str(exc)
+        if rejects:
+            r = rejects[0]
+            return f"{plan.source} row {r.row}, column {r.column}: {r.reason}"
+    try:
+        ingest(store, paths, cfg)
+    except B2BError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("case_id", ["truncated_mid_row", "truncated_mid_quote", "utf8_then_gbk_bytes",
+                                     "xlsx_merged_cells_and_formulas", "zip_bomb_named_xlsx",
+                                     "contract_2200_refused", "duplicate_headers"])
+def test_data_page_path_shows_the_same_message(case_id: str, loaded: Store, tmp_path: Path) -> None:
+    case = next(c for c in CASES if c.id == case_id)
+    paths = case.make(tmp_path)
+    before = snapshot(loaded)
+    msg = _data_page_message(loaded, paths)
+    assert msg is not None
+    for needle in case.needles:
+        assert needle in msg, msg
+    assert snapshot(loaded) == before
+
+
+# ---- fuzz ------------------------------------------------------------------------------------------
+
+CSVISH = st.text(alphabet=string.printable + "，；“”¥￥元年月日客户商机\u3000\ufeff\x00é", max_size=400)
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def _only_b2b_errors(store: Store, path: Path) -> None:
+    try:
+        plan_files([path], Config())
+        ingest(store, [path], Config())
+    except B2BError as exc:
+        assert str(exc).strip()
+
+
+@FUZZ
+@given(data=st.binary(max_size=600), suffix=st.sampled_from([".csv", ".tsv", ".xlsx", ".parquet", ".txt"]))
+def test_fuzz_random_bytes_only_b2b_errors(fuzz_dir: Path, data: bytes, suffix: str) -> None:
+    path = fuzz_dir / f"deals{suffix}"
+    path.write_bytes(data)
+    _only_b2b_errors(Store.at(fuzz_dir / "bytes.duckdb"), path)
+
+
+@FUZZ
+@given(body=CSVISH, head=st.sampled_from(["deal_id,stage,amount,created_at\n", "客户编号;客户名称\n", "", "a\tb\n"]),
+       encoding=st.sampled_from(["utf-8", "utf-8-sig", "gb18030", "utf-16"]))
+def test_fuzz_csvish_text_only_b2b_errors(fuzz_dir: Path, body: str, head: str, encoding: str) -> None:
+    path = fuzz_dir / "deals.csv"
+    try:
+        data = (head + body).encode(encoding)
+    except UnicodeEncodeError:
+        data = (head + body).encode("utf-8")
+    path.write_bytes(data)
+    _only_b2b_errors(Store.at(fuzz_dir / "text.duckdb"), path)
+
+
+CELL = st.one_of(st.text(max_size=30), st.sampled_from(["2024-03-31", "31/03/2024", "2024年3月31日", "1,234.50",
+                                                        "¥1,234.50", "1234元", "CNY 1,234", "1.2e5", "(5)",
+                                                        "2200-01-01", "1899-12-31", "12.5万", "-0", "1,5"]))
+
+
+@FUZZ
+@given(date=CELL, amount=CELL)
+def test_fuzz_date_and_money_cells_parse_or_are_refused_with_a_reason(fuzz_dir: Path, date: str,
+                                                                        amount: str) -> None:
+    path = fuzz_dir / "deals.csv"
+    buf = io.StringIO()
+    import csv
+
+    csv.writer(buf, lineterminator="\n").writerows([["deal_id", "stage", "amount", "created_at"],
+                                                    ["D1", "lead", amount, date]])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    store = Store.at(fuzz_dir / "cells.duckdb")
+    try:
+        [res] = ingest(store, [path], Config())
+    except B2BError as exc:
+        msg = str(exc)
+        # refused: either the file as a whole (it is not a table) or the row with a reason
+        assert "deals.csv" in msg
+        if "row 1, column" in msg:
+            assert any(w in msg for w in ("is not a date", "is outside", "is not an amount", "is negative"))
+        return
+    assert res.rows == 1 or res.skipped
+    [(amount_v, created)] = query(store, "SELECT amount, created_at FROM deals")
+    assert amount_v is None or amount_v >= 0
+    assert created is None or 1900 <= created.year <= 2199
+    if amount.strip():
+        assert amount_v is not None
+    if date.strip():
+        assert created is not None
