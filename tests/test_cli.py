@@ -1,0 +1,104 @@
+"""The CLI as CONTRACT §4 states it: demo, ingest, kpis (json and table), export, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from b2bmetrics.cli import main
+from tests.conftest import SAMPLES
+
+JSON_KEYS = {
+    "funnel": {"stages", "overall_conversion", "win_rate", "won_deals", "won_amount", "avg_won_amount",
+               "avg_sales_cycle_days", "open_deals", "pipeline_velocity_per_day"},
+    "churn": {"active_accounts_start", "churned_accounts", "logo_churn_rate", "mrr_start", "mrr_end",
+              "gross_revenue_retention", "net_revenue_retention"},
+    "satisfaction": {"csat", "csat_ci", "csat_responses", "nps", "nps_ci", "nps_responses", "ces",
+                     "median_first_response_hours", "sla_met_rate", "tickets"},
+    "commission": {"total_payout", "rows"},
+    "quality": {"tables"},
+}
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("cli") / "demo.duckdb"
+    assert main(["demo", "--db", str(db), "--accounts", "300", "--seed", "5"]) == 0
+    return db
+
+
+def test_kpis_json_on_the_demo_has_every_contract_key(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kpis", "--db", str(demo_db), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"period", *JSON_KEYS}
+    for family, keys in JSON_KEYS.items():
+        assert set(out[family]) == keys, family
+    assert [s["stage"] for s in out["funnel"]["stages"]][0] == "lead"
+    assert set(out["funnel"]["stages"][0]) == {"stage", "phase", "entered", "conversion_to_next",
+                                                "median_days_in_stage"}
+    row = out["commission"]["rows"][0]
+    assert set(row) == {"rep_id", "period_start", "credited_revenue", "quota", "attainment", "commission",
+                        "referral_commission", "clawback", "payout"}
+    assert set(out["quality"]["tables"]["deals"]) == {"rows", "completeness", "orphans"}
+    assert 0 <= out["funnel"]["win_rate"] <= 1
+
+
+def test_filters_narrow_the_numbers(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["kpis", "--db", str(demo_db), "--from", "2026-01-01", "--to", "2026-06-30", "--format", "json"])
+    everyone = json.loads(capsys.readouterr().out)
+    assert everyone["period"] == {"from": "2026-01-01", "to": "2026-06-30"}
+    main(["kpis", "--db", str(demo_db), "--from", "2026-01-01", "--to", "2026-06-30", "--region", "华东",
+          "--format", "json"])
+    east = json.loads(capsys.readouterr().out)
+    assert east["funnel"]["stages"][0]["entered"] < everyone["funnel"]["stages"][0]["entered"]
+
+
+def test_kpis_table_is_readable_in_both_languages(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kpis", "--db", str(demo_db), "--format", "table"]) == 0
+    text = capsys.readouterr().out
+    assert "Win rate" in text and "Net revenue retention" in text and "%" in text
+    assert main(["kpis", "--db", str(demo_db), "--format", "table", "--lang", "zh"]) == 0
+    assert "赢单率" in capsys.readouterr().out
+
+
+def test_ingest_then_kpis_on_the_canonical_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "s.duckdb"
+    assert main(["ingest", "--db", str(db), *map(str, sorted((SAMPLES / "canonical").glob("*.csv")))]) == 0
+    assert "120 rows loaded" in capsys.readouterr().out
+    assert main(["kpis", "--db", str(db), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["quality"]["tables"]["deals"]["rows"] == 120
+
+
+@pytest.mark.parametrize("args", [
+    ["kpis", "--db", "x.duckdb", "--from", "next week"],
+    ["kpis", "--db", "x.duckdb", "--from", "2024-05-01", "--to", "2024-01-01"],
+    ["demo", "--db", "x.duckdb", "--accounts", "0"],
+])
+def test_bad_arguments_exit_2(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        code = main(args)
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_missing_database_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kpis", "--db", str(tmp_path / "none.duckdb")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_export_writes_every_table_as_parquet(demo_db: Path, tmp_path: Path) -> None:
+    assert main(["export", "--db", str(demo_db), "--parquet", str(tmp_path / "pq")]) == 0
+    assert (tmp_path / "pq" / "deals.parquet").exists() and (tmp_path / "pq" / "loads.parquet").exists()
+
+
+def test_console_script_runs() -> None:
+    result = subprocess.run([sys.executable, "-m", "b2bmetrics.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "ingest" in result.stdout
