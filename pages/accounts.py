@@ -12,7 +12,7 @@ from b2bmetrics.registry import format_value
 from ui import charts, context, data, page
 from ui.download import download
 from ui.i18n import lang, pick
-from ui.tables import show_table
+from ui.tables import column_config, show_table
 
 CHANNEL_COLORS = {"online": "#1f6feb", "offline": "#2da44e", "phone": "#d29922", "wechat": "#1b7c83"}
 
@@ -28,8 +28,7 @@ def render_list(filters: Filters) -> str | None:
     if page.empty(found):
         return None
     event = st.dataframe(found, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                         key="acc_table", column_config={
-                             "mrr_now": st.column_config.NumberColumn(pick("MRR now", "当前MRR"), format="localized")})
+                         key="acc_table", column_config=column_config(found))
     download(found, "accounts", "acc_list")
     rows = event.selection.rows if event is not None else []
     ids = found["account_id"].tolist()
@@ -53,7 +52,9 @@ def render_profile(account_id: str) -> None:
                           if v is not None and not pd.isna(v)))
     health = data.lookup("churn.health", account_id=account_id)
     cols = st.columns(4)
-    cols[0].metric(pick("Health score", "健康分"), f"{health['score']:.0f}" if health.get("score") is not None else "—")
+    score = health.get("health_score")
+    cols[0].metric(pick("Health score", "健康分"), f"{score:.0f}" if score is not None else "—",
+                   help=pick("0–100; see Churn & retention for how it is scored", "0–100，计分方法见“流失与留存”页"))
     contracts = prof["contracts"]
     mrr = mrr_over_time(contracts)
     cols[1].metric(pick("MRR now", "当前MRR"), money(float(mrr["mrr"].iloc[-1]) if len(mrr) else None))

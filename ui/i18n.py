@@ -26,7 +26,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "segment": ("Segment", "客户类型"),
     "rep": ("Rep", "销售"),
     "reset": ("Reset filters", "重置筛选"),
-    "language": ("Language", "语言"),
     "all": ("All", "全部"),
     "share_hint": ("The URL holds these filters: copy it to share this view.",
                    "网址包含当前筛选条件，复制即可分享此视图。"),

@@ -50,7 +50,8 @@ def _reset() -> None:
 
 
 def render_language() -> None:
-    st.sidebar.segmented_control(t("language"), list(LANGS), default="English", key=LANG_KEY,
+    # read before the choice is known, so the label carries both languages
+    st.sidebar.segmented_control("Language / 语言", list(LANGS), default="English", key=LANG_KEY,
                                  bind="query-params", persist_state="session", required=True)
 
 
