@@ -80,10 +80,15 @@ def _table_counts(tables: dict[str, ir.Table], table: Table, width: int) -> ir.T
     base = {c: _nonempty(t[c]) for c in columns}
     t = t.mutate(**{f"_ne{i}": cond for i, cond in enumerate(base.values())})
     t, orphan = _orphan_flag(tables, t, _foreign_keys(table, columns))
+
+    def count_where(cond: ir.BooleanValue) -> ir.IntegerValue:
+        # Spark counts with a condition as a SUM, which is NULL on an empty table: make it 0 there
+        return ibis.coalesce(t.count(where=cond), 0).cast("int64")
+
     agg = t.aggregate(
         rows=t.count().cast("int64"),
-        orphans=t.count(where=orphan).cast("int64"),
-        **{f"c{i}": t.count(where=t[f"_ne{i}"]).cast("int64") for i in range(len(columns))},
+        orphans=count_where(orphan),
+        **{f"c{i}": count_where(t[f"_ne{i}"]) for i in range(len(columns))},
     )
     pad = {f"c{i}": ibis.null().cast("int64") for i in range(len(columns), width)}
     agg = agg.mutate(table_name=ibis.literal(table.name, type="string"), **pad)
