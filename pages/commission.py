@@ -11,6 +11,7 @@ import streamlit as st
 from b2bmetrics.config import Plan, parse_plan
 from b2bmetrics.errors import B2BError
 from b2bmetrics.filters import Filters
+from b2bmetrics.metrics import commission
 from b2bmetrics.registry import format_value
 from ui import charts, context, data, page
 from ui.download import download
@@ -25,10 +26,10 @@ def money(value: object) -> str:
     return format_value(value, "money", lang(), context.config().currency)
 
 
-def render_leaderboard(filters: Filters) -> pd.DataFrame:
-    board = data.metric("commission.leaderboard", filters)
-    summary = data.metric("commission.summary", filters)
-    st.metric(kpi_label("commission.total_payout"), money(summary["total_payout"]))
+def render_leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
+    # total_payout = Σ payout over the rows shown (CONTRACT §5), the same rows as the leaderboard's
+    st.metric(kpi_label("commission.total_payout"), money(float(rows["payout"].sum()) if len(rows) else 0.0))
+    board = commission.leaderboard_of(rows)
     if page.empty(board):
         return board
     st.subheader(pick("Leaderboard", "排行榜"))
@@ -61,9 +62,8 @@ def render_attainment(board: pd.DataFrame) -> None:
                     f"有指标的 {len(ranked)} 人中前 {len(top)} 名（所选周期合计）；{(ranked['attainment'] >= 1).sum()} 人达成 100% 以上。"))
 
 
-def render_statement(board: pd.DataFrame, filters: Filters) -> None:
+def render_statement(board: pd.DataFrame, rows: pd.DataFrame) -> None:
     st.subheader(pick("Statement", "佣金明细"))
-    rows = data.metric("commission.attainment", filters)
     if board.empty or rows.empty:
         return
     names = dict(zip(board["rep_id"], board["name"], strict=True))
@@ -101,9 +101,8 @@ def render_referrals(filters: Filters) -> None:
     show_table(ref.drop(columns="role_label"), "referral_earnings", "comm_referrals")
 
 
-def render_clawbacks(filters: Filters) -> None:
+def render_clawbacks(rows: pd.DataFrame) -> None:
     st.subheader(pick("Clawbacks on early churn", "早期流失追回"))
-    rows = data.metric("commission.attainment", filters)
     clawed = rows[rows["clawback"] > 0].sort_values("clawback", ascending=False)
     days = context.config().commission.clawback_days
     st.caption(pick(f"Commission reversed when a won account stops being a customer within {days} days; "
@@ -160,9 +159,10 @@ def render_what_if(filters: Filters) -> None:
 
 
 filters = page.start("page_commission", tables=("deals",))
-board = render_leaderboard(filters)
+rows = data.metric("commission.attainment", filters)  # every person-period row shown, computed once
+board = render_leaderboard(rows)
 render_attainment(board)
-render_statement(board, filters)
+render_statement(board, rows)
 render_referrals(filters)
-render_clawbacks(filters)
+render_clawbacks(rows)
 render_what_if(filters)

@@ -41,7 +41,6 @@ def _functions() -> dict[str, Callable[..., Any]]:
         "commission.summary": commission.summary,
         "commission.what_if": commission.what_if,
         "commission.referral_earnings": commission.referral_earnings,
-        "commission.leaderboard": commission.leaderboard,
         "commission.attainment": commission.attainment,
     }
 

@@ -498,11 +498,17 @@ def attainment(con: Any, cfg: Config, filters: Filters, period: Period, plan: Pl
 def leaderboard(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> pd.DataFrame:
     """Per person over the shown periods: sums, attainment Σcredited/Σquota (None when Σquota is 0),
     ranked by payout (rank 1 = highest)."""
-    frame = rows_frame(compute_rows(con, cfg, filters, period, plan))
+    return leaderboard_of(attainment(con, cfg, filters, period, plan))
+
+
+def leaderboard_of(rows: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard of already computed `attainment` rows (a page that has them asks no query)."""
     money = ["credited_revenue", "quota", "commission", "referral_commission", "clawback", "payout"]
-    per = frame.groupby("rep_id", as_index=False)[money].sum()
+    per = rows.groupby("rep_id", as_index=False)[money].sum()
     per["attainment"] = [c / q if q > 0 else None for c, q in zip(per["credited_revenue"], per["quota"], strict=True)]
-    per = per.merge(_people(con, sorted(set(per["rep_id"]))), on="rep_id", how="left")
+    people = rows.drop_duplicates("rep_id").set_index("rep_id")
+    for col in ("rep_name", "region", "role"):
+        per[col] = per["rep_id"].map(people[col]) if col in people else None
     per = per.sort_values(["payout", "rep_id"], ascending=[False, True]).reset_index(drop=True)
     per["rank"] = range(1, len(per) + 1)
     return per
