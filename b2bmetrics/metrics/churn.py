@@ -63,6 +63,9 @@ from b2bmetrics.filters import (
     resolve_period,
     scope_by_account,
 )
+from b2bmetrics.metrics.cells import count as _count
+from b2bmetrics.metrics.cells import num as _num
+from b2bmetrics.metrics.cells import ratio as _ratio
 
 SUMMARY_KEYS: tuple[str, ...] = ("active_accounts_start", "churned_accounts", "logo_churn_rate", "mrr_start",
                                  "mrr_end", "gross_revenue_retention", "net_revenue_retention")
@@ -77,21 +80,6 @@ MRR_FULL_DROP = 0.5
 
 
 # ---- small helpers ---------------------------------------------------------------------------
-
-def _num(value: Any) -> float | None:
-    if value is None or pd.isna(value):
-        return None
-    return float(value)
-
-
-def _count(value: Any) -> int:
-    return 0 if value is None or pd.isna(value) else int(value)
-
-
-def _ratio(num: float | None, den: float | None) -> float | None:
-    if num is None or den is None or den == 0:
-        return None
-    return num / den
 
 
 def _month_start(day: dt.date) -> dt.date:

@@ -34,6 +34,9 @@ import pandas as pd
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, deals_in_scope
+from b2bmetrics.metrics.cells import count as _count
+from b2bmetrics.metrics.cells import num as _num
+from b2bmetrics.metrics.cells import ratio as _ratio
 
 BreakdownBy = Literal["region", "segment", "rep"]
 BREAKDOWNS: tuple[str, ...] = ("region", "segment", "rep")
@@ -41,23 +44,6 @@ DAY_S = 86400
 
 
 # ---- small helpers on aggregated cells -----------------------------------------------------
-
-def _num(value: Any) -> float | None:
-    """A plain float from a result cell; None for NULL/NaN."""
-    if value is None or pd.isna(value):
-        return None
-    return float(value)
-
-
-def _count(value: Any) -> int:
-    return 0 if value is None or pd.isna(value) else int(value)
-
-
-def _ratio(num: float | None, den: float | None) -> float | None:
-    """num / den, None when either is unknown or den is 0 (sum / nullif(sum, 0))."""
-    if num is None or den is None or den == 0:
-        return None
-    return num / den
 
 
 def days_between(start: ir.Value, end: ir.Value) -> ir.FloatingValue:

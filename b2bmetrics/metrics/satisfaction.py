@@ -27,6 +27,9 @@ import pandas as pd
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, accounts_in_scope, scope_by_account
+from b2bmetrics.metrics.cells import count as _count
+from b2bmetrics.metrics.cells import num as _num
+from b2bmetrics.metrics.cells import ratio as _ratio
 
 Z95 = 1.959964
 SMALL_SAMPLE = 30  # fewer answers than this: the page marks the group instead of ranking it
@@ -59,21 +62,6 @@ def nps_interval(promoters: int, detractors: int, n: int, z: float = Z95) -> tup
     nps = 100.0 * (p - q)
     half = 100.0 * z * math.sqrt(max(p + q - (p - q) ** 2, 0.0) / n)
     return (nps - half, nps + half)
-
-
-def _ratio(num: float, den: float) -> float | None:
-    return None if den == 0 else num / den
-
-
-def _num(value: Any) -> float | None:
-    """A plain float from a pandas cell; None for NULL/NaN."""
-    if value is None or pd.isna(value):
-        return None
-    return float(value)
-
-
-def _count(value: Any) -> int:
-    return 0 if value is None or pd.isna(value) else int(value)
 
 
 # ---- expressions ----------------------------------------------------------------------------
