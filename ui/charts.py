@@ -11,10 +11,6 @@ PALETTE = ["#1f6feb", "#2da44e", "#d29922", "#cf222e", "#8250df", "#1b7c83", "#b
 PHASE_COLORS = {"engage": "#1f6feb", "discover": "#8250df", "close": "#2da44e", "serve": "#d29922"}
 
 
-def money_format() -> str:
-    return ",.0f"
-
-
 def style(fig: go.Figure, *, height: int = 360, title: str | None = None) -> go.Figure:
     fig.update_layout(
         height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, title=title,

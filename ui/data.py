@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from b2bmetrics.config import Config
@@ -100,7 +99,8 @@ def query(key: str, fn: Callable[[Any], Any]) -> Any:
     return _query(context.version(), key, fn)
 
 
-def table_counts() -> pd.DataFrame:
+def table_counts() -> dict[str, Any]:
+    """The data-quality summary ({"tables": {name: {rows, completeness, orphans}}}) of the whole data."""
     from b2bmetrics.metrics import quality
 
     return query("quality.summary", lambda con: quality.summary(con, context.config()))

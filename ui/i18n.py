@@ -12,7 +12,6 @@ LANG_KEY = "lang"
 LANGS: dict[str, Lang] = {"English": "en", "中文": "zh"}
 
 TEXTS: dict[str, tuple[str, str]] = {
-    "app_title": ("b2bmetrics", "b2bmetrics 经营看板"),
     "page_overview": ("Overview", "总览"),
     "page_funnel": ("Funnel", "销售漏斗"),
     "page_churn": ("Churn & retention", "流失与留存"),
@@ -37,7 +36,6 @@ TEXTS: dict[str, tuple[str, str]] = {
                      "没有符合筛选条件的数据。请扩大期间或清除筛选。"),
     "local_mode": ("Single-user local mode: no sign-in is configured.", "本地单用户模式：未配置登录。"),
     "database": ("Database", "数据库"),
-    "dataset_version": ("Dataset version", "数据版本"),
     "small_sample": ("fewer than 30 responses: read with care", "样本少于30：仅供参考"),
     "open_page": ("Open {page}", "打开{page}"),
     "monthly_trends": ("Monthly trends", "月度趋势"),
