@@ -217,6 +217,18 @@ def parse_config(raw: dict[str, Any], source: str = "b2bmetrics.toml") -> Config
     return replace(cfg, **kw)
 
 
+def read_toml(path: Path, what: str, option: str) -> dict[str, Any]:
+    """A TOML file as a dict; B2BError naming the file when it is missing, not TOML or not UTF-8."""
+    if not path.exists():
+        raise B2BError(f"{what} {path} does not exist", fix=f"check the {option} path")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise B2BError(f"{path}: not valid TOML ({exc})", fix="fix the syntax at the line named") from exc
+    except UnicodeDecodeError as exc:
+        raise B2BError(f"{path}: not UTF-8 text", fix="save the file as UTF-8") from exc
+
+
 def load_config(path: str | Path | None = None, db: str | Path | None = None) -> Config:
     """The config from `path`, else `b2bmetrics.toml` beside `db`, else the defaults."""
     candidate: Path | None = Path(path) if path else None
@@ -225,12 +237,4 @@ def load_config(path: str | Path | None = None, db: str | Path | None = None) ->
         candidate = beside if beside.exists() else None
     if candidate is None:
         return Config()
-    if not candidate.exists():
-        raise B2BError(f"config file {candidate} does not exist", fix="check the --config path")
-    try:
-        raw = tomllib.loads(candidate.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise B2BError(f"{candidate}: not valid TOML ({exc})", fix="fix the syntax at the line named") from exc
-    except UnicodeDecodeError as exc:
-        raise B2BError(f"{candidate}: not UTF-8 text", fix="save the file as UTF-8") from exc
-    return parse_config(raw, str(candidate))
+    return parse_config(read_toml(candidate, "config file", "--config"), str(candidate))

@@ -19,10 +19,10 @@ import difflib
 import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from b2bmetrics.config import read_toml
 from b2bmetrics.errors import B2BError
 from b2bmetrics.schema import LOAD_ORDER, TABLES, Table, header_key
 
@@ -39,14 +39,7 @@ class Mapping:
 def load_mapping_file(path: Path) -> Mapping:
     """Read a mapping TOML (`table = "deals"` and `[columns] canonical = "header in file"`)."""
     path = Path(path)
-    if not path.exists():
-        raise B2BError(f"mapping file {path} does not exist", fix="check the --mapping path")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except tomllib.TOMLDecodeError as exc:
-        raise B2BError(f"{path}: not valid TOML ({exc})", fix="fix the syntax at the line named") from exc
-    except UnicodeDecodeError as exc:
-        raise B2BError(f"{path}: not UTF-8 text", fix="save the mapping file as UTF-8") from exc
+    raw = read_toml(path, "mapping file", "--mapping")
     unknown = set(raw) - {"table", "columns"}
     if unknown:
         raise B2BError(f"{path}: unknown key {sorted(unknown)[0]!r}",
