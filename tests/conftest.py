@@ -15,6 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "samples"
 
 
+def query(store: Any, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql` on a fresh read-only connection to the store's current version."""
+    con = store.read_connection()
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def _insert(con: Any, tables: dict[str, list[dict[str, Any]]]) -> None:
     for name, rows in tables.items():
         cols = TABLES[name].column_names

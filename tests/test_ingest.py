@@ -22,6 +22,7 @@ from b2bmetrics.errors import B2BError
 from b2bmetrics.ingest import LoadResult, Reject, ingest
 from b2bmetrics.schema import LOAD_ORDER, TABLES, Table
 from b2bmetrics.store import Store
+from tests.conftest import query
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,14 +60,6 @@ BAD_FILES = {
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def query(store: Store, sql: str) -> list[tuple[Any, ...]]:
-    con = store.read_connection()
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:

@@ -25,6 +25,7 @@ from b2bmetrics.ingest import (
 )
 from b2bmetrics.ingest_map import table_from_name
 from b2bmetrics.store import Store
+from tests.conftest import query
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -32,14 +33,6 @@ DATA = Path(__file__).resolve().parent / "data"
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
-
-
-def query(store: Store, sql: str) -> list[tuple[Any, ...]]:
-    con = store.read_connection()
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def refusal(paths: list[Path], store: Store | None = None, **kw: Any) -> str:
