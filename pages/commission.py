@@ -70,6 +70,8 @@ def render_statement(board: pd.DataFrame, rows: pd.DataFrame) -> None:
     left, right = st.columns(2)
     person = left.selectbox(pick("Person", "人员"), list(names), format_func=lambda r: f"{names[r]} ({r})",
                             key="comm_person")
+    if person not in names:  # only the people listed (for a rep: themselves), whatever session state says
+        return
     periods = sorted(rows.loc[rows["rep_id"] == person, "period_start"].unique())
     if not periods:
         return
@@ -88,9 +90,9 @@ def render_statement(board: pd.DataFrame, rows: pd.DataFrame) -> None:
     show_table(stmt, f"statement_{person}_{period_start}", "comm_statement")
 
 
-def render_referrals(filters: Filters) -> None:
+def render_referrals(rows: pd.DataFrame) -> None:
     st.subheader(pick("Referral earnings (全民经销: everyone may sell)", "推荐佣金（全民经销）"))
-    ref = data.metric("commission.referral_earnings", filters)
+    ref = commission.referral_earnings_of(rows, context.config().commission)
     if page.empty(ref):
         return
     ref = ref.assign(role_label=[ROLE_LABELS.get(r, (str(r), str(r)))[1 if lang() == "zh" else 0] for r in ref["role"]])
@@ -141,12 +143,15 @@ def plan_editor(base: Plan) -> Plan | None:
         return None
 
 
-def render_what_if(filters: Filters) -> None:
+def render_what_if(filters: Filters, rows: pd.DataFrame) -> None:
     st.subheader(pick("What if: a second plan side by side", "假设分析：对比第二套方案"))
-    plan_b = plan_editor(context.config().commission)
+    base = context.config().commission
+    plan_b = plan_editor(base)
     if plan_b is None:
         return
-    result = data.metric("commission.what_if", filters, plan_b=plan_b)
+    # the current plan's rows are on the page already; only an edited plan needs its own
+    rows_b = rows if plan_b == base else data.metric("commission.attainment", filters, plan=plan_b)
+    result = commission.what_if_of(rows, rows_b)
     total = result[result["is_total"]].iloc[0]
     c1, c2, c3 = st.columns(3)
     c1.metric(pick("Current plan", "当前方案"), money(total["payout_a"]))
@@ -163,6 +168,6 @@ rows = data.metric("commission.attainment", filters)  # every person-period row 
 board = render_leaderboard(rows)
 render_attainment(board)
 render_statement(board, rows)
-render_referrals(filters)
+render_referrals(rows)
 render_clawbacks(rows)
-render_what_if(filters)
+render_what_if(filters, rows)

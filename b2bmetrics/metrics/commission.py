@@ -357,7 +357,7 @@ def _clawback(facts: Facts, plan: Plan, key: Key) -> float:
     return math.fsum(amounts)
 
 
-def _row_columns(facts: Facts, plan: Plan) -> dict[str, list[Any]]:
+def _row_columns(facts: Facts, plan: Plan, *, referral_facts: bool = False) -> dict[str, list[Any]]:
     """Every shown person-period row, column by column (Row's fields), sorted by period then person.
 
     The tier arithmetic runs over arrays: at 200,000 accounts there are tens of thousands of rows."""
@@ -374,7 +374,7 @@ def _row_columns(facts: Facts, plan: Plan) -> dict[str, list[Any]]:
             clawback[i] = _clawback(facts, plan, key)
     with np.errstate(invalid="ignore", divide="ignore"):
         attainment = np.where(quota > 0, credited / np.where(quota > 0, quota, 1.0), np.nan)
-    return {
+    out: dict[str, list[Any]] = {
         "rep_id": [k[0] for k in keys],
         "period_start": [k[1] for k in keys],
         "credited_revenue": credited.tolist(),
@@ -385,16 +385,22 @@ def _row_columns(facts: Facts, plan: Plan) -> dict[str, list[Any]]:
         "clawback": clawback.tolist(),
         "payout": (commission + referral - clawback).tolist(),
     }
+    if referral_facts:  # what the referral view sums, so it needs no query of its own
+        out["referred_deals"] = [facts.referral_deals.get(k, 0) for k in keys]
+        out["referred_amount"] = [facts.referral.get(k, 0.0) for k in keys]
+        out["referral_clawed_amount"] = [facts.claw_referral.get(k, 0.0) for k in keys]
+    return out
 
 
 def _rows(facts: Facts, plan: Plan) -> list[Row]:
     return [Row(*values) for values in zip(*_row_columns(facts, plan).values(), strict=True)]
 
 
-def _shown_columns(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None) -> dict[str, list[Any]]:
+def _shown_columns(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None,
+                   *, referral_facts: bool = False) -> dict[str, list[Any]]:
     plan = plan or cfg.commission
     periods = commission_periods(period, plan.period)
-    return _row_columns(_facts(con, cfg, plan, periods, filters), plan)
+    return _row_columns(_facts(con, cfg, plan, periods, filters), plan, referral_facts=referral_facts)
 
 
 def compute_rows(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> list[Row]:
@@ -539,8 +545,11 @@ def _people(con: Any, ids: list[str]) -> pd.DataFrame:
 
 
 def attainment(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> pd.DataFrame:
-    """The shown rows with the person's name, region and role (people missing from reps: NULL)."""
-    frame = shown_frame(con, cfg, filters, period, plan)
+    """The shown rows with the person's name, region and role (people missing from reps: NULL), and
+    the referral facts behind them (referred_deals, referred_amount, referral_clawed_amount): a page
+    that has these rows derives its referral and what-if views without another query."""
+    cols = _shown_columns(con, cfg, filters, period, plan, referral_facts=True)
+    frame = pd.DataFrame(cols, columns=list(cols))
     people = _people(con, sorted(set(frame["rep_id"])))
     return frame.merge(people, on="rep_id", how="left")
 
@@ -569,30 +578,27 @@ def referral_earnings(con: Any, cfg: Config, filters: Filters, period: Period,
     """Referral income by the referrer's role (sales / employee / partner; NULL = not in reps):
     people, referred_deals, referred_amount, referral_commission, referral_clawback, net."""
     plan = plan or cfg.commission
-    periods = commission_periods(period, plan.period)
-    facts = _facts(con, cfg, plan, periods, filters)
-    shown = set(periods)
-    per: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for key, amount in facts.referral.items():
-        if key[1] in shown:
-            per[key[0]]["referred_deals"] += facts.referral_deals.get(key, 0)
-            per[key[0]]["referred_amount"] += amount
-    for key, amount in facts.claw_referral.items():
-        if key[1] in shown:
-            per[key[0]]["clawed_amount"] += amount
+    return referral_earnings_of(attainment(con, cfg, filters, period, plan), plan)
+
+
+def referral_earnings_of(rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """`referral_earnings` of already computed `attainment` rows (no query)."""
     cols = ["role", "people", "referred_deals", "referred_amount", "referral_commission", "referral_clawback", "net"]
-    if not per:
+    refs = rows[(rows["referred_deals"] > 0) | (rows["referred_amount"] != 0) | (rows["referral_clawed_amount"] != 0)]
+    if refs.empty:
         return pd.DataFrame(columns=cols)
-    people = _people(con, sorted(per)).set_index("rep_id")["role"].to_dict()
-    by_role: dict[str | None, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for person, vals in per.items():
-        r = by_role[people.get(person)]
-        r["people"] += 1 if vals["referred_amount"] or vals["referred_deals"] else 0
-        r["referred_deals"] += vals["referred_deals"]
-        r["referred_amount"] += vals["referred_amount"]
-        r["referral_commission"] += plan.referral_rate * vals["referred_amount"]
-        r["referral_clawback"] += plan.referral_rate * vals["clawed_amount"]
-    out = pd.DataFrame([{"role": role, **vals} for role, vals in by_role.items()])
+    per = refs.groupby("rep_id", sort=True).agg(
+        role=("role", "first"), referred_deals=("referred_deals", "sum"), referred_amount=("referred_amount", "sum"),
+        clawed=("referral_clawed_amount", "sum"))
+    per["role"] = per["role"].astype(object).where(per["role"].notna(), None)
+    per["people"] = ((per["referred_amount"] != 0) | (per["referred_deals"] != 0)).astype("int64")
+    per["referral_commission"] = plan.referral_rate * per["referred_amount"]
+    per["referral_clawback"] = plan.referral_rate * per["clawed"]
+    out = per.groupby("role", dropna=False, sort=False).agg(
+        people=("people", "sum"), referred_deals=("referred_deals", "sum"), referred_amount=("referred_amount", "sum"),
+        referral_commission=("referral_commission", "sum"), referral_clawback=("referral_clawback", "sum"),
+    ).reset_index()
+    out["role"] = out["role"].astype(object).where(out["role"].notna(), None)
     out["net"] = out["referral_commission"] - out["referral_clawback"]
     out["people"] = out["people"].astype("int64")
     out["referred_deals"] = out["referred_deals"].astype("int64")
@@ -605,13 +611,17 @@ def what_if(con: Any, cfg: Config, filters: Filters, period: Period, plan_b: Pla
     `is_total` True) holds the totals. A person-period missing under one plan pays 0 there (with
     different period units the rows of the two plans do not line up and both appear)."""
     plan_a = cfg.commission
-    periods_a = commission_periods(period, plan_a.period)
-    facts_a = _facts(con, cfg, plan_a, periods_a, filters)
+    facts_a = _facts(con, cfg, plan_a, commission_periods(period, plan_a.period), filters)
     same_facts = (plan_b.period, plan_b.clawback_days) == (plan_a.period, plan_a.clawback_days)
     facts_b = facts_a if same_facts else _facts(con, cfg, plan_b, commission_periods(period, plan_b.period),
                                                 filters)
-    a = {(r.rep_id, r.period_start): r.payout for r in _rows(facts_a, plan_a)}
-    b = {(r.rep_id, r.period_start): r.payout for r in _rows(facts_b, plan_b)}
+    return what_if_of(pd.DataFrame(_row_columns(facts_a, plan_a)), pd.DataFrame(_row_columns(facts_b, plan_b)))
+
+
+def what_if_of(rows_a: pd.DataFrame, rows_b: pd.DataFrame) -> pd.DataFrame:
+    """`what_if` of already computed rows under each plan (no query)."""
+    a = dict(zip(zip(rows_a["rep_id"], rows_a["period_start"], strict=True), rows_a["payout"], strict=True))
+    b = dict(zip(zip(rows_b["rep_id"], rows_b["period_start"], strict=True), rows_b["payout"], strict=True))
     keys = sorted(set(a) | set(b), key=lambda k: (k[1], k[0]))
     records: list[dict[str, Any]] = [
         {"rep_id": k[0], "period_start": k[1], "payout_a": a.get(k, 0.0), "payout_b": b.get(k, 0.0),

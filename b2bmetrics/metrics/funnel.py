@@ -196,11 +196,10 @@ def summary(con: Any, cfg: Config, filters: Filters, period: Period) -> dict[str
     # the history of the cohort's deals, selected by the plain cohort rows (not `c`, whose reach
     # would join the history a second time inside the subquery)
     v = _visit_days(con, cfg, _cohort_deals(con, cfg, filters, period))
-    # the stage condition goes into the argument, not `where=`: Spark compiles `median(where=)` to a
-    # percentile whose fraction is not a constant, which it refuses; NULLs are skipped either way
-    null_days = ibis.null().cast("float64")
-    medians = v.aggregate(**{f"median_{i}": ibis.ifelse(v.pos == i, v.days, null_days).median()
-                             for i in range(len(stages))})
+    # one median per stage group, pivoted into one row: seven masked medians would each pass over every
+    # visit (and Spark refuses `median(where=)`, compiled to a percentile with a non-constant fraction)
+    g = v.filter(v.pos.notnull(), v.days.notnull()).group_by("pos").aggregate(m=v.days.median())
+    medians = g.aggregate(**{f"median_{i}": g.m.max(where=g.pos == i) for i in range(len(stages))})
     row = c.aggregate(**_measures(c, cfg)).cross_join(medians).execute().iloc[0].to_dict()
     d = _derived(row, len(stages))
     entered = d["entered"]
