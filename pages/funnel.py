@@ -26,8 +26,10 @@ def phase_label(phase: str | None) -> str:
     return zh if lang() == "zh" else en
 
 
-def render_funnel(summary: dict) -> pd.DataFrame:
+def render_funnel(summary: dict, tis: pd.DataFrame) -> pd.DataFrame:
     stages = pd.DataFrame(summary["stages"])
+    # the headline is asked without medians: time in stage has them (the same visits), one pass fewer
+    stages["median_days_in_stage"] = stages["stage"].map(tis.set_index("stage")["median_days"]).astype("float64")
     stages["phase_label"] = stages["phase"].map(phase_label)
     first = stages["entered"].iloc[0] if len(stages) else 0
     # one trace per phase, so the share is taken of the first stage, not of each trace's first
@@ -56,9 +58,8 @@ def render_funnel(summary: dict) -> pd.DataFrame:
     return stages
 
 
-def render_time_in_stage(filters: Filters) -> None:
+def render_time_in_stage(tis: pd.DataFrame) -> None:
     st.subheader(pick("Time in stage", "阶段停留时间"))
-    tis = data.metric("funnel.time_in_stage", filters)
     if page.empty(tis):
         return
     fig = go.Figure()
@@ -120,10 +121,11 @@ def render_deals_behind(filters: Filters, stages: pd.DataFrame) -> None:
 
 
 filters = page.start("page_funnel", tables=("deals",))
-summary = data.metric("funnel.summary", filters)
+summary = data.metric("funnel.summary", filters, medians=False)
+tis = data.metric("funnel.time_in_stage", filters)
 kpi_tiles({"funnel": summary}, HEADLINE, per_row=6)
-stages = render_funnel(summary)
-render_time_in_stage(filters)
+stages = render_funnel(summary, tis)
+render_time_in_stage(tis)
 render_sankey(filters)
 render_breakdowns(filters)
 render_deals_behind(filters, stages)

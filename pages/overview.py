@@ -39,8 +39,11 @@ def previous_filters(filters: Filters) -> tuple[Filters, int] | None:
 
 
 def family_summaries(filters: Filters) -> dict[str, dict]:
-    """The tiles' families only (not data quality): each summary is cached and shared with its page."""
-    return {family: data.metric(f"{family}.summary", filters) for family in sorted({k.split(".")[0] for k, _ in TILES})}
+    """The tiles' families only (not data quality): each summary is cached and shared with its page
+    (the funnel's without stage medians, as its page asks for it: no tile shows them)."""
+    extra = {"funnel": {"medians": False}}
+    return {family: data.metric(f"{family}.summary", filters, **extra.get(family, {}))
+            for family in sorted({k.split(".")[0] for k, _ in TILES})}
 
 
 def render_tiles(filters: Filters) -> None:

@@ -7,6 +7,7 @@ negotiation 5, won 6; lost has no position.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -347,4 +348,11 @@ def test_sensible_frames_on_demo_data(demo: Any) -> None:
     assert moves["back"].any() and moves["to_lost"].any()  # the demo has back-moves (story in demo.py)
     tis = funnel.time_in_stage(demo, CFG, f, p)
     assert (tis["median_days"].dropna() > 0).all()
+    # the funnel page shows time in stage's medians beside the headline asked without them: the same numbers
+    medians = [math.nan if s["median_days_in_stage"] is None else s["median_days_in_stage"] for s in out["stages"]]
+    assert medians == pytest.approx(list(tis["median_days"]), nan_ok=True)
+    headline = funnel.summary(demo, CFG, f, p, medians=False)
+    assert all(s["median_days_in_stage"] is None for s in headline["stages"])
+    assert {**headline, "stages": None} == {**out, "stages": None}
+    assert [s["entered"] for s in headline["stages"]] == ent
     assert len(funnel.deals_behind(demo, CFG, f, p, stage="won")) == ent[-1]

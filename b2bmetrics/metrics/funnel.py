@@ -186,21 +186,25 @@ def _derived(rec: dict[str, Any], n_stages: int) -> dict[str, Any]:
 
 # ---- KPIs ----------------------------------------------------------------------------------
 
-def summary(con: Any, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
+def summary(con: Any, cfg: Config, filters: Filters, period: Period, *, medians: bool = True) -> dict[str, Any]:
     """CONTRACT §4 "funnel": stages with entered / conversion / median days, and the cohort KPIs.
 
-    One query: the cohort aggregate cross-joined with the per-stage medians of stage visits.
+    One query: the cohort aggregate cross-joined with the per-stage medians of stage visits. With
+    `medians=False` the medians are None and the stage history is read only for the reach: the
+    cheap headline a page shows beside `time_in_stage`, which has the medians anyway.
     """
     stages = cfg.pipeline.stages
     c = cohort(con, cfg, filters, period)
-    # the history of the cohort's deals, selected by the plain cohort rows (not `c`, whose reach
-    # would join the history a second time inside the subquery)
-    v = _visit_days(con, cfg, _cohort_deals(con, cfg, filters, period))
-    # one median per stage group, pivoted into one row: seven masked medians would each pass over every
-    # visit (and Spark refuses `median(where=)`, compiled to a percentile with a non-constant fraction)
-    g = v.filter(v.pos.notnull(), v.days.notnull()).group_by("pos").aggregate(m=v.days.median())
-    medians = g.aggregate(**{f"median_{i}": g.m.max(where=g.pos == i) for i in range(len(stages))})
-    row = c.aggregate(**_measures(c, cfg)).cross_join(medians).execute().iloc[0].to_dict()
+    agg = c.aggregate(**_measures(c, cfg))
+    if medians:
+        # the history of the cohort's deals, selected by the plain cohort rows (not `c`, whose reach
+        # would join the history a second time inside the subquery)
+        v = _visit_days(con, cfg, _cohort_deals(con, cfg, filters, period))
+        # one median per stage, pivoted into one row: seven masked medians would each pass over every
+        # visit (and Spark refuses `median(where=)`, compiled to a percentile with a non-constant fraction)
+        g = v.filter(v.pos.notnull(), v.days.notnull()).group_by("pos").aggregate(m=v.days.median())
+        agg = agg.cross_join(g.aggregate(**{f"median_{i}": g.m.max(where=g.pos == i) for i in range(len(stages))}))
+    row = agg.execute().iloc[0].to_dict()
     d = _derived(row, len(stages))
     entered = d["entered"]
     stage_rows = [
@@ -209,7 +213,7 @@ def summary(con: Any, cfg: Config, filters: Filters, period: Period) -> dict[str
             "phase": cfg.pipeline.phase_of(s),
             "entered": entered[i],
             "conversion_to_next": _ratio(entered[i + 1], entered[i]) if i + 1 < len(stages) else None,
-            "median_days_in_stage": _num(row[f"median_{i}"]),
+            "median_days_in_stage": _num(row[f"median_{i}"]) if medians else None,
         }
         for i, s in enumerate(stages)
     ]
