@@ -1,11 +1,17 @@
-"""b2bmetrics dashboard: navigation, the shared filter sidebar, and nothing else.
+"""b2bmetrics dashboard: the sign-in gate, navigation by role, the shared filter sidebar, nothing else.
 
-Run with `make run` (or `streamlit run dashboard.py`). Pages live in pages/, one file each.
+Run with `make run` (or `streamlit run dashboard.py`). Pages live in pages/, one file each. With an
+`[auth]` section in `.streamlit/secrets.toml`, users sign in and see what their role in the roles
+file allows (docs/access.md); without it the app is single-user and local.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NoReturn
+
 import streamlit as st
+from streamlit.errors import StreamlitAuthError
 
 from b2bmetrics.errors import B2BError
 from ui import context, sidebar
@@ -23,15 +29,56 @@ PAGES = [
     ("pages/accounts.py", "page_accounts", ":material/domain:", "accounts"),
     ("pages/data.py", "page_data", ":material/upload_file:", "data"),
 ]
+DATA_PAGE = "data"  # uploads replace everyone's data: only roles that see all data get it
+
+
+def render_sign_in() -> None:
+    st.title(t("sign_in_title"))
+    st.write(t("sign_in_text"))
+    if st.button(t("sign_in"), type="primary", icon=":material/login:", key="auth_sign_in"):
+        try:
+            st.login()
+        except StreamlitAuthError as exc:  # e.g. Authlib is not installed, or [auth] lacks a key
+            st.error(f"**{t('sign_in_failed')}**\n\n{exc}")
+
+
+def render_no_access() -> None:
+    st.title(t("no_access_title"))
+    st.warning(t("no_access", email=context.user_email() or "?"), icon=":material/lock:")
+    st.button(t("sign_out"), on_click=st.logout, key="auth_sign_out", icon=":material/logout:")
+
+
+def render_setup_error(error: B2BError) -> None:
+    st.title(t("access_setup_title"))
+    st.error(str(error))
+    if context.signed_in():
+        st.button(t("sign_out"), on_click=st.logout, key="auth_sign_out", icon=":material/logout:")
+
+
+def gate(render: Callable[[], None], title_key: str) -> NoReturn:
+    """Show only `render` (no other page, no sidebar filters, whatever the URL asked for) and stop."""
+    st.navigation([st.Page(render, title=t(title_key), url_path="access", default=True)], position="hidden").run()
+    st.stop()
+
 
 page_frame.mark_entry()
 sidebar.render_language()
+try:
+    scope = context.user_scope()
+except B2BError as exc:  # a broken roles or secrets file lets nobody in until it is fixed
+    error = exc
+    gate(lambda: render_setup_error(error), "access_setup_title")
+if scope is None and context.signed_in():
+    gate(render_no_access, "no_access_title")
+if scope is None:
+    gate(render_sign_in, "sign_in_title")
+
 page = st.navigation([st.Page(path, title=t(title), icon=icon, url_path=url, default=(url == "overview"))
-                      for path, title, icon, url in PAGES])
+                      for path, title, icon, url in PAGES if url != DATA_PAGE or scope.may_manage_data])
 try:
     context.ensure_database()
     sidebar.render_filters()
-    st.sidebar.caption(f"{t('database')}: `{context.db_path().name}` · {t('local_mode')}")
+    sidebar.render_identity(scope)
     page.run()
 except B2BError as exc:
     st.error(f"**{t('error_title')}**\n\n{exc}")

@@ -16,7 +16,7 @@ from b2bmetrics.metrics import quality
 from b2bmetrics.schema import TABLES
 from ui import context, data, page
 from ui.download import download
-from ui.i18n import pick
+from ui.i18n import pick, t
 from ui.tables import show_table
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
@@ -204,6 +204,9 @@ def render_history() -> None:
 
 
 page.start("page_data")
+if not context.require_scope().may_manage_data:  # not in this role's navigation; refuse if reached anyway
+    st.error(t("data_page_refused"), icon=":material/lock:")
+    st.stop()
 render_upload()
 render_history()
 render_quality()

@@ -62,3 +62,62 @@ def samples() -> Path:
     if not SAMPLES.exists():
         pytest.fail(f"the shared sample exports are missing at {SAMPLES}")
     return SAMPLES
+
+
+# ---- signing in through AppTest (tests/test_access.py) ---------------------------------------
+
+# an [auth] section as `st.login` wants it; nothing is contacted, since tests never complete a sign-in
+AUTH_SECRETS: dict[str, Any] = {"auth": {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "test-only-cookie-secret",
+    "client_id": "b2bmetrics-test",
+    "client_secret": "test-only",
+    "server_metadata_url": "https://idp.invalid/.well-known/openid-configuration",
+}}
+
+
+def dashboard_app(db: Path, monkeypatch: pytest.MonkeyPatch, *, roles: Path | None = None) -> Any:
+    """An AppTest of dashboard.py on database `db`, with sign-in on when a roles file is given."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("B2BMETRICS_DB", str(db))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    if roles is not None:
+        monkeypatch.setenv("B2BMETRICS_ROLES", str(roles))
+        at.secrets.update(AUTH_SECRETS)
+    return at
+
+
+def sign_in(at: Any, email: str | None) -> Any:
+    """Make the AppTest's user signed in as `email` (None: signed out)."""
+    at.user = {"is_logged_in": False} if email is None else {"is_logged_in": True, "email": email, "name": email}
+    return at
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """File name -> a function giving the bytes, for every download button the app registers.
+
+    Pages make most download bytes only when clicked (a callable handed to Streamlit); this keeps
+    those callables so a test can read exactly what a click would download.
+    """
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    seen: dict[str, Any] = {}
+    add_deferred, add = MediaFileManager.add_deferred, MediaFileManager.add
+
+    def keep_deferred(self: Any, data_callable: Any, mimetype: Any, coordinates: str, file_name: str | None = None,
+                      **kwargs: Any) -> str:
+        seen[file_name or coordinates] = data_callable
+        return add_deferred(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    def keep_static(self: Any, path_or_data: Any, mimetype: str, coordinates: str, file_name: str | None = None,
+                    is_for_static_download: bool = False) -> str:
+        if is_for_static_download:
+            seen[file_name or coordinates] = lambda: path_or_data
+        return add(self, path_or_data, mimetype, coordinates, file_name, is_for_static_download)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", keep_deferred)
+    monkeypatch.setattr(MediaFileManager, "add", keep_static)
+    return seen

@@ -1,4 +1,4 @@
-"""Cached calls into b2bmetrics, keyed on the dataset version, the config and the filters.
+"""Cached calls into b2bmetrics, keyed on the dataset version, the config, the user's scope and the filters.
 
 A filter change recomputes only the numbers whose key changed; a new load changes the version,
 so every page sees it at once. Results are small (aggregates), so caching them is cheap.
@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from b2bmetrics.access import Scope
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, resolve_period
 from ui import context
@@ -55,52 +56,64 @@ def _lookups() -> dict[str, Callable[..., Any]]:
     }
 
 
+# Every cached result is keyed on the user's scope as well: a result computed for one scope is
+# never handed to a user of another. The scope itself travels unhashed (`_scope`) beside its key.
+
 @st.cache_data(max_entries=1024, show_spinner=False)
-def _period(version: str, filters_key: tuple[Any, ...], _filters: Filters) -> Period:
-    return resolve_period(context.backend(), _filters)
+def _period(version: str, scope_key: tuple[Any, ...], filters_key: tuple[Any, ...], _scope: Scope,
+            _filters: Filters) -> Period:
+    return resolve_period(context.backend(_scope), _filters)
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
-def _run(name: str, version: str, cfg_key: str, filters_key: tuple[Any, ...], kwargs_key: str,
-         _cfg: Config, _filters: Filters, _kwargs: dict[str, Any]) -> Any:
-    period = _period(version, filters_key, _filters)
-    return _functions()[name](context.backend(), _cfg, _filters, period, **_kwargs)
+def _run(name: str, version: str, cfg_key: str, scope_key: tuple[Any, ...], filters_key: tuple[Any, ...],
+         kwargs_key: str, _cfg: Config, _scope: Scope, _filters: Filters, _kwargs: dict[str, Any]) -> Any:
+    period = _period(version, scope_key, filters_key, _scope, _filters)
+    return _functions()[name](context.backend(_scope), _cfg, _filters, period, **_kwargs)
 
 
 def period(filters: Filters) -> Period:
-    return _period(context.version(), filters.cache_key(), filters)
+    scope = context.require_scope()
+    filters = scope.narrow(filters)
+    return _period(context.version(), scope.cache_key(), filters.cache_key(), scope, filters)
 
 
 def metric(name: str, filters: Filters, **kwargs: Any) -> Any:
-    """The result of metric function `name` for the filters (cached)."""
+    """The result of metric function `name` for the filters, within the user's scope (cached)."""
     cfg = context.config()
-    return _run(name, context.version(), repr(cfg), filters.cache_key(), repr(sorted(kwargs.items())),
-                cfg, filters, kwargs)
+    scope = context.require_scope()
+    filters = scope.narrow(filters)
+    return _run(name, context.version(), repr(cfg), scope.cache_key(), filters.cache_key(),
+                repr(sorted(kwargs.items())), cfg, scope, filters, kwargs)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _lookup(name: str, version: str, cfg_key: str, kwargs_key: str, _cfg: Config, _kwargs: dict[str, Any]) -> Any:
-    return _lookups()[name](context.backend(), _cfg, **_kwargs)
+def _lookup(name: str, version: str, cfg_key: str, scope_key: tuple[Any, ...], kwargs_key: str, _cfg: Config,
+            _scope: Scope, _kwargs: dict[str, Any]) -> Any:
+    return _lookups()[name](context.backend(_scope), _cfg, **_kwargs)
 
 
 def lookup(name: str, **kwargs: Any) -> Any:
     """A filter-independent lookup such as one person's statement or one account's profile (cached)."""
     cfg = context.config()
-    return _lookup(name, context.version(), repr(cfg), repr(sorted(kwargs.items())), cfg, kwargs)
+    scope = context.require_scope()
+    return _lookup(name, context.version(), repr(cfg), scope.cache_key(), repr(sorted(kwargs.items())), cfg,
+                   scope, kwargs)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _query(version: str, key: str, _fn: Callable[[Any], Any]) -> Any:
-    return _fn(context.backend())
+def _query(version: str, scope_key: tuple[Any, ...], key: str, _scope: Scope, _fn: Callable[[Any], Any]) -> Any:
+    return _fn(context.backend(_scope))
 
 
 def query(key: str, fn: Callable[[Any], Any]) -> Any:
-    """Cache any small read `fn(con)` under `key` for the current dataset version."""
-    return _query(context.version(), key, fn)
+    """Cache any small read `fn(con)` under `key` for the current dataset version and the user's scope."""
+    scope = context.require_scope()
+    return _query(context.version(), scope.cache_key(), key, scope, fn)
 
 
 def table_counts() -> dict[str, Any]:
-    """The data-quality summary ({"tables": {name: {rows, completeness, orphans}}}) of the whole data."""
+    """The data-quality summary ({"tables": {name: {rows, completeness, orphans}}}) of the data in scope."""
     from b2bmetrics.metrics import quality
 
     return query("quality.summary", lambda con: quality.summary(con, context.config()))

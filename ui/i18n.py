@@ -41,6 +41,24 @@ TEXTS: dict[str, tuple[str, str]] = {
     "monthly_trends": ("Monthly trends", "月度趋势"),
     "by_region": ("By region", "按区域"),
     "error_title": ("Something in the data stopped this view", "数据问题导致此视图无法显示"),
+    "sign_in_title": ("Sign in", "登录"),
+    "sign_in_text": ("This dashboard shows each person the data their role allows. Sign in to continue.",
+                     "本看板按角色显示数据。请登录后继续。"),
+    "sign_in": ("Sign in", "登录"),
+    "sign_in_failed": ("Sign-in could not start", "无法发起登录"),
+    "sign_out": ("Sign out", "退出登录"),
+    "signed_in_as": ("Signed in as {email} · {role}", "已登录：{email} · {role}"),
+    "no_access_title": ("No access yet", "尚无访问权限"),
+    "no_access": ("{email} is signed in but has no role in this dashboard. Ask an administrator to add "
+                  "you to the roles file.",
+                  "{email} 已登录，但在本看板中没有角色。请联系管理员将您加入角色文件。"),
+    "access_setup_title": ("Access is not set up correctly", "访问权限配置有误"),
+    "data_page_refused": ("The Data page is for analysts and executives: loading replaces data for everyone.",
+                          "“数据”页仅供分析师和高管使用：加载数据会替换所有人的数据。"),
+    "role_executive": ("executive", "高管"),
+    "role_analyst": ("analyst", "分析师"),
+    "role_manager": ("manager of {regions}", "{regions} 经理"),
+    "role_rep": ("rep {rep_id}", "销售 {rep_id}"),
 }
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from b2bmetrics.filters import Filters
-from ui import data, sidebar
+from ui import context, data, sidebar
 from ui.i18n import t
 
 ENTRY_FLAG = "b2b_entry_ran"
@@ -44,7 +44,8 @@ def start(title_key: str, tables: Iterable[str] = ()) -> Filters:
     missing = [name for name in tables if not counts.get(name, {}).get("rows")]
     if missing:
         st.info(t("no_data") + f"  \n`{', '.join(missing)}`", icon=":material/info:")
-        st.page_link("pages/data.py", label=t("page_data"), icon=":material/upload_file:")
+        if context.require_scope().may_manage_data:  # other roles have no Data page to link to
+            st.page_link("pages/data.py", label=t("page_data"), icon=":material/upload_file:")
         st.stop()
     return sidebar.current()
 

@@ -1,7 +1,9 @@
-"""The shared sidebar: language, period, region, segment and rep, bound to the URL.
+"""The shared sidebar: language, period, region, segment and rep, bound to the URL; who is signed in.
 
 The widgets live in `dashboard.py`'s run, so they keep their values across pages; each is bound
-to a query parameter, so a copied link opens the same view. One button resets them all.
+to a query parameter, so a copied link opens the same view. One button resets them all. The
+options come from the user's scope, so they list only regions, segments and people the user may
+see (a value outside them, from a URL, still matches nothing: the scope is in the data).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from b2bmetrics.access import Scope
 from b2bmetrics.filters import Filters, data_date_range
 from ui import context, data
 from ui.i18n import LANG_KEY, LANGS, t
@@ -32,6 +35,7 @@ def _options(con: Any) -> dict[str, Any]:
 
 
 def options() -> dict[str, Any]:
+    """Regions, segments, people and the date range of the data in the user's scope."""
     return data.query("sidebar.options", _options)
 
 
@@ -91,3 +95,22 @@ def current() -> Filters:
     """The filters the sidebar set on this run (all data before the sidebar has run)."""
     value = st.session_state.get(FILTERS_STATE)
     return value if isinstance(value, Filters) else Filters()
+
+
+def role_label(scope: Scope) -> str:
+    if scope.role == "manager":
+        return t("role_manager", regions=", ".join(scope.regions))
+    if scope.role == "rep":
+        return t("role_rep", rep_id=scope.rep_id)
+    return t(f"role_{scope.role}")
+
+
+def render_identity(scope: Scope) -> None:
+    """The database, and who is signed in with which role (or that the app runs locally, single-user)."""
+    side = st.sidebar
+    where = f"{t('database')}: `{context.db_path().name}`"
+    if not context.auth_configured():
+        side.caption(f"{where} · {t('local_mode')}")
+        return
+    side.caption(f"{where} · {t('signed_in_as', email=context.user_email() or '?', role=role_label(scope))}")
+    side.button(t("sign_out"), on_click=st.logout, key="auth_sign_out", icon=":material/logout:")
