@@ -230,6 +230,13 @@ def text_layout(path: Path, suffix_hint: str | None = None) -> TextLayout:
     if first.strip().lower().startswith("sep=") and len(first.strip()) == 5:
         forced, skip, text = first.strip()[4], 1, rest
     delimiter = forced or detect_delimiter(text, whole, (suffix_hint or path.suffix).lower())
+    # blank lines and lines of only delimiters above the header (",,,": an exported empty row) are
+    # not the header; DuckDB's reader must skip them too, or it would take the first for the header
+    while True:
+        first, sep, rest = text.partition("\n")
+        if not sep or first.replace(delimiter, "").strip(" \t\r\"") != "":
+            break
+        skip, text = skip + 1, rest
     recs = records(text, delimiter, whole, limit=2)
     if not recs:
         raise B2BError(f"{path.name}: the file is empty (no header line)",

@@ -239,6 +239,18 @@ def test_excel_sep_line(tmp_path: Path) -> None:
     assert query(store, "SELECT rep_id, rep_name FROM reps") == [("R1", "Ann, B.")]
 
 
+@pytest.mark.parametrize("above", ["\n", ",,,\n", "\r\n,,\r\n", "sep=;\n;;\n"])
+def test_blank_and_delimiter_only_lines_above_the_header(tmp_path: Path, above: str) -> None:
+    # an exported empty row above the header is not the header; rows keep their numbers after it
+    d = ";" if above.startswith("sep=") else ","
+    path = write(tmp_path / "deals.csv", f"{above}deal_id{d}stage\nD1{d}lead\nD2{d}bogus\n")
+    message = refusal([path])
+    assert "row 2, column stage: value 'bogus'" in message and "'stage'" not in message
+    store = Store.at(tmp_path / "db.duckdb")
+    ingest(store, [path], Config(), allow_rejects=True)
+    assert query(store, "SELECT deal_id, stage FROM deals") == [("D1", "lead")]
+
+
 def test_gbk_text_after_an_ascii_start(tmp_path: Path) -> None:
     # the first MiB is plain ASCII, GBK only further down: read the whole file as GB18030
     body = "".join(f"D{i:07d},lead,web\n" for i in range(80_000))
