@@ -239,11 +239,13 @@ def test_excel_sep_line(tmp_path: Path) -> None:
     assert query(store, "SELECT rep_id, rep_name FROM reps") == [("R1", "Ann, B.")]
 
 
-@pytest.mark.parametrize("above", ["\n", ",,,\n", "\r\n,,\r\n", "sep=;\n;;\n"])
-def test_blank_and_delimiter_only_lines_above_the_header(tmp_path: Path, above: str) -> None:
+@pytest.mark.parametrize("above", ["\n", ",,,\n", "\n,,\n\n", "sep=;\n;;\n"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_blank_and_delimiter_only_lines_above_the_header(tmp_path: Path, above: str, newline: str) -> None:
     # an exported empty row above the header is not the header; rows keep their numbers after it
     d = ";" if above.startswith("sep=") else ","
-    path = write(tmp_path / "deals.csv", f"{above}deal_id{d}stage\nD1{d}lead\nD2{d}bogus\n")
+    text = f"{above}deal_id{d}stage\nD1{d}lead\nD2{d}bogus\n".replace("\n", newline)
+    path = write(tmp_path / "deals.csv", text)
     message = refusal([path])
     assert "row 2, column stage: value 'bogus'" in message and "'stage'" not in message
     store = Store.at(tmp_path / "db.duckdb")
