@@ -352,7 +352,7 @@ def test_signed_out_sees_a_sign_in_button_and_nothing_else(signed: Any, monkeypa
     assert [t.value for t in at.title] == ["Sign in"]
     assert [b.key for b in at.button] == ["auth_sign_in"]
     assert not at.metric and not at.multiselect and not at.dataframe
-    # without Authlib (as here) st.login cannot start: the page says so instead of failing
+    # without Authlib st.login cannot start: the page says so instead of failing
     monkeypatch.setattr("streamlit.user_info.is_authlib_installed", lambda: False)
     at.button(key="auth_sign_in").click().run()
     assert any("Sign-in could not start" in e.value for e in at.error)
