@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DB := data/demo.duckdb
 PORT ?= 8501
 
-.PHONY: setup run test test-fast bench demo lint clean
+.PHONY: setup run test test-fast bench bench-load demo lint clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+# concurrent users with a load in the middle (~1.5 min), then the overview's first paint in Chromium
+bench-load: $(STAMP)
+	$(PY) -m bench.load_test
+	$(PY) -m bench.first_paint
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

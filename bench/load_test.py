@@ -1,0 +1,605 @@
+"""Concurrent users (issue #6): `make bench-load` (= `python -m bench.load_test`).
+
+Serves the dashboard (`streamlit run dashboard.py`, loopback only) on a copy of the 200,000-account
+demo and drives `--sessions` concurrent sessions for `--duration` seconds. Each session opens the
+app, then keeps changing one thing at a time, as a user clicking would: a filter (region, segment,
+rep, period) or the page, with a short think time between runs. Halfway a `b2bmetrics ingest`
+from a shell replaces the tickets table (666,495 rows -> the first 600,000, exported by DuckDB's
+COPY from the database itself, so the file is valid).
+
+Why websocket sessions, not browsers: on 2 shared cores twenty Chromium renderers would take the
+CPU the server needs and the test would measure the browsers. A session here speaks Streamlit's
+own protocol (BackMsg `rerun_script` with the widget states, query string and page hash, exactly
+what the browser's JS sends; ForwardMsg deltas until `script_finished`), so the server does the
+same work per run as for a browser; the client side costs ~1 ms of protobuf parsing per message.
+What it leaves out (JS rendering) is measured by bench/first_paint.py.
+
+Recorded: script runs completed, errors (exception elements, st.error alerts, a wrong page,
+websocket failures, timeouts), page times (BackMsg sent -> script_finished received), the server's
+RSS sampled from /proc every 0.5 s, and on every visit of the Data page the row counts of the
+data-quality table and the newest load of the load history: each view must show the old data or
+the new data entire, never a mix (half-loaded), and never the old data once the load has finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "bench" / "work" / "load"  # scratch (git-ignored)
+SOURCE_DB = ROOT / "bench" / "work" / "scale" / "demo_200000.duckdb"
+ACCOUNTS = 200_000
+RESULTS_MD = ROOT / "bench" / "results_load.md"
+BIN = Path(sys.executable).parent
+REPLACED, KEEP_ROWS = "tickets", 600_000
+FILTER_KEYS = ("period", "region", "segment", "rep")
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+# ---- shared with bench/first_paint.py ----------------------------------------------------------
+
+def source_db() -> Path:
+    """The 200,000-account demo (generated once, ~30 s, as bench/run.py does)."""
+    if not SOURCE_DB.exists():
+        SOURCE_DB.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(BIN / "b2bmetrics"), "demo", "--db", str(SOURCE_DB), "--accounts", str(ACCOUNTS)],
+                       check=True, cwd=ROOT)
+    return SOURCE_DB
+
+
+def copy_db(name: str) -> Path:
+    """A private copy of the demo database (only the .duckdb file; its snapshots and lock start empty)."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    target = WORK / f"{name}.duckdb"
+    for old in [*WORK.glob(f"{name}.duckdb*"), *WORK.glob(f".{name}.duckdb*")]:
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    shutil.copyfile(source_db(), target)
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`streamlit run dashboard.py` on loopback, in a process group of its own (so it can be stopped whole)."""
+    env = {**os.environ, "B2BMETRICS_DB": str(db)}
+    cmd = [str(BIN / "streamlit"), "run", "dashboard.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc
+        time.sleep(0.2)
+    stop_server(proc)
+    raise RuntimeError(f"streamlit did not answer on port {port} within 60 s; see {log}")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def proc_status_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak so far) of a process, in MB."""
+    out = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(rest.split()[0]) / 1024
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def machine_line() -> str:
+    import duckdb
+    import streamlit
+
+    mem_kb = next(int(ln.split()[1]) for ln in open("/proc/meminfo", encoding="ascii") if ln.startswith("MemTotal:"))
+    return (f"{os.cpu_count()} cores, {mem_kb / 2**20:.1f} GiB memory, Python {sys.version.split()[0]}, "
+            f"Streamlit {streamlit.__version__}, DuckDB {duckdb.__version__}; load average before the run "
+            f"{os.getloadavg()[0]:.1f} (the machine is shared)")
+
+
+def revision() -> str:
+    """The code measured: HEAD, and whether the app's files had uncommitted changes (others edit them)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "dashboard.py", "pages", "ui", "b2bmetrics")
+    return f"commit {git('rev-parse', '--short', 'HEAD')}" + (" plus uncommitted changes to the app" if dirty else "")
+
+
+def write_section(key: str, text: str) -> None:
+    """Replace this benchmark's section of results_load.md (between its markers), keeping the rest."""
+    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    old = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else "# Load and first-paint benchmarks\n"
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    if start in old and end in old:
+        new = old[: old.index(start)] + block + old[old.index(end) + len(end):]
+    else:
+        new = old.rstrip() + "\n\n" + block + "\n"
+    RESULTS_MD.write_text(new, encoding="utf-8")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (no interpolation: every figure is a time some run really took)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def fmt_s(x: float) -> str:
+    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+# ---- data ---------------------------------------------------------------------------------------
+
+def prepare(db: Path) -> dict[str, Any]:
+    """Row counts before and after the load, the replacement CSV and the regions (for shared links)."""
+    from b2bmetrics.schema import TABLES
+    from b2bmetrics.store import connect_duckdb
+
+    csv = WORK / f"{REPLACED}_{KEEP_ROWS}.csv"
+    con = connect_duckdb(db, read_only=True)
+    try:
+        before = {name: int(con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])  # type: ignore[index]
+                  for name in TABLES}
+        if not csv.exists():
+            con.execute("SET enable_progress_bar = false")
+            tmp = csv.with_suffix(".part")
+            con.execute(f"COPY (SELECT * FROM \"{REPLACED}\" ORDER BY 1 LIMIT {KEEP_ROWS}) TO '{tmp}' (HEADER, DELIMITER ',')")
+            tmp.replace(csv)
+        regions = [r[0] for r in con.execute("SELECT DISTINCT region FROM accounts WHERE region IS NOT NULL ORDER BY 1").fetchall()]
+    finally:
+        con.close()
+    return {"csv": csv, "before": before, "after": {**before, REPLACED: KEEP_ROWS}, "regions": regions}
+
+
+# ---- one session --------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    session: int
+    kind: str  # open | page | region | segment | rep | period
+    page: str
+    started: float  # seconds since the test began
+    seconds: float | None = None  # None: did not finish
+    error: str | None = None
+    data_state: str | None = None  # Data page only: old | new | torn
+    repeat: bool = False  # the same page and filters were served before on this data version
+
+
+@dataclass
+class Page:
+    """What one script run showed (reset when a rerun starts over)."""
+
+    title: str = ""
+    exceptions: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    counts: dict[str, int] | None = None
+    last_load: tuple[str, int] | None = None
+    widgets: dict[str, Any] = field(default_factory=dict)  # filter key -> element proto
+    pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (hash, title)
+
+
+def _read_arrow(data: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(data).read_all()
+
+
+def collect(page: Page, msg: Any) -> None:
+    """Note what a ForwardMsg shows that the checks need."""
+    kind = msg.WhichOneof("type")
+    if kind == "new_session":  # a (re)run starts: what came before is replaced
+        page.title, page.exceptions, page.alerts, page.counts, page.last_load = "", [], [], None, None
+    elif kind == "navigation":
+        # by URL path (the default page has none); the title is what the page's h1 shows
+        page.pages = {p.url_pathname or "overview": (p.page_script_hash, p.page_name) for p in msg.navigation.app_pages}
+    elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+        el = msg.delta.new_element
+        etype = el.WhichOneof("type")
+        if etype == "exception":
+            page.exceptions.append(f"{el.exception.type}: {el.exception.message}"[:300])
+        elif etype == "alert" and el.alert.format == el.alert.ERROR:
+            page.alerts.append(el.alert.body[:300])
+        elif etype == "heading" and el.heading.tag == "h1":
+            page.title = el.heading.body
+        elif etype in ("multiselect", "date_input"):
+            key = getattr(el, etype).id.rsplit("-", 1)[-1]
+            if key in FILTER_KEYS:
+                page.widgets[key] = getattr(el, etype)
+        elif etype == "dataframe" and el.dataframe.arrow_data.data:
+            table = _read_arrow(el.dataframe.arrow_data.data)
+            cols = set(table.schema.names)
+            if {"table", "rows", "orphans"} <= cols:  # the Data page's quality table
+                d = table.to_pydict()
+                page.counts = dict(zip(d["table"], (int(x) for x in d["rows"]), strict=True))
+            elif {"load_id", "table_name", "rows"} <= cols and table.num_rows:  # its load history
+                d = table.to_pydict()
+                i = max(range(table.num_rows), key=lambda j: d["load_id"][j])
+                page.last_load = (d["table_name"][i], int(d["rows"][i]))
+
+
+class Session:
+    """One user: a websocket, the page and filters it is on, and the widget ids and options it has seen."""
+
+    def __init__(self, n: int, ws: Any, rng: random.Random) -> None:
+        self.n, self.ws, self.rng = n, ws, rng
+        self.filters: dict[str, list[str]] = {k: [] for k in FILTER_KEYS}
+        self.page_name = "overview"
+        self.ids: dict[str, str] = {}
+        self.options: dict[str, list[str]] = {}
+        self.pages: dict[str, tuple[str, str]] = {}
+        self.periods: list[list[str]] = []
+
+    def learn(self, page: Page) -> None:
+        """Widget ids and options come from the first page, as a browser learns them."""
+        self.pages = page.pages or self.pages
+        for key, w in page.widgets.items():
+            self.ids[key] = w.id
+            if key == "period":
+                lo, hi = (dt.date.fromisoformat(x) for x in w.default)
+                self.periods = [[str(a), str(hi)] for a in (lo, hi - dt.timedelta(days=182), hi - dt.timedelta(days=91))]
+                self.periods.append([str(lo - dt.timedelta(days=365)), str(lo - dt.timedelta(days=1))])
+                self.filters["period"] = self.filters["period"] or list(w.default)
+            else:
+                self.options[key] = list(w.options)
+
+    def change(self) -> str:
+        """Change one thing, like a click: the page (35%) or one filter."""
+        others = [p for p in self.pages if p != self.page_name]
+        if others and (self.rng.random() < 0.35 or not self.ids):
+            self.page_name = self.rng.choice(others)
+            return "page"
+        key = self.rng.choices(["region", "segment", "period", "rep"], weights=[35, 25, 25, 15])[0]
+        if key == "period":
+            self.filters[key] = self.rng.choice([p for p in self.periods if p != self.filters[key]])
+        elif self.filters[key] and (key == "rep" or self.rng.random() < 0.4):  # back to "all"
+            self.filters[key] = []
+        else:  # one value (a rep is one of 14,300: almost always a cold cache)
+            self.filters[key] = [self.rng.choice(self.options[key])]
+        return key
+
+    def back_msg(self, first_query: str = "") -> bytes:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        msg = BackMsg()
+        rs = msg.rerun_script
+        if not self.ids:  # opening a URL: the path names the page, the query string the filters
+            rs.query_string, rs.page_name = first_query, "" if self.page_name == "overview" else self.page_name
+            return msg.SerializeToString()
+        rs.page_script_hash = self.pages[self.page_name][0]
+        # the URL the browser would show: rep by its raw id, the rest as chosen
+        raw = {k: [re.sub(r".*\((.+)\)$", r"\1", v) for v in vs] if k == "rep" else vs for k, vs in self.filters.items()}
+        rs.query_string = urlencode([(k, v) for k, vs in raw.items() for v in vs])
+        for key in self.ids:  # every filter's value, as the browser sends all its widgets' states
+            values = self.filters[key]
+            w = rs.widget_states.widgets.add()
+            w.id = self.ids[key]
+            w.string_array_value.data.extend(values)
+        return msg.SerializeToString()
+
+    async def run(self, payload: bytes, timeout: float) -> tuple[Page, float]:
+        """Send one rerun and read until the script has finished (through any st.rerun)."""
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        page = Page()
+        started = time.perf_counter()
+        await self.ws.send(payload)
+        while True:
+            left = timeout - (time.perf_counter() - started)
+            raw = await asyncio.wait_for(self.ws.recv(), max(left, 0.001))
+            msg = ForwardMsg()
+            msg.ParseFromString(raw)
+            collect(page, msg)
+            if msg.WhichOneof("type") == "script_finished":
+                status = msg.script_finished
+                if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    continue
+                if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+                    page.exceptions.append("compile error")
+                return page, time.perf_counter() - started
+
+
+# ---- the test -----------------------------------------------------------------------------------
+
+@dataclass
+class Test:
+    url: str
+    t0: float
+    deadline: float
+    timeout: float
+    think: tuple[float, float]
+    expected: dict[str, dict[str, int]]  # "old" / "new" -> table -> rows
+    regions: list[str]
+    runs: list[Run] = field(default_factory=list)
+    ingest: dict[str, Any] = field(default_factory=dict)
+    served: set[str] = field(default_factory=set)  # views asked for so far: their results are cached
+
+    def seen(self, run: Run, s: Session) -> None:
+        """Mark a run that repeats a view another run asked for on the same data version (a cache hit)."""
+        version = "new" if "end" in self.ingest and run.started > self.ingest["end"] else "old"
+        key = json.dumps([version, s.page_name, s.filters], ensure_ascii=False)
+        run.repeat = key in self.served
+        self.served.add(key)
+
+    def now(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def judge(self, run: Run, page: Page, title: str, seen_new: bool) -> None:
+        """Errors a user would see, and the consistency of the replaced table."""
+        if page.exceptions or page.alerts:
+            run.error = f"exception: {page.exceptions[0]}" if page.exceptions else f"error alert: {page.alerts[0]}"
+        elif title and page.title != title:
+            run.error = f"wrong page: {page.title!r} instead of {title!r}"
+        if run.page != "data" or run.error:
+            return
+        old, new = self.expected["old"], self.expected["new"]
+        if page.counts == old and (page.last_load or ("", 0))[0] != REPLACED:
+            run.data_state = "old"
+        elif page.counts == new and page.last_load == (REPLACED, KEEP_ROWS):
+            run.data_state = "new"
+        else:
+            run.data_state = "torn"
+            run.error = f"half-loaded: counts {page.counts}, last load {page.last_load}"
+            return
+        if run.data_state == "old" and "end" in self.ingest and run.started > self.ingest["end"]:
+            run.error = "stale: old data after the load had finished"
+        elif run.data_state == "old" and seen_new:
+            run.error = "went back to the old data"
+
+
+async def user(test: Test, n: int, ramp: float) -> None:
+    import websockets
+
+    rng = random.Random(n)
+    await asyncio.sleep(ramp * n)
+    seen_new = False
+    while test.now() < test.deadline:
+        try:
+            async with websockets.connect(test.url, subprotocols=["streamlit"], max_size=None,  # type: ignore[list-item]
+                                          open_timeout=test.timeout) as ws:
+                s = Session(n, ws, rng)
+                first_query = ""
+                if n % 3 == 0:  # a third open a shared link: a page and a region in the URL
+                    s.page_name = ["funnel", "churn", "commission", "data"][n // 3 % 4]
+                    s.filters["region"] = [test.regions[n % len(test.regions)]]
+                    first_query = urlencode({"region": s.filters["region"][0]})
+                kind = "open"
+                while test.now() < test.deadline:
+                    run = Run(n, kind, s.page_name, test.now())
+                    test.runs.append(run)
+                    test.seen(run, s)
+                    try:
+                        page, run.seconds = await s.run(s.back_msg(first_query), test.timeout)
+                    except TimeoutError:
+                        run.error = "timeout"
+                        break  # the session is stuck behind its run: start a new one, as a reload would
+                    s.pages = page.pages or s.pages
+                    test.judge(run, page, s.pages.get(run.page, ("", ""))[1], seen_new)
+                    seen_new = seen_new or run.data_state == "new"
+                    if kind == "open":
+                        s.learn(page)
+                    await asyncio.sleep(rng.uniform(*test.think))
+                    kind = s.change()
+        except (OSError, websockets.WebSocketException) as exc:
+            test.runs.append(Run(n, "connect", "", test.now(), error=f"websocket: {type(exc).__name__}: {exc}"[:200]))
+            await asyncio.sleep(1)
+
+
+async def run_ingest(test: Test, at: float, db: Path, csv: Path) -> None:
+    await asyncio.sleep(max(0.0, at - test.now()))
+    test.ingest["start"] = test.now()
+    proc = await asyncio.create_subprocess_exec(str(BIN / "b2bmetrics"), "ingest", "--db", str(db), "--table", REPLACED,
+                                                str(csv), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    test.ingest.update(end=test.now(), rc=proc.returncode, output=out.decode(errors="replace").strip()[-500:])
+
+
+async def sample_rss(test: Test, pid: int, samples: list[tuple[float, float]], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(OSError):
+            samples.append((test.now(), proc_status_mb(pid)["VmRSS"]))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
+
+
+async def drive(test: Test, args: argparse.Namespace, pid: int, db: Path, csv: Path) -> list[tuple[float, float]]:
+    samples: list[tuple[float, float]] = []
+    stop = asyncio.Event()
+    sampler = asyncio.create_task(sample_rss(test, pid, samples, stop))
+    users = [asyncio.create_task(user(test, n, args.ramp / args.sessions)) for n in range(args.sessions)]
+    await asyncio.gather(run_ingest(test, args.ingest_at, db, csv), *users)
+    test.ingest["sessions_closed"] = test.now()
+    await asyncio.sleep(3)  # memory once every session has gone
+    stop.set()
+    await sampler
+    return samples
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+def stats_row(label: str, runs: list[Run]) -> str:
+    times = [r.seconds for r in runs if r.seconds is not None and not r.error]
+    errors = sum(1 for r in runs if r.error)
+    if not times:
+        return f"| {label} | {len(runs)} | {errors} | – | – | – |"
+    return (f"| {label} | {len(runs)} | {errors} | {fmt_s(statistics.median(times))} | "
+            f"{fmt_s(percentile(times, 95))} | {fmt_s(max(times))} |")
+
+
+def report(test: Test, args: argparse.Namespace, info: dict[str, Any]) -> str:
+    runs = [r for r in test.runs if r.kind != "connect"]
+    times = [r.seconds for r in runs if r.seconds is not None and not r.error]
+    errors: dict[str, int] = {}
+    for r in test.runs:
+        if r.error:
+            key = r.error.split(":")[0]  # the kind: exception, timeout, half-loaded, ...
+            errors[key] = errors.get(key, 0) + 1
+    error_text = ", ".join(f"{k} {v}" for k, v in sorted(errors.items())) or \
+        "no exception, error alert, wrong page, websocket error or timeout"
+    page_time = (f"{fmt_s(statistics.median(times))} / {fmt_s(percentile(times, 95))} / {fmt_s(max(times))}"
+                 if times else "no run completed")
+    ing = test.ingest
+    states = [r.data_state for r in runs if r.page == "data" and r.data_state]
+    rss = info["rss"]
+    peak_t, peak = max(rss, key=lambda s: s[1]) if rss else (0.0, 0.0)
+    head = ["| | runs | errors | p50 | p95 | max |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "## Concurrent users (`make bench-load`: bench/load_test.py)",
+        "",
+        f"Run {dt.datetime.now():%Y-%m-%d %H:%M} on {info['revision']}. Machine: {info['machine']}; "
+        f"load average at the end {info['load_end']:.1f}.",
+        "",
+        f"One `streamlit run dashboard.py` server on loopback, on a copy of the {ACCOUNTS:,}-account demo. "
+        f"{args.sessions} websocket sessions speak Streamlit's protocol (what the browser's JS sends: "
+        "`rerun_script` with widget states, query string and page hash); browsers would have taken the 2 cores "
+        "from the server (first paint in a real browser is measured below). Sessions start over "
+        f"{args.ramp:.0f} s, a third of them on a shared link (page + region in the URL); each then changes one "
+        f"thing per run (page 35 %, else region, segment, period or rep) after {args.think[0]}–{args.think[1]} s "
+        f"of think time, for {args.duration:.0f} s. At {args.ingest_at:.0f} s `b2bmetrics ingest --table {REPLACED}` "
+        f"from a shell replaces {REPLACED} ({info['before'][REPLACED]:,} → {KEEP_ROWS:,} rows). A page time is "
+        "BackMsg sent → `script_finished` received (the whole server-side run and the transfer, not the "
+        f"browser's drawing). A run with no `script_finished` within {args.timeout:.0f} s is a timeout.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| sessions | {args.sessions} concurrent, {len({r.session for r in runs})} took part |",
+        f"| script runs completed | {len(times)} ({len(times) / args.duration:.1f} per s) of {len(runs)} started |",
+        f"| errors | **{sum(errors.values())}** ({error_text}) |",
+        f"| page time p50 / p95 / max | {page_time} |",
+        f"| server RSS | {info['rss_idle']:.0f} MB idle after start → peak {peak:.0f} MB at {peak_t:.0f} s "
+        f"(VmHWM {info['hwm']:.0f} MB) → {info['rss_end']:.0f} MB at the end, 3 s after the sessions closed |",
+        f"| server CPU | {info['server_cpu']:.0f} s in {info['wall']:.0f} s "
+        f"({info['server_cpu'] / info['wall'] * 100:.0f} % of one core); load generator {info['client_cpu']:.1f} s |",
+        f"| ingest | started at {ing.get('start', 0):.1f} s, finished at {ing.get('end', float('nan')):.1f} s "
+        f"({ing.get('end', float('nan')) - ing.get('start', 0):.1f} s), exit {ing.get('rc')} |",
+        f"| Data page views (the replaced table) | {len(states)}: {states.count('old')} old, {states.count('new')} new, "
+        f"**{states.count('torn')} half-loaded**, {errors.get('stale', 0)} old after the load finished, "
+        f"{errors.get('went back to the old data', 0)} back to old after having seen new |",
+        f"| server start (process → health check) | {info['startup']:.1f} s |",
+        "",
+        "By kind of run:",
+        "",
+        *head,
+        *[stats_row(k, [r for r in runs if r.kind == k]) for k in ("open", "page", "region", "segment", "period", "rep")],
+        "",
+        "By page (every kind of run):",
+        "",
+        *head,
+        *[stats_row(p, [r for r in runs if r.page == p]) for p in sorted({r.page for r in runs})],
+        "",
+        "By phase (when the run started):",
+        "",
+        *head,
+    ]
+    if "end" in ing:
+        lines += [stats_row(f"before the load (0–{ing['start']:.0f} s)", [r for r in runs if r.started < ing["start"]]),
+                  stats_row(f"during the load ({ing['start']:.0f}–{ing['end']:.0f} s)",
+                            [r for r in runs if ing["start"] <= r.started < ing["end"]]),
+                  stats_row(f"after the load ({ing['end']:.0f} s–)", [r for r in runs if r.started >= ing["end"]])]
+    marks = [f"{t:.0f} s: {v:.0f} MB" for t, v in rss[:: max(1, round(10 / 0.5))]]
+    lines += ["", "First view or repeat (a view is a page with its filters; a repeat was asked for before on the same "
+              "data version, so its results are cached):", "", *head,
+              stats_row("first view", [r for r in runs if not r.repeat]),
+              stats_row("repeat", [r for r in runs if r.repeat])]
+    lines += ["", f"Server RSS every 10 s: {', '.join(marks)}.", ""]
+    examples = sorted({r.error for r in test.runs if r.error})[:5]
+    if examples:
+        lines += ["Errors seen (first of each):", "", *[f"- `{e}`" for e in examples], ""]
+    if info["log_errors"]:
+        lines += [f"Server log: {info['log_errors']} lines with a traceback or error (see bench/work/load/server.log).", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    ap.add_argument("--ingest-at", type=float, default=20.0, help="seconds into the load when the ingest starts")
+    ap.add_argument("--ramp", type=float, default=10.0, help="seconds over which sessions start")
+    ap.add_argument("--think", type=float, nargs=2, default=(1.0, 3.0), help="think time range between runs, s")
+    ap.add_argument("--timeout", type=float, default=45.0, help="seconds a run may take before it is a timeout")
+    ap.add_argument("--no-write", action="store_true", help="print the report, leave results_load.md alone")
+    args = ap.parse_args(argv)
+    args.think = tuple(args.think)
+
+    machine = machine_line()
+    db = copy_db("load")
+    data = prepare(db)
+    port = free_port()
+    log = WORK / "server.log"
+    started = time.perf_counter()
+    proc = start_server(db, port, log)
+    startup = time.perf_counter() - started
+    try:
+        time.sleep(1)
+        rss_idle = proc_status_mb(proc.pid)["VmRSS"]
+        cpu0, client0 = cpu_seconds(proc.pid), time.process_time()
+        t0 = time.perf_counter()
+        test = Test(f"ws://127.0.0.1:{port}/_stcore/stream", t0, args.duration, args.timeout, args.think,
+                    {"old": data["before"], "new": data["after"]}, data["regions"])
+        rss = asyncio.run(drive(test, args, proc.pid, db, data["csv"]))
+        status = proc_status_mb(proc.pid)
+        info = {"machine": machine, "revision": revision(), "load_end": os.getloadavg()[0], "before": data["before"], "rss": rss, "rss_idle": rss_idle, "hwm": status["VmHWM"],
+                "rss_end": status["VmRSS"], "server_cpu": cpu_seconds(proc.pid) - cpu0,
+                "client_cpu": time.process_time() - client0, "wall": time.perf_counter() - t0, "startup": startup}
+    finally:
+        stop_server(proc)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    info["log_errors"] = sum(1 for ln in text.splitlines() if "Traceback" in ln or " ERROR " in ln)
+    (WORK / "load_runs.json").write_text(json.dumps({"runs": [asdict(r) for r in test.runs], "ingest": test.ingest,
+                                                      "rss": rss}, ensure_ascii=False, indent=1), encoding="utf-8")
+    out = report(test, args, info)
+    print(out)
+    if test.ingest.get("rc") != 0:
+        print(f"ingest failed: {test.ingest.get('output')}", file=sys.stderr)
+    if not args.no_write:
+        write_section("load", out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
