@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -36,12 +37,26 @@ def _ensure_entry() -> None:
     st.rerun()
 
 
+def _count_rows(name: str) -> Callable[[Any], int]:
+    def count(con: Any) -> int:
+        try:
+            return int(con.table(name).count().execute())
+        except Exception:  # noqa: BLE001 - a database without the table (not made by b2bmetrics) has no rows
+            return 0
+    return count
+
+
+def row_count(name: str) -> int:
+    """Rows of table `name` in the user's scope (cached per dataset version): a page's "is there data"
+    check, which must not wait for the whole data-quality summary."""
+    return int(data.query(f"rows.{name}", _count_rows(name)))
+
+
 def start(title_key: str, tables: Iterable[str] = ()) -> Filters:
     """Title the page and return the filters; stops the page with a message when `tables` are empty."""
     _ensure_entry()
     st.title(t(title_key))
-    counts = data.table_counts()["tables"]
-    missing = [name for name in tables if not counts.get(name, {}).get("rows")]
+    missing = [name for name in tables if not row_count(name)]
     if missing:
         st.info(t("no_data") + f"  \n`{', '.join(missing)}`", icon=":material/info:")
         if context.require_scope().may_manage_data:  # other roles have no Data page to link to
