@@ -39,8 +39,6 @@ def _functions() -> dict[str, Callable[..., Any]]:
         "satisfaction.by_group": satisfaction.by_group,
         "satisfaction.response_times": satisfaction.response_times,
         "commission.summary": commission.summary,
-        "commission.what_if": commission.what_if,
-        "commission.referral_earnings": commission.referral_earnings,
         "commission.attainment": commission.attainment,
     }
 
