@@ -150,7 +150,7 @@ def render_what_if(filters: Filters, rows: pd.DataFrame) -> None:
     if plan_b is None:
         return
     # the current plan's rows are on the page already; only an edited plan needs its own
-    rows_b = rows if plan_b == base else data.metric("commission.attainment", filters, plan=plan_b)
+    rows_b = rows if plan_b == base else data.commission_rows(filters, plan_b)
     result = commission.what_if_of(rows, rows_b)
     total = result[result["is_total"]].iloc[0]
     c1, c2, c3 = st.columns(3)
@@ -164,7 +164,7 @@ def render_what_if(filters: Filters, rows: pd.DataFrame) -> None:
 
 
 filters = page.start("page_commission", tables=("deals",))
-rows = data.metric("commission.attainment", filters)  # every person-period row shown, computed once
+rows = data.commission_rows(filters)  # every person-period row shown, computed once per period
 board = render_leaderboard(rows)
 render_attainment(board)
 render_statement(board, rows)

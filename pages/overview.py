@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -39,11 +40,15 @@ def previous_filters(filters: Filters) -> tuple[Filters, int] | None:
 
 
 def family_summaries(filters: Filters) -> dict[str, dict]:
-    """The tiles' families only (not data quality): each summary is cached and shared with its page
-    (the funnel's without stage medians, as its page asks for it: no tile shows them)."""
-    extra = {"funnel": {"medians": False}}
-    return {family: data.metric(f"{family}.summary", filters, **extra.get(family, {}))
-            for family in sorted({k.split(".")[0] for k, _ in TILES})}
+    """What the tiles read, each shared with its page's cache: the funnel headline (no tile shows
+    stage medians), churn and satisfaction summaries, and the commission rows' total payout."""
+    rows = data.commission_rows(filters)
+    return {
+        "funnel": data.metric("funnel.summary", filters, medians=False),
+        "churn": data.metric("churn.summary", filters),
+        "satisfaction": data.metric("satisfaction.summary", filters),
+        "commission": {"total_payout": math.fsum(rows["payout"])},
+    }
 
 
 def render_tiles(filters: Filters) -> None:

@@ -11,6 +11,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from b2bmetrics.config import Config, Plan, Tier, parse_plan
@@ -412,3 +413,21 @@ def test_periods() -> None:
     assert cm.next_period_start(dt.date(2024, 12, 1), "month") == dt.date(2025, 1, 1)
     assert cm.commission_periods(FEB_TO_MAY, "quarter") == [Q1, Q2]
     assert cm.commission_periods(FEB_TO_MAY, "month") == [dt.date(2024, m, 1) for m in (2, 3, 4, 5)]
+
+
+@pytest.mark.parametrize("view", [
+    Filters(), Filters(regions=("north",)), Filters(regions=("east",)), Filters(reps=("R2", "X9")),
+    Filters(regions=("north",), reps=("R1", "R2")), Filters(segments=("smb",)),
+])
+def test_everyones_rows_picked_in_pandas_equal_the_view_asked_of_the_database(con: Any, view: Filters) -> None:
+    # the pages keep everyone's rows per period and pick people for a region or rep change
+    everyone = cm.all_rows(con, CFG, FEB_TO_MAY)
+    picked = cm.in_view(everyone, view)
+    asked = cm.attainment(con, CFG, view, FEB_TO_MAY)
+    pd.testing.assert_frame_equal(picked, asked.reset_index(drop=True), check_dtype=False)
+    assert math.fsum(picked["payout"]) == pytest.approx(cm.summary(con, CFG, view, FEB_TO_MAY)["total_payout"])
+
+
+def test_rows_of_an_empty_period_are_an_empty_frame(con: Any) -> None:
+    none = cm.all_rows(con, CFG, Period(dt.date(2030, 1, 1), dt.date(2030, 1, 2), True))
+    assert none.empty and "payout" in none and cm.in_view(none, Filters(regions=("north",))).empty

@@ -40,6 +40,7 @@ def _functions() -> dict[str, Callable[..., Any]]:
         "satisfaction.response_times": satisfaction.response_times,
         "commission.summary": commission.summary,
         "commission.attainment": commission.attainment,
+        "commission.all_rows": lambda con, cfg, f, p, plan=None: commission.all_rows(con, cfg, p, plan),
     }
 
 
@@ -115,3 +116,16 @@ def table_counts() -> dict[str, Any]:
     from b2bmetrics.metrics import quality
 
     return query("quality.summary", lambda con: quality.summary(con, context.config()))
+
+
+def commission_rows(filters: Filters, plan: Any = None) -> Any:
+    """The commission rows shown for the filters (`commission.attainment`'s frame).
+
+    A payout never depends on the view (CONTRACT §5), so everyone's rows are computed once per
+    period and plan (cached) and the filters only pick the people: a region change asks no query.
+    """
+    from b2bmetrics.metrics import commission
+
+    everyone = metric("commission.all_rows", Filters(filters.date_from, filters.date_to),
+                      **({} if plan is None else {"plan": plan}))
+    return commission.in_view(everyone, context.require_scope().narrow(filters))

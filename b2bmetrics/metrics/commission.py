@@ -550,8 +550,30 @@ def attainment(con: Any, cfg: Config, filters: Filters, period: Period, plan: Pl
     that has these rows derives its referral and what-if views without another query."""
     cols = _shown_columns(con, cfg, filters, period, plan, referral_facts=True)
     frame = pd.DataFrame(cols, columns=list(cols))
+    frame["rep_id"] = frame["rep_id"].astype(object)  # an empty result would type it float64: no merge
+    frame["attainment"] = frame["attainment"].astype("float64")  # NaN when there is no quota, whatever the rows
     people = _people(con, sorted(set(frame["rep_id"])))
     return frame.merge(people, on="rep_id", how="left")
+
+
+def all_rows(con: Any, cfg: Config, period: Period, plan: Plan | None = None) -> pd.DataFrame:
+    """`attainment` of everyone: what a view filters with `in_view` instead of asking again.
+
+    A payout never depends on the view, so a page keeps these rows per period and plan and a change
+    of region or rep costs no query.
+    """
+    return attainment(con, cfg, Filters(), period, plan)
+
+
+def in_view(rows: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """The `all_rows` a view shows: region by the person's `reps.region`, rep by id (ids missing
+    from reps too), as the database-side view conditions; segment does not apply."""
+    keep = pd.Series(True, index=rows.index)
+    if filters.regions:
+        keep &= rows["region"].isin(list(filters.regions))
+    if filters.reps:
+        keep &= rows["rep_id"].isin(list(filters.reps))
+    return rows[keep].reset_index(drop=True)
 
 
 def leaderboard(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> pd.DataFrame:
