@@ -110,13 +110,26 @@ def render_breakdowns(filters: Filters) -> None:
     show_table(frame, f"funnel_by_{by}", f"funnel_by_{by}")
 
 
+DEALS_SHOWN = 5000
+
+
 def render_deals_behind(filters: Filters, stages: pd.DataFrame) -> None:
     st.subheader(pick("The deals behind a number", "数字背后的商机"))
     cfg = context.config()
     choices = [*stages["stage"], cfg.pipeline.lost_stage]
-    stage = st.selectbox(pick("Deals that reached stage", "到达阶段的商机"), choices, key="funnel_stage_pick")
-    deals = data.metric("funnel.deals_behind", filters, stage=stage)
-    st.caption(pick(f"{len(deals):,} deals", f"{len(deals):,} 个商机"))
+    # a drill-down: listed when asked for, so a filter change does not wait for thousands of rows
+    stage = st.selectbox(pick("Deals that reached stage", "到达阶段的商机"), choices, key="funnel_stage_pick",
+                         index=None, placeholder=pick("Choose a stage to list its deals", "选择阶段以列出商机"))
+    if stage is None:
+        return
+    deals = data.metric("funnel.deals_behind", filters, stage=stage, limit=DEALS_SHOWN)
+    entered = dict(zip(stages["stage"], stages["entered"], strict=True))
+    if len(deals) < DEALS_SHOWN:
+        st.caption(pick(f"{len(deals):,} deals", f"{len(deals):,} 个商机"))
+    else:  # the list is cut: say how many there are (the funnel's count; lost deals: at least the cut)
+        total = f"{entered[stage]:,}" if stage in entered else f"≥ {DEALS_SHOWN:,}"
+        st.caption(pick(f"{total} deals; the newest {DEALS_SHOWN:,} are listed",
+                        f"共 {total} 个商机；列出最新的 {DEALS_SHOWN:,} 个"))
     show_table(deals, f"deals_{stage}", "funnel_deals", height=400)
 
 

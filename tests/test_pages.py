@@ -163,6 +163,18 @@ def test_funnel_page_numbers(app: AppTest) -> None:
     assert shown["Win rate"] == "66.7%"
 
 
+def test_funnel_lists_the_deals_behind_a_chosen_stage(app: AppTest) -> None:
+    app.run()
+    app.switch_page("pages/funnel.py").run()
+    listed = len(app.dataframe)
+    app.selectbox(key="funnel_stage_pick").select("proposal").run()  # nothing is listed before a choice
+    _no_errors(app)
+    assert len(app.dataframe) == listed + 1
+    # D1 and D3 were won (won is after proposal), D4 is in proposal: three reached it
+    assert sorted(app.dataframe[-1].value["deal_id"]) == ["D1", "D3", "D4"]
+    assert any("3 deals" in c.value for c in app.caption)
+
+
 def test_commission_page_reacts_to_the_region_filter(app: AppTest) -> None:
     app.run()
     app.switch_page("pages/commission.py").run()
