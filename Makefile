@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(VENV)/bin/b2bmetrics demo --db $(DEMO_DB)
 
 run: $(STAMP) $(DEMO_DB)
-	$(VENV)/bin/streamlit run dashboard.py --server.port $(PORT)
+	$(VENV)/bin/streamlit run serve.py --server.port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

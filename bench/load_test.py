@@ -1,6 +1,6 @@
 """Concurrent users (issue #6): `make bench-load` (= `python -m bench.load_test`).
 
-Serves the dashboard (`streamlit run dashboard.py`, loopback only) on a copy of the 200,000-account
+Serves the dashboard (`streamlit run serve.py`, as `make run`; loopback only) on a copy of the 200,000-account
 demo and drives `--sessions` concurrent sessions for `--duration` seconds. Each session opens the
 app, then keeps changing one thing at a time, as a user clicking would: a filter (region, segment,
 rep, period) or the page, with a short think time between runs. Halfway a `b2bmetrics ingest`
@@ -86,9 +86,10 @@ def free_port() -> int:
 
 
 def start_server(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`streamlit run dashboard.py` on loopback, in a process group of its own (so it can be stopped whole)."""
+    """`streamlit run serve.py` (what `make run` serves) on loopback, in a process group of its own (so it
+    can be stopped whole); returns once the server answers, i.e. after its warm-up."""
     env = {**os.environ, "B2BMETRICS_DB": str(db)}
-    cmd = [str(BIN / "streamlit"), "run", "dashboard.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+    cmd = [str(BIN / "streamlit"), "run", "serve.py", "--server.port", str(port), "--server.address", "127.0.0.1",
            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -493,7 +494,7 @@ def report(test: Test, args: argparse.Namespace, info: dict[str, Any]) -> str:
         f"Run {dt.datetime.now():%Y-%m-%d %H:%M} on {info['revision']}. Machine: {info['machine']}; "
         f"load average at the end {info['load_end']:.1f}.",
         "",
-        f"One `streamlit run dashboard.py` server on loopback, on a copy of the {ACCOUNTS:,}-account demo. "
+        f"One `streamlit run serve.py` server (as `make run`) on loopback, on a copy of the {ACCOUNTS:,}-account demo. "
         f"{args.sessions} websocket sessions speak Streamlit's protocol (what the browser's JS sends: "
         "`rerun_script` with widget states, query string and page hash); browsers would have taken the 2 cores "
         "from the server (first paint in a real browser is measured below). Sessions start over "

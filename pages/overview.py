@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
 from b2bmetrics.filters import Filters
-from ui import charts, data, page
+from ui import charts, overview_data, page
 from ui.download import download
 from ui.i18n import kpi_label, pick, t
 from ui.tables import show_table
@@ -28,33 +25,10 @@ TILES = [
 ]
 
 
-def previous_filters(filters: Filters) -> tuple[Filters, int] | None:
-    """The period of the same length just before the current one, same other filters."""
-    period = data.period(filters)
-    if period.start is None or period.end is None:
-        return None
-    days = (period.end - period.start).days + 1
-    prev_end = period.start - dt.timedelta(days=1)
-    return Filters(prev_end - dt.timedelta(days=days - 1), prev_end, filters.regions, filters.segments,
-                   filters.reps), days
-
-
-def family_summaries(filters: Filters) -> dict[str, dict]:
-    """What the tiles read, each shared with its page's cache: the funnel headline (no tile shows
-    stage medians), churn and satisfaction summaries, and the commission rows' total payout."""
-    rows = data.commission_rows(filters)
-    return {
-        "funnel": data.metric("funnel.summary", filters, medians=False),
-        "churn": data.metric("churn.summary", filters),
-        "satisfaction": data.metric("satisfaction.summary", filters),
-        "commission": {"total_payout": math.fsum(rows["payout"])},
-    }
-
-
 def render_tiles(filters: Filters) -> None:
-    now = family_summaries(filters)
-    prev = previous_filters(filters)
-    before = family_summaries(prev[0]) if prev else {}
+    now = overview_data.family_summaries(filters)
+    prev = overview_data.previous_filters(filters)
+    before = overview_data.family_summaries(prev[0]) if prev else {}
     if prev:
         st.caption(t("vs_previous", days=prev[1]) + f" ({prev[0].date_from} … {prev[0].date_to})")
     kpi_tiles(now, [key for key, _ in TILES], before=before, links=dict(TILES))
@@ -62,8 +36,7 @@ def render_tiles(filters: Filters) -> None:
 
 def render_trends(filters: Filters) -> None:
     st.subheader(t("monthly_trends"))
-    trend = data.metric("funnel.monthly_trend", filters)
-    churn = data.metric("churn.monthly", filters)
+    trend, churn = overview_data.monthly_trend(filters)
     if page.empty(trend):
         return
     fig = make_subplots(specs=[[{"secondary_y": True}]])
@@ -82,7 +55,7 @@ def render_trends(filters: Filters) -> None:
 
 def render_regions(filters: Filters) -> None:
     st.subheader(t("by_region"))
-    by_region = data.metric("funnel.breakdown", filters, by="region")
+    by_region = overview_data.by_region(filters)
     if page.empty(by_region):
         return
     fig = go.Figure()

@@ -1,4 +1,4 @@
-"""The app as a person uses it: a real headless Chromium against `streamlit run dashboard.py`.
+"""The app as a person uses it: a real headless Chromium against `streamlit run serve.py` (as `make run`).
 
 Skipped only where Debian's Chromium is missing (and never in CI, where `.ci/run` installs it).
 Screenshots of every page land in tests/screenshots/ for a human to look at.
@@ -53,7 +53,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "B2BMETRICS_DB": str(db)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

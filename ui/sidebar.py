@@ -9,6 +9,7 @@ see (a value outside them, from a URL, still matches nothing: the scope is in th
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -43,6 +44,21 @@ def default_period(lo: dt.date, hi: dt.date) -> tuple[dt.date, dt.date]:
     """The last twelve months of data: what a Monday review looks at (the whole range would start
     before the first contract, leaving churn with no starting accounts)."""
     return max(lo, hi - dt.timedelta(days=364)), hi
+
+
+def _period_filters(chosen: tuple[dt.date, ...], lo: dt.date | None, hi: dt.date | None) -> Filters:
+    """Filters of a chosen period; the whole data range is left open, as the CLI does without --from/--to."""
+    if len(chosen) == 2 and (chosen[0], chosen[1]) != (lo, hi):
+        return Filters(chosen[0], chosen[1])
+    if len(chosen) == 1:
+        return Filters(chosen[0], chosen[0])
+    return Filters()
+
+
+def default_filters() -> Filters:
+    """The filters of a first visit: the default period, nothing else chosen."""
+    lo, hi = options()["range"]
+    return _period_filters(default_period(lo, hi), lo, hi) if lo and hi else Filters()
 
 
 def _reset() -> None:
@@ -80,13 +96,8 @@ def render_filters() -> Filters:
                             format_func=lambda r: f"{names.get(r) or r} ({r})" if names.get(r) else r)
     side.button(t("reset"), on_click=_reset, key="reset_filters", icon=":material/restart_alt:")
     side.caption(t("share_hint"))
-    start = end = None
-    if len(chosen) == 2 and (chosen[0], chosen[1]) != (lo, hi):
-        # the whole data range is the default period: leave it open, as the CLI does without --from/--to
-        start, end = chosen[0], chosen[1]
-    elif len(chosen) == 1:
-        start = end = chosen[0]
-    filters = Filters(start, end, tuple(regions), tuple(segments), tuple(reps))
+    filters = replace(_period_filters(chosen, lo, hi), regions=tuple(regions), segments=tuple(segments),
+                      reps=tuple(reps))
     st.session_state[FILTERS_STATE] = filters
     return filters
 
