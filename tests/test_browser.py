@@ -90,13 +90,18 @@ def browser_page(browser: Browser) -> Page:
 
 
 def settle(page: Page, timeout_s: float = 60) -> None:
-    """Wait until the page has a title and no script run has been in progress for a second."""
+    """Wait until the page has a title and no script run has been in progress for a second.
+
+    The app's `data-test-script-state` says whether a run is in progress; the status widget alone
+    does not (with `toolbarMode = "minimal"` it never shows "Running…").
+    """
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
     page.wait_for_selector("h1", timeout=timeout_s * 1000)
     deadline = time.monotonic() + timeout_s
     quiet_since = None
     while time.monotonic() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        state = page.locator('[data-testid="stApp"]').first.get_attribute("data-test-script-state")
+        running = state == "running" or page.locator('[data-testid="stStatusWidget"]').count() > 0
         if running:
             quiet_since = None
         elif quiet_since is None:
