@@ -152,7 +152,7 @@ CURRENCY_SYMBOL = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "�
 def format_value(value: Any, fmt: Format, lang: Lang = "en", currency: str = "CNY", compact: bool = False) -> str:
     """Format a number for people: ¥ and thousands separators, %, days; '—' for undefined.
 
-    `compact` shortens large money for tiles: ¥34.4M in English, ¥3,437.8万 in Chinese.
+    `compact` shortens large money for tiles: ¥34.4M in English, ¥3,438万 in Chinese.
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -165,7 +165,8 @@ def format_value(value: Any, fmt: Format, lang: Lang = "en", currency: str = "CN
         if lang == "zh" and abs(value) >= 100_000_000:
             return f"{symbol}{value / 100_000_000:,.2f}亿"
         if lang == "zh" and abs(value) >= 10_000:
-            return f"{symbol}{value / 10_000:,.1f}万"
+            # a tile is narrow: from 100万 on the tenths add nothing anyone reads
+            return f"{symbol}{value / 10_000:,.{0 if compact and abs(value) >= 1_000_000 else 1}f}万"
         sign = "-" if value < 0 else ""
         if compact and lang != "zh":
             for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):

@@ -11,7 +11,8 @@ from b2bmetrics.registry import COLUMN_LABELS
 from ui.download import download
 from ui.i18n import lang
 
-FORMATS = {"money": "localized", "count": "localized", "percent": "percent", "days": "%.1f", "hours": "%.1f",
+# money: two decimals and thousands separators in every row ("localized" shows 1,721.28 beside 5,041.122)
+FORMATS = {"money": "accounting", "count": "localized", "percent": "percent", "days": "%.1f", "hours": "%.1f",
            "score": "%.2f", "nps": "%.1f"}
 
 
