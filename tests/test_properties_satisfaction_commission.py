@@ -7,6 +7,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,6 +46,17 @@ def test_marginal_commission_is_non_decreasing_in_revenue(plan: Plan, a: float, 
     plan = replace(plan, mode="marginal")
     lo, hi = sorted((a, b))
     assert cm.tier_commission(lo, quota, plan) <= cm.tier_commission(hi, quota, plan) + 1e-6
+
+
+@BOUNDED
+@given(plans(), st.lists(st.tuples(money, st.sampled_from([0.0, 1.0, 50000.0, 1e6]) | st.floats(0.0, 1e6)),
+                         min_size=1, max_size=30))
+def test_tier_arithmetic_over_arrays_equals_the_scalar_one_exactly(plan: Plan,
+                                                                    pairs: list[tuple[float, float]]) -> None:
+    # the rows of a period are computed over arrays; a statement recomputes one person with the scalar
+    credited = np.array([c for c, _ in pairs])
+    quota = np.array([q for _, q in pairs])
+    assert cm.tier_commissions(credited, quota, plan).tolist() == [cm.tier_commission(c, q, plan) for c, q in pairs]
 
 
 @BOUNDED
