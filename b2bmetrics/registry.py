@@ -8,6 +8,7 @@ dashboard's tiles and tables and the docs read labels and formats from here and 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -186,7 +187,7 @@ def format_value(value: Any, fmt: Format, lang: Lang = "en", currency: str = "CN
     return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
 
 
-def lookup(kpis: dict[str, Any], key: str) -> Any:
+def lookup(kpis: Mapping[str, Any] | None, key: str) -> Any:
     """The value at `key` ("family.name") in a `kpis` JSON object."""
     family, name = key.split(".", 1)
-    return kpis.get(family, {}).get(name)
+    return (kpis or {}).get(family, {}).get(name)

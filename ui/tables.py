@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -16,9 +17,9 @@ FORMATS = {"money": "accounting", "count": "localized", "percent": "percent", "d
            "score": "%.2f", "nps": "%.1f"}
 
 
-def column_config(frame: pd.DataFrame) -> dict[str, object]:
+def column_config(frame: pd.DataFrame) -> dict[str, Any]:
     """Labels and number formats for the columns the registry knows."""
-    config: dict[str, object] = {}
+    config: dict[str, Any] = {}
     for col in frame.columns:
         if col not in COLUMN_LABELS:
             continue
@@ -32,10 +33,9 @@ def column_config(frame: pd.DataFrame) -> dict[str, object]:
 
 
 def show_table(frame: pd.DataFrame, name: str, key: str, *, columns: Sequence[str] | None = None,
-               extra_config: dict[str, object] | None = None, height: int | None = None) -> None:
+               extra_config: dict[str, Any] | None = None, height: int | None = None) -> None:
     """The frame (or its `columns`) with labels and formats, and a CSV download of what is shown."""
     shown = frame[[c for c in columns if c in frame.columns]] if columns else frame
     config = {**column_config(shown), **(extra_config or {})}
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=config,
-                 **({"height": height} if height else {}))
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, height=height or "auto")
     download(shown, name, key)
