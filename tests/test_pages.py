@@ -163,6 +163,20 @@ def test_funnel_page_numbers(app: AppTest) -> None:
     assert shown["Win rate"] == "66.7%"
 
 
+def test_the_rep_list_follows_the_chosen_region(app: AppTest) -> None:
+    app.run()
+    assert list(app.multiselect(key="rep").options) == ["王伟 (R1)", "李娜 (R2)"]
+    app.multiselect(key="region").select("东区").run()
+    _no_errors(app)
+    assert list(app.multiselect(key="rep").options) == ["王伟 (R1)"]  # R1 owns 东区's accounts and deals
+    app.multiselect(key="rep").select("R1").run()
+    app.multiselect(key="region").unselect("东区").select("西区").run()
+    _no_errors(app)
+    # a chosen person stays chosen (and listed) when the region changes; the numbers then show nobody
+    assert app.multiselect(key="rep").value == ["R1"]
+    assert list(app.multiselect(key="rep").options) == ["王伟 (R1)", "李娜 (R2)"]
+
+
 def test_funnel_lists_the_deals_behind_a_chosen_stage(app: AppTest) -> None:
     app.run()
     app.switch_page("pages/funnel.py").run()

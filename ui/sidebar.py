@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
+import ibis
 import pandas as pd
 import streamlit as st
 
@@ -33,6 +34,28 @@ def _options(con: Any) -> dict[str, Any]:
     people = reps.select("rep_id", "rep_name", "role").execute()
     lo, hi = data_date_range(con)
     return {"regions": sorted(regions), "segments": sorted(segments), "reps": people, "range": (lo, hi)}
+
+
+def _people_of(regions: tuple[str, ...]) -> Any:
+    def people(con: Any) -> set[str]:
+        """Who a rep filter can mean in these regions: people of the regions (`reps.region`, what
+        commission and `region_of = "rep"` go by) and, with regions of accounts, the owners of the
+        regions' accounts and of their deals."""
+        reps = con.table("reps")
+        ids = [reps.filter(reps.region.isin(list(regions))).select(rep_id=reps.rep_id)]
+        if context.config().region_of == "account":
+            acc, deals = con.table("accounts"), con.table("deals")
+            here = acc.filter(acc.region.isin(list(regions)))
+            ids.append(here.select(rep_id=here.owner_rep_id))
+            mine = deals.filter(deals.account_id.isin(here.account_id))
+            ids.append(mine.select(rep_id=mine.owner_rep_id))
+        return set(ibis.union(*ids).distinct().execute()["rep_id"].dropna())
+    return people
+
+
+def people_in_regions(regions: tuple[str, ...]) -> set[str]:
+    """The rep filter's choices once regions are chosen (cached per data version and regions)."""
+    return data.query(f"sidebar.people:{sorted(regions)!r}", _people_of(tuple(sorted(regions))))
 
 
 def options() -> dict[str, Any]:
@@ -92,7 +115,12 @@ def render_filters() -> Filters:
                                 placeholder=t("all"))
     people: pd.DataFrame = opts["reps"]
     names = dict(zip(people["rep_id"], people["rep_name"].fillna(""), strict=True))
-    reps = side.multiselect(t("rep"), list(names), key=KEY_REP, bind="query-params", persist_state="session", placeholder=t("all"),
+    choices = list(names)
+    if regions:  # a dependent list, as a CRM's: the people of the chosen regions, and whoever is chosen
+        keep = people_in_regions(tuple(regions)) | set(st.session_state.get(KEY_REP) or ()) \
+            | set(st.query_params.get_all(KEY_REP))
+        choices = [r for r in choices if r in keep]
+    reps = side.multiselect(t("rep"), choices, key=KEY_REP, bind="query-params", persist_state="session", placeholder=t("all"),
                             format_func=lambda r: f"{names.get(r) or r} ({r})" if names.get(r) else r)
     side.button(t("reset"), on_click=_reset, key="reset_filters", icon=":material/restart_alt:")
     side.caption(t("share_hint"))
