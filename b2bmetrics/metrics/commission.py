@@ -333,7 +333,6 @@ class Row:
     payout: float
 
 
-
 def _quota(facts: Facts, plan: Plan, key: Key) -> float:
     # only a quotas row starting on the period's first day counts
     return facts.quota.get(key, plan.default_quota)
@@ -403,11 +402,6 @@ def _shown_columns(con: Any, cfg: Config, filters: Filters, period: Period, plan
     return _row_columns(_facts(con, cfg, plan, periods, filters), plan, referral_facts=referral_facts)
 
 
-def compute_rows(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> list[Row]:
-    """The rows shown for the filters, sorted by period_start then rep_id."""
-    return [Row(*values) for values in zip(*_shown_columns(con, cfg, filters, period, plan).values(), strict=True)]
-
-
 def summary(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> dict[str, Any]:
     """CONTRACT §4 "commission": {"total_payout", "rows": [...]} (one query)."""
     cols = _shown_columns(con, cfg, filters, period, plan)
@@ -415,17 +409,6 @@ def summary(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan 
     names = list(cols)
     return {"total_payout": math.fsum(cols["payout"]),
             "rows": [dict(zip(names, values, strict=True)) for values in zip(*cols.values(), strict=True)]}
-
-
-def rows_frame(rows: list[Row]) -> pd.DataFrame:
-    """Rows as a DataFrame with the JSON's columns."""
-    cols = list(Row.__dataclass_fields__)
-    return pd.DataFrame([r.__dict__ for r in rows], columns=cols)  # not asdict: it deep-copies
-
-
-def shown_frame(con: Any, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> pd.DataFrame:
-    """The rows shown for the filters as a DataFrame (no Row objects in between)."""
-    return pd.DataFrame(_shown_columns(con, cfg, filters, period, plan), columns=list(Row.__dataclass_fields__))
 
 
 # ---- a person's statement ---------------------------------------------------------------------
