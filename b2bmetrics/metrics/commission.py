@@ -7,8 +7,8 @@ commission period (calendar quarter or month) overlapping the filter period, and
 whole commission period.
 
 The aggregation over deals runs in the database and returns one long, small frame (one row per
-person, period and kind of fact); the tier arithmetic then runs in Python on those few rows
-(`tier_commission`).
+person, period and kind of fact); the tier arithmetic then runs over those rows in numpy
+(`tier_commissions`, the same operations as the scalar `tier_commission` a statement uses).
 
 Choices where the contract is silent:
 
