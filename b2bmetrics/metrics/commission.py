@@ -117,7 +117,8 @@ def tier_commissions(credited: np.ndarray, quota: np.ndarray, plan: Plan) -> np.
     """`tier_commission` over arrays: the same float operations per element, in the same order, so
     each result equals the scalar one exactly (adding 0.0 for a slice not reached changes nothing)."""
     tiers = plan.tiers
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # a tiny quota makes attainment inf, as in the scalar arithmetic; inf - inf slices are never taken
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if plan.mode == "retroactive":
             attainment = credited / np.where(quota > 0, quota, 1.0)
             rate = np.full(len(credited), tiers[-1].rate)
@@ -371,7 +372,7 @@ def _row_columns(facts: Facts, plan: Plan, *, referral_facts: bool = False) -> d
     for i, key in enumerate(keys):  # few rows have clawbacks; each needs its origin period's rate
         if key in facts.claw_credit or key in facts.claw_referral:
             clawback[i] = _clawback(facts, plan, key)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         attainment = np.where(quota > 0, credited / np.where(quota > 0, quota, 1.0), np.nan)
     out: dict[str, list[Any]] = {
         "rep_id": [k[0] for k in keys],
