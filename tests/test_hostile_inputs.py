@@ -34,6 +34,7 @@ from b2bmetrics.ingest import LoadResult, ingest, plan_files, preview_rejects
 from b2bmetrics.metrics import quality
 from b2bmetrics.schema import TABLES
 from b2bmetrics.store import Store
+from tests.conftest import query
 
 ROOT = Path(__file__).resolve().parents[1]
 CANONICAL = ROOT.parent / "shared" / "samples" / "canonical"
@@ -65,14 +66,6 @@ def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
         return {name: sorted(con.execute(f'SELECT * FROM "{name}"').fetchall(),
                              key=lambda r: tuple("" if v is None else str(v) for v in r))
                 for name in [*TABLES, "loads", "load_rejects"]}
-    finally:
-        con.close()
-
-
-def query(store: Store, sql: str) -> list[tuple[Any, ...]]:
-    con = store.read_connection()
-    try:
-        return con.execute(sql).fetchall()
     finally:
         con.close()
 

@@ -21,6 +21,7 @@ from b2bmetrics.errors import B2BError
 from b2bmetrics.ingest import ingest
 from b2bmetrics.ingest_parse import date_sql, money_sql
 from b2bmetrics.store import Store
+from tests.conftest import query
 
 D = dt.datetime
 
@@ -35,14 +36,6 @@ def csv_text(header: list[str], rows: list[list[str]]) -> str:
         return f'"{v}"' if ("," in v or '"' in v) else v
 
     return "\n".join([",".join(header)] + [",".join(cell(v) for v in r) for r in rows]) + "\n"
-
-
-def query(store: Store, sql: str) -> list[tuple[Any, ...]]:
-    con = store.read_connection()
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def load_rows(tmp_path: Path, name: str, header: list[str], rows: list[list[str]], cfg: Config | None = None,
