@@ -78,7 +78,15 @@ KPIS: tuple[KPI, ...] = (
        "Commission + referral commission − clawbacks over the rows shown.", better=False),
 )
 
-KPI_BY_KEY: dict[str, KPI] = {k.key: k for k in KPIS}
+# The dashboard's own figures, beside the CONTRACT §4 JSON (the CLI prints only KPIS).
+PAGE_KPIS: tuple[KPI, ...] = (
+    _k("pipeline.open_amount", "Open pipeline", "在途商机金额", "money",
+       "Amount of the deals open at the end of the period: created by then, not yet closed."),
+    _k("pipeline.open_deals", "Open pipeline deals", "在途商机数", "count",
+       "Deals open at the end of the period: created by then, not yet closed."),
+)
+
+KPI_BY_KEY: dict[str, KPI] = {k.key: k for k in (*KPIS, *PAGE_KPIS)}
 
 # Labels of the commission rows and the funnel stage rows, for tables in the CLI and pages.
 COLUMN_LABELS: dict[str, tuple[str, str, Format]] = {

@@ -16,7 +16,7 @@ from ui.tiles import kpi_tiles
 TILES = [
     ("funnel.won_amount", "pages/funnel.py"),
     ("funnel.win_rate", "pages/funnel.py"),
-    ("funnel.open_deals", "pages/funnel.py"),
+    ("pipeline.open_amount", "pages/funnel.py"),
     ("churn.logo_churn_rate", "pages/churn.py"),
     ("churn.net_revenue_retention", "pages/churn.py"),
     ("satisfaction.csat", "pages/satisfaction.py"),

@@ -356,3 +356,36 @@ def test_sensible_frames_on_demo_data(demo: Any) -> None:
     assert {**headline, "stages": None} == {**out, "stages": None}
     assert [s["entered"] for s in headline["stages"]] == ent
     assert len(funnel.deals_behind(demo, CFG, f, p, stage="won")) == ent[-1]
+
+
+def test_open_pipeline_is_a_snapshot_at_the_period_end() -> None:
+    # D1 won 2/9, D2 lost 2/1, D3 won 3/12 (region W), D4 open; D5 "won" without a close date is not open
+    con = make_db({
+        "accounts": [{"account_id": "A1", "region": "E"}, {"account_id": "A2", "region": "W"}],
+        "deals": [
+            {"deal_id": "D1", "stage": "won", "status": "won", "account_id": "A1", "amount": 100.0,
+             "created_at": dt.datetime(2024, 1, 10), "closed_at": dt.datetime(2024, 2, 9)},
+            {"deal_id": "D2", "stage": "lost", "status": "lost", "account_id": "A1", "amount": 50.0,
+             "created_at": dt.datetime(2024, 1, 11), "closed_at": dt.datetime(2024, 2, 1)},
+            {"deal_id": "D3", "stage": "won", "status": "won", "account_id": "A2", "amount": 300.0,
+             "created_at": dt.datetime(2024, 1, 12), "closed_at": dt.datetime(2024, 3, 12)},
+            {"deal_id": "D4", "stage": "proposal", "status": "open", "account_id": "A2", "amount": 80.0,
+             "created_at": dt.datetime(2024, 2, 1)},
+            {"deal_id": "D5", "stage": "won", "account_id": "A2", "amount": 999.0,
+             "created_at": dt.datetime(2024, 1, 5)},
+        ],
+    })
+
+    def at_end(end: dt.date, **kw: Any) -> dict[str, Any]:
+        return funnel.open_pipeline(con, CFG, Filters(**kw), Period(dt.date(2024, 1, 1), end, True))
+
+    # end of January: D1, D2 and D3 created and not yet closed (D4 comes on 2/1): 100 + 50 + 300
+    assert at_end(dt.date(2024, 1, 31)) == {"open_deals": 3, "open_amount": 450.0}
+    # end of February: D1 and D2 closed; D3 (closes 3/12) and D4: 300 + 80
+    assert at_end(dt.date(2024, 2, 29)) == {"open_deals": 2, "open_amount": 380.0}
+    # a close on the last day counts as closed by its end
+    assert at_end(dt.date(2024, 3, 12)) == {"open_deals": 1, "open_amount": 80.0}
+    assert at_end(dt.date(2024, 1, 31), regions=("E",)) == {"open_deals": 2, "open_amount": 150.0}
+    assert at_end(dt.date(2023, 12, 31)) == {"open_deals": 0, "open_amount": 0.0}
+    assert funnel.open_pipeline(con, CFG, Filters(), Period(None, None, False)) == \
+        {"open_deals": None, "open_amount": None}

@@ -112,11 +112,13 @@ def test_overview_shows_known_numbers_and_a_filter_changes_them(app: AppTest) ->
     shown = _metrics(app)
     assert shown["Win rate"] == "66.7%"
     assert shown["Won revenue"] == "¥400"
+    assert shown["Open pipeline"] == "¥80"  # at the period's end only D4 is open
     app.multiselect(key="region").select("东区").run()
     _no_errors(app)
     shown = _metrics(app)
     assert shown["Win rate"] == "50.0%"  # 1 won / (1 won + 1 lost)
     assert shown["Won revenue"] == "¥100"
+    assert shown["Open pipeline"] == "¥0"  # 东区's deals are both closed
 
 
 def test_language_switch_changes_labels(app: AppTest) -> None:

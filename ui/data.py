@@ -30,6 +30,7 @@ def _functions() -> dict[str, Callable[..., Any]]:
         "funnel.transitions": funnel.transitions,
         "funnel.deals_behind": funnel.deals_behind,
         "funnel.time_in_stage": funnel.time_in_stage,
+        "funnel.open_pipeline": funnel.open_pipeline,
         "churn.summary": churn.summary,
         "churn.monthly": churn.monthly,
         "churn.cohort_matrix": churn.cohort_matrix,

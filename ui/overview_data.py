@@ -24,10 +24,12 @@ def previous_filters(filters: Filters) -> tuple[Filters, int] | None:
 
 def family_summaries(filters: Filters) -> dict[str, dict]:
     """What the tiles read, each shared with its page's cache: the funnel headline (no tile shows
-    stage medians), churn and satisfaction summaries, and the commission rows' total payout."""
+    stage medians), the open pipeline at the period's end, churn and satisfaction summaries, and the
+    commission rows' total payout."""
     rows = data.commission_rows(filters)
     return {
         "funnel": data.metric("funnel.summary", filters, medians=False),
+        "pipeline": data.metric("funnel.open_pipeline", filters),
         "churn": data.metric("churn.summary", filters),
         "satisfaction": data.metric("satisfaction.summary", filters),
         "commission": {"total_payout": math.fsum(rows["payout"])},

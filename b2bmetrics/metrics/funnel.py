@@ -278,6 +278,24 @@ def _months(period: Period) -> list[pd.Timestamp]:
                               pd.Timestamp(period.end), freq="MS"))
 
 
+def open_pipeline(con: Any, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
+    """The pipeline as it stood at the end of the period (a snapshot, not the cohort): deals created
+    by then and not yet closed — `closed_at` after the period, or no `closed_at` and still open.
+
+    {"open_deals": count, "open_amount": Σ amount (0.0 when none has one)}; both None without data.
+    Two periods' snapshots compare like for like, which the cohort's `open_deals` cannot: an older
+    cohort has had longer to close. The dashboard's tile; not part of the CONTRACT §4 JSON.
+    """
+    if period.empty_data:
+        return {"open_deals": None, "open_amount": None}
+    d = deals_in_scope(con, cfg, filters)
+    end = period.end_exclusive_ts()
+    still_open = ibis.ifelse(d.closed_at.isnull(), effective_status(cfg, d) == "open", d.closed_at >= end)
+    d = d.filter(d.created_at.notnull(), d.created_at < end, still_open)
+    row = d.aggregate(n=d.count(), amount=d.amount.sum()).execute().iloc[0]
+    return {"open_deals": _count(row["n"]), "open_amount": _num(row["amount"]) or 0.0}
+
+
 def monthly_trend(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
     """Cohort deals by creation month: month (first day), created, won_deals, lost_deals, open_deals,
     win_rate, won_amount. Every month of the period has a row (zeros when nothing was created);
