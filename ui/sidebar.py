@@ -33,29 +33,28 @@ def _options(con: Any) -> dict[str, Any]:
     segments = acc.select(v=acc.segment).distinct().execute()["v"].dropna().tolist()
     people = reps.select("rep_id", "rep_name", "role").execute()
     lo, hi = data_date_range(con)
-    return {"regions": sorted(regions), "segments": sorted(segments), "reps": people, "range": (lo, hi)}
+    return {"regions": sorted(regions), "segments": sorted(segments), "reps": people, "range": (lo, hi),
+            "people_by_region": _people_by_region(con)}
 
 
-def _people_of(regions: tuple[str, ...]) -> Any:
-    def people(con: Any) -> set[str]:
-        """Who a rep filter can mean in these regions: people of the regions (`reps.region`, what
-        commission and `region_of = "rep"` go by) and, with regions of accounts, the owners of the
-        regions' accounts and of their deals."""
-        reps = con.table("reps")
-        ids = [reps.filter(reps.region.isin(list(regions))).select(rep_id=reps.rep_id)]
-        if context.config().region_of == "account":
-            acc, deals = con.table("accounts"), con.table("deals")
-            here = acc.filter(acc.region.isin(list(regions)))
-            ids.append(here.select(rep_id=here.owner_rep_id))
-            mine = deals.filter(deals.account_id.isin(here.account_id))
-            ids.append(mine.select(rep_id=mine.owner_rep_id))
-        return set(ibis.union(*ids).distinct().execute()["rep_id"].dropna())
-    return people
-
-
-def people_in_regions(regions: tuple[str, ...]) -> set[str]:
-    """The rep filter's choices once regions are chosen (cached per data version and regions)."""
-    return data.query(f"sidebar.people:{sorted(regions)!r}", _people_of(tuple(sorted(regions))))
+def _people_by_region(con: Any) -> dict[str, set[str]]:
+    """Who a rep filter can mean in each region: its people (`reps.region`, what commission and
+    `region_of = "rep"` go by) and, with regions of accounts, the owners of its accounts and of their
+    deals. One query per data version, so a region change asks none."""
+    reps = con.table("reps")
+    pairs = [reps.select(region=reps.region, rep_id=reps.rep_id)]
+    if context.config().region_of == "account":
+        acc, deals = con.table("accounts"), con.table("deals")
+        pairs.append(acc.select(region=acc.region, rep_id=acc.owner_rep_id))
+        homes = acc.select(_a=acc.account_id, region=acc.region)
+        owned = deals.join(homes, deals.account_id == homes._a)
+        pairs.append(owned.select(region=owned.region, rep_id=owned.owner_rep_id))
+    u = ibis.union(*pairs).distinct()
+    frame = u.filter(u.region.notnull(), u.rep_id.notnull()).execute()
+    out: dict[str, set[str]] = {}
+    for region, rep_id in zip(frame["region"], frame["rep_id"], strict=True):
+        out.setdefault(region, set()).add(rep_id)
+    return out
 
 
 def options() -> dict[str, Any]:
@@ -117,8 +116,8 @@ def render_filters() -> Filters:
     names = dict(zip(people["rep_id"], people["rep_name"].fillna(""), strict=True))
     choices = list(names)
     if regions:  # a dependent list, as a CRM's: the people of the chosen regions, and whoever is chosen
-        keep = people_in_regions(tuple(regions)) | set(st.session_state.get(KEY_REP) or ()) \
-            | set(st.query_params.get_all(KEY_REP))
+        keep = set().union(*(opts["people_by_region"].get(r, set()) for r in regions)) \
+            | set(st.session_state.get(KEY_REP) or ()) | set(st.query_params.get_all(KEY_REP))
         choices = [r for r in choices if r in keep]
     reps = side.multiselect(t("rep"), choices, key=KEY_REP, bind="query-params", persist_state="session", placeholder=t("all"),
                             format_func=lambda r: f"{names.get(r) or r} ({r})" if names.get(r) else r)
