@@ -9,7 +9,7 @@ import streamlit as st
 from b2bmetrics.filters import Filters
 from b2bmetrics.metrics.accounts import mrr_over_time
 from b2bmetrics.registry import format_value
-from ui import charts, context, data, page
+from ui import charts, context, data, page, sidebar
 from ui.download import download
 from ui.i18n import lang, pick
 from ui.tables import column_config, show_table
@@ -33,9 +33,9 @@ def render_list(filters: Filters) -> str | None:
     rows = event.selection.rows if event is not None else []
     ids = found["account_id"].tolist()
     default = ids[rows[0]] if rows else st.session_state.get("acc_selected", ids[0])
+    names = dict(zip(ids, found["account_name"], strict=True))
     chosen = st.selectbox(pick("Account", "客户"), ids, index=ids.index(default) if default in ids else 0,
-                          format_func=lambda a: f"{a} · {found.set_index('account_id').at[a, 'account_name']}",
-                          key="acc_pick")
+                          format_func=lambda a: f"{a} · {names.get(a)}", key="acc_pick")
     st.session_state["acc_selected"] = chosen
     return chosen
 
@@ -50,7 +50,8 @@ def render_profile(account_id: str) -> None:
     st.header(f"{acc['account_name'] or account_id}")
     st.caption(" · ".join(str(v) for v in (acc["account_id"], acc["region"], acc["segment"], acc["industry"])
                           if v is not None and not pd.isna(v)))
-    health = data.lookup("churn.health", account_id=account_id)
+    # as of the data's last day, which the sidebar already knows (health would otherwise scan every table for it)
+    health = data.lookup("churn.health", account_id=account_id, as_of=sidebar.options()["range"][1])
     cols = st.columns(4)
     score = health.get("health_score")
     cols[0].metric(pick("Health score", "健康分"), f"{score:.0f}" if score is not None else "—",

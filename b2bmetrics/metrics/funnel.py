@@ -300,7 +300,8 @@ def monthly_trend(con: Any, cfg: Config, filters: Filters, period: Period) -> pd
     """Cohort deals by creation month: month (first day), created, won_deals, lost_deals, open_deals,
     win_rate, won_amount. Every month of the period has a row (zeros when nothing was created);
     deals without `created_at` have no month and are left out."""
-    c = cohort(con, cfg, filters, period)
+    deals = _cohort_deals(con, cfg, filters, period)  # no reach needed: the stage history is not read
+    c = deals.mutate(status=effective_status(cfg, deals))
     c = c.filter(c.created_at.notnull())
     c = c.mutate(month=c.created_at.truncate("M").cast("date"))
     won = c.status == "won"
