@@ -39,8 +39,6 @@ def _functions() -> dict[str, Callable[..., Any]]:
         "satisfaction.summary": satisfaction.summary,
         "satisfaction.by_group": satisfaction.by_group,
         "satisfaction.response_times": satisfaction.response_times,
-        "commission.summary": commission.summary,
-        "commission.attainment": commission.attainment,
         "commission.all_rows": lambda con, cfg, f, p, plan=None: commission.all_rows(con, cfg, p, plan),
     }
 
