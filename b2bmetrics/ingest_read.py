@@ -234,7 +234,8 @@ def text_layout(path: Path, suffix_hint: str | None = None) -> TextLayout:
     # not the header; DuckDB's reader must skip them too, or it would take the first for the header
     while True:
         first, sep, rest = text.partition("\n")
-        if not sep or first.replace(delimiter, "").strip(" \t\r\"") != "":
+        # no quotes here: a quote opens a field that may span lines, which the reader counts differently
+        if not sep or first.replace(delimiter, "").strip(" \t\r") != "":
             break
         skip, text = skip + 1, rest
     recs = records(text, delimiter, whole, limit=2)
