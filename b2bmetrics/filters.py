@@ -16,6 +16,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from b2bmetrics import derived
 from b2bmetrics.config import Config
 from b2bmetrics.schema import TABLES
 
@@ -70,8 +71,8 @@ class Period:
 DATE_KINDS = ("timestamp", "date")
 
 
-def data_date_range(con: Any) -> tuple[dt.date | None, dt.date | None]:
-    """Earliest and latest date found in any date column of any loaded table, in one query."""
+def date_range_expr(con: Any) -> ir.Table:
+    """One row: `lo` and `hi`, the earliest and latest date in any date column of any table."""
     parts = []
     for table in TABLES.values():
         t = con.table(table.name)
@@ -79,7 +80,14 @@ def data_date_range(con: Any) -> tuple[dt.date | None, dt.date | None]:
             if col.kind in DATE_KINDS:
                 parts.append(t.select(d=t[col.name].cast("date")).filter(lambda r: r.d.notnull()))
     union = ibis.union(*parts)
-    row = union.aggregate(lo=union.d.min(), hi=union.d.max()).execute()
+    return union.aggregate(lo=union.d.min(), hi=union.d.max())
+
+
+def data_date_range(con: Any) -> tuple[dt.date | None, dt.date | None]:
+    """Earliest and latest date found in any date column of any loaded table, in one query
+    (a store keeps the answer beside the data, see `derived`)."""
+    stored = derived.table(con, "date_range")
+    row = (stored if stored is not None else date_range_expr(con)).execute()
     lo, hi = row["lo"].iloc[0], row["hi"].iloc[0]
     return (_as_date(lo), _as_date(hi))
 
@@ -131,9 +139,10 @@ def scope_by_account(table: ir.Table, scope: ir.Table | None) -> ir.Table:
     return table.filter(table.account_id.isin(scope.account_id))
 
 
-def deals_in_scope(con: Any, cfg: Config, filters: Filters) -> ir.Table:
-    """Deals selected by region, segment and rep for the funnel (rep = the deal's owner)."""
-    deals = con.table("deals")
+def deals_in_scope(con: Any, cfg: Config, filters: Filters, deals: ir.Table | None = None) -> ir.Table:
+    """Deals selected by region, segment and rep for the funnel (rep = the deal's owner), from
+    `deals` (a table with the `deals` columns; the `deals` table itself by default)."""
+    deals = con.table("deals") if deals is None else deals
     cond = []
     if filters.segments or (filters.regions and cfg.region_of == "account"):
         acc = con.table("accounts")

@@ -33,6 +33,8 @@ from typing import Any
 
 import duckdb
 
+from b2bmetrics import derived
+from b2bmetrics.config import Config
 from b2bmetrics.errors import B2BError, StoreBusy
 from b2bmetrics.schema import LOAD_REJECTS_DDL, LOADS_DDL, TABLES, create_table_sql
 
@@ -162,10 +164,13 @@ class Store:
                 stale.unlink()
 
     @contextlib.contextmanager
-    def write(self, wait_s: float = WRITE_LOCK_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
+    def write(self, wait_s: float = WRITE_LOCK_WAIT_S,
+              cfg: Config | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to a private copy; committed by rename when the block exits cleanly.
 
-        Any exception inside the block discards the copy: the database stays exactly as it was.
+        Before the commit the derived tables are rebuilt from what the block wrote (`derived`,
+        for `cfg`'s stage order). Any exception inside the block discards the copy: the database
+        stays exactly as it was.
         """
         with self._write_lock(wait_s):
             self._clean_stale_temps()
@@ -177,6 +182,7 @@ class Store:
                 init_schema(con)
                 con.execute("BEGIN TRANSACTION")
                 yield con
+                derived.refresh(con, cfg or Config())
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
                 con.close()

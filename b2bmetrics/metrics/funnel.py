@@ -32,6 +32,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from b2bmetrics import derived
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, deals_in_scope
 from b2bmetrics.metrics.cells import count as _count
@@ -91,18 +92,42 @@ def _cohort_deals(con: Any, cfg: Config, filters: Filters, period: Period) -> ir
     return deals.filter(_in_cohort(deals, period))
 
 
+def _whole(filters: Filters, period: Period) -> bool:
+    """The cohort is every deal: no filter and the data's own period, which spans every `created_at`."""
+    return not (filters.scopes_accounts or filters.reps or period.given)
+
+
+def history_reach(con: Any, cfg: Config, deals: ir.Table | None) -> ir.Table:
+    """Per deal in the stage history (of `deals`, or all): `_h_deal` and `_h_top`, the highest
+    pipeline position it shows (NULL when only lost / unknown stages)."""
+    hist = con.table("deal_stage_history")
+    if deals is not None:
+        hist = hist.filter(hist.deal_id.isin(deals.deal_id))
+    return hist.group_by(_h_deal=hist.deal_id).aggregate(_h_top=stage_position(cfg, hist.stage).max())
+
+
 def cohort(con: Any, cfg: Config, filters: Filters, period: Period) -> ir.Table:
     """The cohort deals (every `deals` column) with `status` filled in and `reach` (int position).
 
-    Building block of every funnel number; nothing is executed.
+    Building block of every funnel number; nothing is executed. Read from the store's derived
+    `deal_facts` (every deal with its status and reach) when it has them.
     """
+    facts = derived.table(con, "deal_facts", cfg)
+    if facts is not None:
+        d = deals_in_scope(con, cfg, filters, facts)
+        return d.filter(_in_cohort(d, period))
     deals = _cohort_deals(con, cfg, filters, period)
-    hist = con.table("deal_stage_history")
-    if filters.scopes_accounts or filters.reps or period.given:
-        # a part of the deals: aggregate only their history (the join below keeps the same rows;
-        # without this DuckDB aggregates the whole history first). All deals: no semi-join needed.
-        hist = hist.filter(hist.deal_id.isin(deals.deal_id))
-    top = hist.group_by(_h_deal=hist.deal_id).aggregate(_h_top=stage_position(cfg, hist.stage).max())
+    # a part of the deals: aggregate only their history (the join keeps the same rows; without
+    # this DuckDB aggregates the whole history first). All deals: no semi-join needed.
+    return _with_reach(con, cfg, deals, history_reach(con, cfg, None if _whole(filters, period) else deals))
+
+
+def deal_facts_live(con: Any, cfg: Config) -> ir.Table:
+    """Every deal with `status` filled in and `reach`: what `cohort` selects from."""
+    return _with_reach(con, cfg, con.table("deals"), history_reach(con, cfg, None))
+
+
+def _with_reach(con: Any, cfg: Config, deals: ir.Table, top: ir.Table) -> ir.Table:
     j = deals.left_join(top, deals.deal_id == top._h_deal)
     last = len(cfg.pipeline.stages) - 1
     status = effective_status(cfg, j)
@@ -114,27 +139,44 @@ def cohort(con: Any, cfg: Config, filters: Filters, period: Period) -> ir.Table:
     return j.mutate(status=status, reach=reach).drop("_h_deal", "_h_top")
 
 
-def stage_visits(con: Any, cfg: Config, deals: ir.Table) -> ir.Table:
-    """History entries of `deals` with the deal's next entry: deal_id, stage, pos, entered_at,
-    next_stage, next_at, days (NULL when the entry is the deal's last)."""
+def stage_visits_live(con: Any, cfg: Config, deals: ir.Table | None = None) -> ir.Table:
+    """History entries (of `deals`, or all) with the deal's next entry, derived from the raw
+    history: deal_id, stage, pos, next_stage, days (NULL when the entry is the deal's last).
+    Entries without `entered_at` are left out."""
     hist = con.table("deal_stage_history")
-    hist = hist.filter(hist.deal_id.isin(deals.deal_id), hist.entered_at.notnull())
+    if deals is not None:
+        hist = hist.filter(hist.deal_id.isin(deals.deal_id))
+    hist = hist.filter(hist.entered_at.notnull())
     pos = stage_position(cfg, hist.stage)
     # ties on entered_at: pipeline order, lost / unknown last, so the order is deterministic
     hist = hist.mutate(pos=pos, _ord=ibis.coalesce(pos, len(cfg.pipeline.stages)))
     w = ibis.window(group_by=hist.deal_id, order_by=[hist.entered_at, hist._ord, hist.stage])
-    hist = hist.mutate(next_stage=hist.stage.lead().over(w), next_at=hist.entered_at.lead().over(w))
-    return hist.mutate(days=days_between(hist.entered_at, hist.next_at)).drop("_ord")
+    return hist.select("deal_id", "stage", "pos", next_stage=hist.stage.lead().over(w),
+                       days=days_between(hist.entered_at, hist.entered_at.lead().over(w)))
 
 
-def _visit_days(con: Any, cfg: Config, deals: ir.Table) -> ir.Table:
+def stage_visits(con: Any, cfg: Config, deals: ir.Table, whole: bool = False) -> ir.Table:
+    """`stage_visits_live` of `deals`, read from the store's derived copy when it has one. That
+    copy holds the visits of every deal in `deals` (history of unknown deals left out), so when
+    `whole` says `deals` is every deal it needs no selection."""
+    stored = derived.table(con, "stage_visits", cfg)
+    if stored is None:
+        return stage_visits_live(con, cfg, deals)
+    return stored if whole else stored.filter(stored.deal_id.isin(deals.deal_id))
+
+
+def _visit_days(con: Any, cfg: Config, deals: ir.Table, whole: bool) -> ir.Table:
     """`pos` and `days` of each history entry of `deals`: what the medians need of `stage_visits`.
 
-    The same days as `stage_visits` at about half the cost: the window orders by entered_at and
-    pipeline position only, and leads one column. The stage name that `stage_visits` also orders by
-    only separates entries that tie on both, and those are lost / unknown stages (their days are in
-    no median, and the entry before them sees the same instant either way) or duplicate rows.
+    Read from the store's derived `stage_visits` when it has one. Derived live, the same days as
+    `stage_visits` at about half the cost: the window orders by entered_at and pipeline position
+    only, and leads one column. The stage name that `stage_visits` also orders by only separates
+    entries that tie on both, and those are lost / unknown stages (their days are in no median,
+    and the entry before them sees the same instant either way) or duplicate rows.
     """
+    if derived.table(con, "stage_visits", cfg) is not None:
+        v = stage_visits(con, cfg, deals, whole)
+        return v.select("pos", "days")
     hist = con.table("deal_stage_history")
     hist = hist.filter(hist.deal_id.isin(deals.deal_id), hist.entered_at.notnull())
     pos = stage_position(cfg, hist.stage)
@@ -199,7 +241,7 @@ def summary(con: Any, cfg: Config, filters: Filters, period: Period, *, medians:
     if medians:
         # the history of the cohort's deals, selected by the plain cohort rows (not `c`, whose reach
         # would join the history a second time inside the subquery)
-        v = _visit_days(con, cfg, _cohort_deals(con, cfg, filters, period))
+        v = _visit_days(con, cfg, _cohort_deals(con, cfg, filters, period), _whole(filters, period))
         # one median per stage, pivoted into one row: seven masked medians would each pass over every
         # visit (and Spark refuses `median(where=)`, compiled to a percentile with a non-constant fraction)
         g = v.filter(v.pos.notnull(), v.days.notnull()).group_by("pos").aggregate(m=v.days.median())
@@ -328,7 +370,7 @@ def transitions(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.D
     the source), to_lost. Sorted by source position, then deals.
     """
     # the plain cohort rows select the history (the reach of `cohort` is not needed here)
-    v = stage_visits(con, cfg, _cohort_deals(con, cfg, filters, period))
+    v = stage_visits(con, cfg, _cohort_deals(con, cfg, filters, period), _whole(filters, period))
     v = v.filter(v.next_stage.notnull())
     df = v.group_by(source=v.stage, target=v.next_stage).aggregate(
         deals=v.deal_id.nunique(), moves=v.count()).execute()
@@ -384,7 +426,7 @@ def time_in_stage(con: Any, cfg: Config, filters: Filters, period: Period) -> pd
     stage, phase, visits, deals, median_days, mean_days, p25_days, p75_days (exact quantiles).
     One row per pipeline stage; a stage nobody left has 0 visits and NULL durations."""
     # the plain cohort rows select the history (the reach of `cohort` is not needed here)
-    v = stage_visits(con, cfg, _cohort_deals(con, cfg, filters, period))
+    v = stage_visits(con, cfg, _cohort_deals(con, cfg, filters, period), _whole(filters, period))
     v = v.filter(v.days.notnull(), v.pos.notnull())
     df = v.group_by("stage").aggregate(
         visits=v.count(), deals=v.deal_id.nunique(), median_days=v.days.median(), mean_days=v.days.mean(),

@@ -2,8 +2,9 @@
 
 Always computed on the whole data (no filters). Columns, kinds and foreign keys come from
 `schema.TABLES` (`Column.references`). `summary` asks two queries in all: one for every table at
-once (each table's counts padded into the same positional columns and stacked with UNION ALL) and
-one for the load log, which says which columns each load's file actually had.
+once (each table's counts padded into the same positional columns and stacked with UNION ALL; a
+store keeps that result beside the data, see `derived`) and one for the load log, which says which
+columns each load's file actually had.
 
 Choices where the contract is silent:
 
@@ -27,6 +28,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from b2bmetrics import derived
 from b2bmetrics.config import Config
 from b2bmetrics.schema import TABLES, Table
 
@@ -146,15 +148,25 @@ def _mapping_columns(table: Table, mapping: Any) -> set[str] | None:
     return names or None
 
 
+def _counts(tables: dict[str, ir.Table]) -> ir.Table:
+    """Every table's `_table_counts` row, stacked: one query for all of them."""
+    width = max(len(t.columns) for t in TABLES.values())
+    return ibis.union(*[_table_counts(tables, table, width) for table in TABLES.values()], distinct=False)
+
+
+def counts_expr(con: Any) -> ir.Table:
+    """The counts `summary` reads (table_name, rows, orphans, c0, c1, …), as the store keeps them."""
+    return _counts({name: con.table(name) for name in TABLES})
+
+
 def summary(con: Any, cfg: Config | None = None) -> dict[str, Any]:
     """CONTRACT §4 "quality": {"tables": {name: {"rows", "completeness", "orphans"}}} for every table.
 
     completeness = non-empty cells / (rows × present canonical columns), None for an empty table.
     """
-    width = max(len(t.columns) for t in TABLES.values())
     tables = {name: con.table(name) for name in TABLES}  # each lookup asks the backend for a schema
-    parts = [_table_counts(tables, table, width) for table in TABLES.values()]
-    df = ibis.union(*parts, distinct=False).execute()
+    stored = derived.table(con, "quality_counts", cfg)
+    df = (stored if stored is not None else _counts(tables)).execute()
     by_name = {rec["table_name"]: rec for rec in df.to_dict("records")}
     logged = _load_log_columns(con)
     out: dict[str, dict[str, Any]] = {}

@@ -1,0 +1,195 @@
+"""The store's derived tables (b2bmetrics/derived.py): kept by every write, read by the metrics,
+and never a different answer from deriving the same thing live from the raw rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from b2bmetrics import derived
+from b2bmetrics.access import Scope, scoped
+from b2bmetrics.config import Config
+from b2bmetrics.demo import write_demo
+from b2bmetrics.errors import B2BError
+from b2bmetrics.filters import Filters, resolve_period
+from b2bmetrics.ingest import ingest
+from b2bmetrics.metrics import compute_kpis, funnel, quality
+from b2bmetrics.schema import TABLES
+from b2bmetrics.store import Store
+from tests import contract_oracle as oracle
+from tests.conftest import write_db
+from tests.test_contract_oracle import GENERATED_FILTERS, _edge_cases, check, datasets
+
+CFG = Config()
+
+
+def live(con: Any) -> Any:
+    """The same backend told it has no derived tables: every metric derives its inputs from the raw rows."""
+    con._b2bmetrics_derived_tables = frozenset()
+    return con
+
+
+def same(a: Any, b: Any, path: str = "") -> None:
+    """Equal, floats to a relative 1e-12 (sums may add in another order), None only equals None."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), path
+        for k in a:
+            same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12), f"{path}: {a!r} != {b!r}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store.at(tmp_path_factory.mktemp("derived") / "demo.duckdb")
+    write_demo(store, seed=11, accounts=400)
+    return store
+
+
+def _stored(con: Any) -> set[str]:
+    return {n for n in con.list_tables() if n.startswith(derived.PREFIX)}
+
+
+def test_every_write_keeps_one_table_per_relation(demo: Store) -> None:
+    con = demo.ibis()
+    assert _stored(con) == {derived.table_name(name, CFG) for name in derived.RELATIONS}
+    for name in derived.RELATIONS:
+        assert derived.table(con, name, CFG) is not None
+
+
+def test_the_demo_reads_the_same_numbers_stored_and_live(demo: Store) -> None:
+    con = demo.ibis()
+    lo, hi = resolve_period(con, Filters()).start, resolve_period(con, Filters()).end
+    assert lo is not None and hi is not None
+    region = str(con.table("accounts").region.max().execute())
+    rep = str(con.table("deals").owner_rep_id.max().execute())
+    for f in [Filters(), Filters(date_from=lo + dt.timedelta(days=200), date_to=hi - dt.timedelta(days=100)),
+              Filters(regions=(region,)), Filters(segments=("小型企业",)), Filters(reps=(rep,)),
+              Filters(date_from=hi - dt.timedelta(days=300), regions=(region,))]:
+        same(compute_kpis(con, CFG, f), compute_kpis(live(demo.ibis()), CFG, f), str(f))
+
+
+def test_the_funnel_page_reads_the_same_frames_stored_and_live(demo: Store) -> None:
+    stored, raw = demo.ibis(), live(demo.ibis())
+    for f in [Filters(), Filters(regions=("华东",)), Filters(date_from=dt.date(2025, 3, 1))]:
+        p = resolve_period(stored, f)
+        for fn in (funnel.time_in_stage, funnel.transitions, funnel.monthly_trend):
+            pd.testing.assert_frame_equal(fn(stored, CFG, f, p), fn(raw, CFG, f, p), rtol=1e-12)
+        for by in ("region", "segment", "rep"):
+            pd.testing.assert_frame_equal(funnel.breakdown(stored, CFG, f, p, by), funnel.breakdown(raw, CFG, f, p, by),
+                                          rtol=1e-12)
+        pd.testing.assert_frame_equal(funnel.deals_behind(stored, CFG, f, p, "proposal"),
+                                      funnel.deals_behind(raw, CFG, f, p, "proposal"))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(datasets(), st.lists(st.sampled_from(GENERATED_FILTERS), min_size=2, max_size=2, unique=True))
+def test_generated_datasets_read_from_the_store_match_the_oracle(tmp_path: Path, tables: oracle.Tables,
+                                                                 filters: list[oracle.OFilters]) -> None:
+    """Skipped stages, back-moves, ties, orphan history and deals without history, through the stored path."""
+    path = tmp_path / "gen.duckdb"
+    for old in tmp_path.glob("gen.duckdb*"):
+        old.unlink()
+    store = Store.at(write_db(path, tables))
+    con = store.ibis()
+    assert derived.table(con, "stage_visits", CFG) is not None
+    check(con, filters, "stored", oracle.read_tables(con))
+
+
+def test_hand_made_edge_cases_read_from_the_store_match_the_oracle(tmp_path: Path) -> None:
+    tables = _edge_cases()
+    # history of a deal the deals table does not have: in no cohort, so in no median
+    tables["deal_stage_history"] += [{"deal_id": "DX", "stage": s, "entered_at": dt.datetime(2024, 1, d)}
+                                     for s, d in (("lead", 1), ("qualified", 2), ("visit", 30))]
+    con = Store.at(write_db(tmp_path / "edge.duckdb", tables)).ibis()
+    check(con, [oracle.OFilters(), oracle.OFilters(date_to=dt.date(2024, 9, 30)),
+                oracle.OFilters(dt.date(2024, 4, 1), dt.date(2024, 6, 30)), oracle.OFilters(regions=("N",))], "edge")
+
+
+def test_a_load_rebuilds_them_and_a_failed_load_keeps_them(tmp_path: Path) -> None:
+    store = Store.at(tmp_path / "db.duckdb")
+    write_db(store.path, _edge_cases())
+    before = quality.summary(store.ibis(), CFG)["tables"]["tickets"]["rows"]
+    good = tmp_path / "tickets.csv"
+    good.write_text("ticket_id,account_id,opened_at,channel\nT9,A1,2024-07-01 09:00,phone\n", encoding="utf-8")
+    ingest(store, [good], CFG, append=True)
+    con = store.ibis()
+    assert quality.summary(con, CFG)["tables"]["tickets"]["rows"] == before + 1
+    assert resolve_period(con, Filters()).end == dt.date(2024, 7, 1)
+    bad = tmp_path / "deals.csv"
+    bad.write_text("deal_id,stage,amount\nD99,won,not-a-number\n", encoding="utf-8")
+    with pytest.raises(B2BError):
+        ingest(store, [bad], CFG, append=True)
+    con = store.ibis()
+    assert quality.summary(con, CFG)["tables"]["tickets"]["rows"] == before + 1
+    same(compute_kpis(con, CFG, Filters()), compute_kpis(live(store.ibis()), CFG, Filters()))
+
+
+def test_another_stage_order_derives_the_funnel_live(demo: Store) -> None:
+    stages = tuple(s for s in CFG.pipeline.stages if s != "visit")
+    other = replace(CFG, pipeline=replace(CFG.pipeline, stages=stages,
+                                          phases={"engage": ("lead", "qualified"), "close": stages[2:]}))
+    con = demo.ibis()
+    assert derived.table(con, "stage_visits", other) is None and derived.table(con, "deal_facts", other) is None
+    assert derived.table(con, "quality_counts", other) is not None  # the data's counts know no stages
+    same(compute_kpis(con, other, Filters()), compute_kpis(live(demo.ibis()), other, Filters()))
+
+
+def test_a_restricted_scope_never_reads_them(demo: Store) -> None:
+    """A manager's tables are cut to their regions; numbers derived from all data must not leak in."""
+    con = scoped(demo.ibis(), Scope(role="manager", regions=("华东",)))
+    for name in derived.RELATIONS:
+        assert derived.table(con, name, CFG) is None
+
+
+def test_a_database_from_before_them_is_read_live(tmp_path: Path, demo: Store) -> None:
+    path = tmp_path / "old.duckdb"
+    path.write_bytes(demo.path.read_bytes())
+    raw = duckdb.connect(str(path))
+    for name in _stored(Store.at(path).ibis()):
+        raw.execute(f'DROP TABLE "{name}"')
+    raw.close()
+    con = Store.at(path).ibis()
+    assert all(derived.table(con, name, CFG) is None for name in derived.RELATIONS)
+    same(compute_kpis(con, CFG, Filters()), compute_kpis(demo.ibis(), CFG, Filters()))
+
+
+def test_quality_counts_are_the_raw_counts(demo: Store) -> None:
+    con = demo.ibis()
+    got = quality.summary(con, CFG)["tables"]
+    raw = duckdb.connect(str(demo.path), read_only=True)
+    try:
+        for name in TABLES:
+            assert got[name]["rows"] == raw.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # type: ignore[index]
+    finally:
+        raw.close()
+
+
+def test_rows_changed_by_another_tool_are_read_live(tmp_path: Path, demo: Store) -> None:
+    path = tmp_path / "edited.duckdb"
+    path.write_bytes(demo.path.read_bytes())
+    raw = duckdb.connect(str(path))
+    raw.execute("DELETE FROM deals WHERE deal_id IN (SELECT deal_id FROM deals ORDER BY deal_id LIMIT 7)")
+    raw.close()
+    con = Store.at(path).ibis()
+    assert all(derived.table(con, name, CFG) is None for name in derived.RELATIONS)
+    got = compute_kpis(con, CFG, Filters())
+    assert got["quality"]["tables"]["deals"]["rows"] == compute_kpis(demo.ibis(), CFG, Filters())[
+        "quality"]["tables"]["deals"]["rows"] - 7
+    same(got, compute_kpis(live(Store.at(path).ibis()), CFG, Filters()))
