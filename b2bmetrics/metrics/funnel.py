@@ -158,7 +158,8 @@ def stage_visits_live(con: Any, cfg: Config, deals: ir.Table | None = None) -> i
 def stage_visits(con: Any, cfg: Config, deals: ir.Table, whole: bool = False) -> ir.Table:
     """`stage_visits_live` of `deals`, read from the store's derived copy when it has one. That
     copy holds the visits of every deal in `deals` (history of unknown deals left out), so when
-    `whole` says `deals` is every deal it needs no selection."""
+    `whole` says `deals` is every deal it needs no selection; and only visits with a next entry
+    (the only ones any caller reads: a length or a transition)."""
     stored = derived.table(con, "stage_visits", cfg)
     if stored is None:
         return stage_visits_live(con, cfg, deals)
