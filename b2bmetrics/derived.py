@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import ibis.expr.types as ir
 
 from b2bmetrics.config import Config
+from b2bmetrics.schema import TABLES
 
 VERSION = 2
 PREFIX = "_derived_"
@@ -37,16 +38,18 @@ PREFIX = "_derived_"
 
 @dataclass(frozen=True)
 class Derived:
-    """A relation the store keeps: how to build it, and whether it depends on the pipeline's stages."""
+    """A relation the store keeps: how to build it, whether it depends on the pipeline's stages,
+    and the tables it is derived from (None: every canonical table)."""
 
     build: Callable[[Any, Config], ir.Table]
     by_stages: bool
+    inputs: frozenset[str] | None = None
 
 
-def _quality_counts(con: Any, cfg: Config) -> ir.Table:
+def _quality_counts(con: Any, cfg: Config, tables: frozenset[str] | None = None) -> ir.Table:
     from b2bmetrics.metrics import quality
 
-    return quality.counts_expr(con)
+    return quality.counts_expr(con, tables)
 
 
 def _date_range(con: Any, cfg: Config) -> ir.Table:
@@ -70,11 +73,12 @@ def _stage_visits(con: Any, cfg: Config) -> ir.Table:
     return v.filter(v.days.notnull() | v.next_stage.notnull())
 
 
+_FUNNEL_INPUTS = frozenset({"deals", "deal_stage_history"})
 RELATIONS: dict[str, Derived] = {
     "quality_counts": Derived(_quality_counts, by_stages=False),
     "date_range": Derived(_date_range, by_stages=False),
-    "deal_facts": Derived(_deal_facts, by_stages=True),
-    "stage_visits": Derived(_stage_visits, by_stages=True),
+    "deal_facts": Derived(_deal_facts, by_stages=True, inputs=_FUNNEL_INPUTS),
+    "stage_visits": Derived(_stage_visits, by_stages=True, inputs=_FUNNEL_INPUTS),
 }
 
 
@@ -89,13 +93,49 @@ def table_name(name: str, cfg: Config) -> str:
     return f"{PREFIX}{name}_{digest}"
 
 
-def refresh(con: Any, cfg: Config) -> None:
-    """Drop every derived table of `con` (a DuckDB connection inside a write) and build them anew."""
-    for (old,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
-                              [PREFIX]).fetchall():
+def refresh(con: Any, cfg: Config, changed: Iterable[str] | None = None) -> None:
+    """Bring the derived tables of `con` (a DuckDB connection inside a write) up to date with what
+    the write did to the tables in `changed` (None: anything may have changed, rebuild all).
+
+    Only what depends on a changed table is rebuilt: quality counts of the changed tables and of
+    the tables whose foreign keys point into them, the funnel's relations when deals or their
+    history changed. Without any stage history the funnel's relations are not kept: deriving them
+    live is then a plain scan of the deals, and a copy would only make loads slower.
+    """
+    touched = frozenset(TABLES) if changed is None else frozenset(changed) & frozenset(TABLES)
+    have = {n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
+                                      [PREFIX]).fetchall()}
+    wanted = {table_name(name, cfg): name for name in RELATIONS}
+    for old in have - set(wanted):  # another version or stage order
         con.execute(f'DROP TABLE "{old}"')
-    for name in RELATIONS:
-        con.execute(f'CREATE TABLE "{table_name(name, cfg)}" AS {_sql(con, name, cfg)}')
+    no_history = _empty(con, "deal_stage_history")
+    for tname, name in wanted.items():
+        rel = RELATIONS[name]
+        if name == "quality_counts" and tname in have and changed is not None:
+            _refresh_counts(con, cfg, tname, touched)
+            continue
+        fresh = tname in have and not (touched & (rel.inputs or frozenset(TABLES)))
+        if fresh:
+            continue
+        con.execute(f'DROP TABLE IF EXISTS "{tname}"')
+        if rel.by_stages and no_history:
+            continue
+        con.execute(f'CREATE TABLE "{tname}" AS {_sql(con, name, cfg)}')
+
+
+def _refresh_counts(con: Any, cfg: Config, tname: str, touched: frozenset[str]) -> None:
+    """Replace the quality rows of the touched tables and of their children (whose orphans depend
+    on the touched parent's keys)."""
+    redo = touched | {t.name for t in TABLES.values()
+                      if any(c.references in touched for c in t.columns)}
+    if not redo:
+        return
+    con.execute(f'DELETE FROM "{tname}" WHERE table_name IN ({", ".join("?" for _ in redo)})', sorted(redo))
+    con.execute(f'INSERT INTO "{tname}" {_sql(con, "quality_counts", cfg, frozenset(redo))}')
+
+
+def _empty(con: Any, table: str) -> bool:
+    return con.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]
 
 
 # compiled SQL per relation, stage order and table layout: building and compiling the ibis
@@ -103,15 +143,16 @@ def refresh(con: Any, cfg: Config) -> None:
 _compiled: dict[tuple[Any, ...], str] = {}
 
 
-def _sql(con: Any, name: str, cfg: Config) -> str:
+def _sql(con: Any, name: str, cfg: Config, tables: frozenset[str] | None = None) -> str:
     layout = tuple(con.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() "
                                "WHERE NOT starts_with(table_name, ?) ORDER BY ALL", [PREFIX]).fetchall())
-    key = (table_name(name, cfg), layout)
+    key = (table_name(name, cfg), tables, layout)
     if key not in _compiled:
         import ibis
 
         backend = ibis.duckdb.from_connection(con)
-        _compiled[key] = str(backend.compile(RELATIONS[name].build(backend, cfg)))
+        expr = _quality_counts(backend, cfg, tables) if tables is not None else RELATIONS[name].build(backend, cfg)
+        _compiled[key] = str(backend.compile(expr))
     return _compiled[key]
 
 
@@ -139,8 +180,6 @@ def _rows_agree(con: Any, names: frozenset[str]) -> bool:
     """The stored row counts are the tables' own: a database changed by another tool since the
     last b2bmetrics write (rows added or deleted) has its derived tables ignored, not trusted."""
     import ibis
-
-    from b2bmetrics.schema import TABLES
 
     counts = sorted(n for n in names if n.startswith(f"{PREFIX}quality_counts_"))
     if not counts:

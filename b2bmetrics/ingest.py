@@ -628,7 +628,7 @@ def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | Non
             _tick(progress, "nothing changed", 1.0)
             return results
         try:
-            with store.write(cfg=cfg) as con:
+            with store.write(cfg=cfg, changed=set(groups)) as con:
                 results, failures = _load_all(con, groups, cfg, mode, allow_rejects, progress, len(planned))
                 if failures:
                     raise _reject_report(failures)

@@ -26,7 +26,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,12 +164,13 @@ class Store:
                 stale.unlink()
 
     @contextlib.contextmanager
-    def write(self, wait_s: float = WRITE_LOCK_WAIT_S,
-              cfg: Config | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def write(self, wait_s: float = WRITE_LOCK_WAIT_S, cfg: Config | None = None,
+              changed: Iterable[str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to a private copy; committed by rename when the block exits cleanly.
 
-        Before the commit the derived tables are rebuilt from what the block wrote (`derived`,
-        for `cfg`'s stage order). Any exception inside the block discards the copy: the database
+        Before the commit the derived tables are brought up to date with what the block wrote
+        (`derived.refresh`, for `cfg`'s stages; `changed` names the tables the block may have
+        changed, None = any). Any exception inside the block discards the copy: the database
         stays exactly as it was.
         """
         with self._write_lock(wait_s):
@@ -182,7 +183,7 @@ class Store:
                 init_schema(con)
                 con.execute("BEGIN TRANSACTION")
                 yield con
-                derived.refresh(con, cfg or Config())
+                derived.refresh(con, cfg or Config(), changed)
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
                 con.close()

@@ -148,15 +148,17 @@ def _mapping_columns(table: Table, mapping: Any) -> set[str] | None:
     return names or None
 
 
-def _counts(tables: dict[str, ir.Table]) -> ir.Table:
-    """Every table's `_table_counts` row, stacked: one query for all of them."""
+def _counts(tables: dict[str, ir.Table], only: frozenset[str] | None = None) -> ir.Table:
+    """The `_table_counts` row of every table (or of those in `only`), stacked: one query for all."""
     width = max(len(t.columns) for t in TABLES.values())
-    return ibis.union(*[_table_counts(tables, table, width) for table in TABLES.values()], distinct=False)
+    return ibis.union(*[_table_counts(tables, table, width) for table in TABLES.values()
+                        if only is None or table.name in only], distinct=False)
 
 
-def counts_expr(con: Any) -> ir.Table:
-    """The counts `summary` reads (table_name, rows, orphans, c0, c1, …), as the store keeps them."""
-    return _counts({name: con.table(name) for name in TABLES})
+def counts_expr(con: Any, only: frozenset[str] | None = None) -> ir.Table:
+    """The counts `summary` reads (table_name, rows, orphans, c0, c1, …) of every table (or of
+    those in `only`), as the store keeps them."""
+    return _counts({name: con.table(name) for name in TABLES}, only)
 
 
 def summary(con: Any, cfg: Config | None = None) -> dict[str, Any]:
