@@ -190,6 +190,7 @@ def write_demo(store: Store, seed: int = 7, accounts: int = 2000,
                         "loaded_at, mapping) VALUES (?, ?, ?, ?, ?, 0, 'replace', ?, NULL)",
                         [load_id, name, file_name, digest, table.num_rows, loaded_at])
             counts[name] = table.num_rows
+        report("Saving and updating the derived tables … / 保存并更新汇总表 …", 0.98)
     report("Demo dataset written / 演示数据已写入", 1.0)
     return counts
 

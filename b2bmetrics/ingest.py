@@ -634,6 +634,8 @@ def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | Non
                     raise _reject_report(failures)
                 if all(r.skipped for r in results):
                     raise _NothingChanged(results)
+                # leaving the block rebuilds the derived tables and commits: seconds at scale
+                _tick(progress, "saving and updating the derived tables", 0.97)
         except _NothingChanged as done:
             _tick(progress, "nothing changed", 1.0)
             return done.results
