@@ -153,6 +153,23 @@ COLUMN_LABELS: dict[str, tuple[str, str, Format]] = {
     "median_first_response_hours": ("Median first response (h)", "首次响应中位数（小时）", "hours"),
     "completeness": ("Completeness", "完整度", "percent"),
     "orphans": ("Orphans", "孤立记录", "count"),
+    # the Data page: load log and columns
+    "table_name": ("Table", "数据表", "number"),
+    "load_id": ("Load", "加载编号", "number"),
+    "file_name": ("File", "文件", "number"),
+    "sha256": ("SHA-256", "SHA-256", "number"),
+    "rejected": ("Rejected", "拒绝行数", "count"),
+    "mode": ("Mode", "方式", "number"),
+    "loaded_at": ("Loaded at", "加载时间", "number"),
+    "column": ("Column", "列", "number"),
+    "kind": ("Kind", "类型", "number"),
+    "required": ("Required", "必填", "number"),
+    "references": ("References", "引用", "number"),
+    "non_null": ("Non-empty", "非空数", "count"),
+    "distinct": ("Distinct values", "不同值个数", "count"),
+    "row": ("Row", "行号", "number"),
+    "value": ("Value", "值", "number"),
+    "reason": ("Reason", "原因", "number"),
 }
 
 CURRENCY_SYMBOL = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}

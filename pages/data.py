@@ -15,7 +15,6 @@ from b2bmetrics.ingest import FilePlan, Mapping, ingest, plan_files, preview_rej
 from b2bmetrics.metrics import quality
 from b2bmetrics.schema import TABLES
 from ui import context, data, page
-from ui.download import download
 from ui.i18n import pick, t
 from ui.tables import show_table
 
@@ -177,21 +176,22 @@ def whole_table_csv(table: str) -> bytes:
 def render_quality() -> None:
     st.subheader(pick("Data quality", "数据质量"))
     summary = data.table_counts()["tables"]
-    frame = pd.DataFrame([{"table": name, **vals} for name, vals in summary.items()])
-    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+    frame = pd.DataFrame([{"table_name": name, **vals} for name, vals in summary.items()])
+    show_table(frame, "data_quality", "data_quality", extra_config={
         "completeness": st.column_config.ProgressColumn(pick("Completeness", "完整度"), min_value=0.0, max_value=1.0,
                                                         format="percent")})
-    download(frame, "data_quality", "data_quality")
     table = st.selectbox(pick("Columns of table", "查看数据表的列"), list(TABLES), key="data_quality_table")
     columns = data.query(f"quality.columns.{table}", lambda con: quality.columns(con, table))
-    st.dataframe(columns, hide_index=True, width="stretch")
+    show_table(columns, f"columns_{table}", "data_columns", extra_config={
+        "completeness": st.column_config.ProgressColumn(pick("Completeness", "完整度"), min_value=0.0, max_value=1.0,
+                                                        format="percent")})
     st.download_button(pick(f"Download table {table} (CSV)", f"下载数据表 {table}（CSV）"),
                        lambda: whole_table_csv(table), file_name=f"{table}.csv",
                        mime="text/csv", key="data_download_table", icon=":material/download:", on_click="ignore")
     rejects = data.query("quality.last_rejects", quality.last_rejects)
     if rejects is not None and len(rejects):
         st.markdown(pick("**Rejected rows of the last load per table**", "**各表最近一次加载的拒绝行**"))
-        st.dataframe(rejects, hide_index=True, width="stretch")
+        show_table(rejects, "last_rejects", "data_rejects")
 
 
 def render_history() -> None:

@@ -83,3 +83,15 @@ def test_uploaded_file_names_are_sanitised(data_page: tuple[AppTest, Path]) -> N
     written = [p for p in uploads.rglob("*") if p.is_file()]
     assert written and all(uploads in p.parents for p in written)
     assert not (db.parent.parent / "reps.csv").exists()
+
+
+def test_the_tables_speak_the_chosen_language(data_page: tuple[AppTest, Path]) -> None:
+    """Headers of the quality table and the column table come from the registry (the fixture has no load log)."""
+    import json
+
+    at, _db = data_page
+    at.segmented_control(key="lang").set_value("中文").run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = {name: cfg.get("label") for d in at.dataframe for name, cfg in json.loads(d.proto.columns).items()}
+    assert labels["table_name"] == "数据表" and labels["orphans"] == "孤立记录" and labels["non_null"] == "非空数"
+    assert labels["completeness"] == "完整度" and labels["distinct"] == "不同值个数"
