@@ -123,6 +123,16 @@ def refresh(con: Any, cfg: Config, changed: Iterable[str] | None = None) -> None
         con.execute(f'CREATE TABLE "{tname}" AS {_sql(con, name, cfg)}')
 
 
+def current(con: Any, cfg: Config) -> bool:
+    """`con` (a DuckDB connection) holds every derived table `refresh` would keep for `cfg`: a load
+    that changes no rows can leave the file as it is only then (not after a change of stages)."""
+    have = {n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
+                                      [PREFIX]).fetchall()}
+    no_history = _empty(con, "deal_stage_history")
+    return all(table_name(name, cfg) in have for name, rel in RELATIONS.items()
+               if not (rel.by_stages and no_history))
+
+
 def _refresh_counts(con: Any, cfg: Config, tname: str, touched: frozenset[str]) -> None:
     """Replace the quality rows of the touched tables and of their children (whose orphans depend
     on the touched parent's keys)."""

@@ -51,6 +51,7 @@ from typing import Any
 
 import duckdb
 
+from b2bmetrics import derived
 from b2bmetrics.config import Config
 from b2bmetrics.errors import B2BError
 from b2bmetrics.ingest_map import (
@@ -590,8 +591,9 @@ def _dedupe(files: list[_Planned]) -> tuple[list[_Planned], list[_Planned]]:
     return keep, dupes
 
 
-def _all_skipped(store: Store, groups: dict[str, list[_Planned]], mode: str) -> bool:
-    """True when nothing would change; checked read-only first so a big database is not copied for nothing."""
+def _all_skipped(store: Store, groups: dict[str, list[_Planned]], mode: str, cfg: Config) -> bool:
+    """True when nothing would change (rows, or the derived tables for `cfg`); checked read-only
+    first so a big database is not copied for nothing."""
     if not store.exists() or store.path.stat().st_size < PRECHECK_MIN_BYTES:
         return False
     try:
@@ -602,7 +604,8 @@ def _all_skipped(store: Store, groups: dict[str, list[_Planned]], mode: str) -> 
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         if "loads" not in tables:
             return False
-        return all(_skippable(con, t, _dedupe(files)[0], mode) is not None for t, files in groups.items())
+        return (all(_skippable(con, t, _dedupe(files)[0], mode) is not None for t, files in groups.items())
+                and derived.current(con, cfg))
     finally:
         con.close()
 
@@ -623,7 +626,7 @@ def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | Non
     with tempfile.TemporaryDirectory(prefix="b2bmetrics-ingest-") as tmp:
         _prepare(planned, Path(tmp), progress)
         groups = _groups(planned)
-        if _all_skipped(store, groups, mode):
+        if _all_skipped(store, groups, mode, cfg):
             results = _skipped_results(store, groups, mode)
             _tick(progress, "nothing changed", 1.0)
             return results
@@ -632,7 +635,7 @@ def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | Non
                 results, failures = _load_all(con, groups, cfg, mode, allow_rejects, progress, len(planned))
                 if failures:
                     raise _reject_report(failures)
-                if all(r.skipped for r in results):
+                if all(r.skipped for r in results) and derived.current(con, cfg):
                     raise _NothingChanged(results)
                 # leaving the block rebuilds the derived tables and commits: seconds at scale
                 _tick(progress, "saving and updating the derived tables", 0.97)

@@ -239,3 +239,22 @@ def test_without_stage_history_the_funnel_relations_are_not_kept(tmp_path: Path)
     assert derived.table(con, "deal_facts", CFG) is None and derived.table(con, "stage_visits", CFG) is None
     assert derived.table(con, "quality_counts", CFG) is not None
     same(compute_kpis(con, CFG, Filters()), compute_kpis(live(store.ibis()), CFG, Filters()))
+
+
+def test_reloading_the_same_file_after_a_change_of_stages_builds_them_for_the_new_stages(tmp_path: Path) -> None:
+    store = Store.at(tmp_path / "db.duckdb")
+    history = tmp_path / "deal_stage_history.csv"
+    history.write_text("deal_id,stage,entered_at\nD1,lead,2024-01-01 09:00\nD1,visit,2024-01-03 09:00\n",
+                       encoding="utf-8")
+    ingest(store, [history], CFG)
+    version = store.version()
+    ingest(store, [history], CFG)  # nothing changed: the file is left as it is
+    assert store.version() == version
+    stages = tuple(s for s in CFG.pipeline.stages if s != "qualified")
+    other = replace(CFG, pipeline=replace(CFG.pipeline, stages=stages, phases={}))
+    assert derived.table(store.ibis(), "stage_visits", other) is None
+    ingest(store, [history], other)  # same rows, other stages: the derived tables follow the stages
+    assert store.version() != version
+    con = store.ibis()
+    assert derived.table(con, "stage_visits", other) is not None and derived.table(con, "stage_visits", CFG) is None
+    same(compute_kpis(con, other, Filters()), compute_kpis(live(store.ibis()), other, Filters()))
