@@ -103,34 +103,32 @@ def refresh(con: Any, cfg: Config, changed: Iterable[str] | None = None) -> None
     live is then a plain scan of the deals, and a copy would only make loads slower.
     """
     touched = frozenset(TABLES) if changed is None else frozenset(changed) & frozenset(TABLES)
-    have = {n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
-                                      [PREFIX]).fetchall()}
-    wanted = {table_name(name, cfg): name for name in RELATIONS}
-    for old in have - set(wanted):  # another version or stage order
+    have, keep = _stored(con), _kept(con, cfg)
+    for old in have - set(keep):  # another version or stage order, or no longer kept
         con.execute(f'DROP TABLE "{old}"')
-    no_history = _empty(con, "deal_stage_history")
-    for tname, name in wanted.items():
-        rel = RELATIONS[name]
-        if name == "quality_counts" and tname in have and changed is not None:
+    for tname, name in keep.items():
+        if tname in have and name == "quality_counts" and changed is not None:
             _refresh_counts(con, cfg, tname, touched)
-            continue
-        fresh = tname in have and not (touched & (rel.inputs or frozenset(TABLES)))
-        if fresh:
-            continue
-        con.execute(f'DROP TABLE IF EXISTS "{tname}"')
-        if rel.by_stages and no_history:
-            continue
-        con.execute(f'CREATE TABLE "{tname}" AS {_sql(con, name, cfg)}')
+        elif tname not in have or touched & (RELATIONS[name].inputs or frozenset(TABLES)):
+            con.execute(f'DROP TABLE IF EXISTS "{tname}"')
+            con.execute(f'CREATE TABLE "{tname}" AS {_sql(con, cfg, name)}')
 
 
 def current(con: Any, cfg: Config) -> bool:
     """`con` (a DuckDB connection) holds every derived table `refresh` would keep for `cfg`: a load
     that changes no rows can leave the file as it is only then (not after a change of stages)."""
-    have = {n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
+    return set(_kept(con, cfg)) <= _stored(con)
+
+
+def _stored(con: Any) -> set[str]:
+    return {n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
                                       [PREFIX]).fetchall()}
-    no_history = _empty(con, "deal_stage_history")
-    return all(table_name(name, cfg) in have for name, rel in RELATIONS.items()
-               if not (rel.by_stages and no_history))
+
+
+def _kept(con: Any, cfg: Config) -> dict[str, str]:
+    """Table name -> relation, for the relations kept for `cfg` (no funnel ones without history)."""
+    no_history = not con.execute('SELECT EXISTS (SELECT 1 FROM "deal_stage_history")').fetchone()[0]
+    return {table_name(name, cfg): name for name, rel in RELATIONS.items() if not (rel.by_stages and no_history)}
 
 
 def _refresh_counts(con: Any, cfg: Config, tname: str, touched: frozenset[str]) -> None:
@@ -141,19 +139,16 @@ def _refresh_counts(con: Any, cfg: Config, tname: str, touched: frozenset[str]) 
     if not redo:
         return
     con.execute(f'DELETE FROM "{tname}" WHERE table_name IN ({", ".join("?" for _ in redo)})', sorted(redo))
-    con.execute(f'INSERT INTO "{tname}" {_sql(con, "quality_counts", cfg, frozenset(redo))}')
+    con.execute(f'INSERT INTO "{tname}" {_sql(con, cfg, "quality_counts", frozenset(redo))}')
 
 
-def _empty(con: Any, table: str) -> bool:
-    return con.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]
-
-
-# compiled SQL per relation, stage order and table layout: building and compiling the ibis
-# expressions takes ~0.5 s, longer than refreshing a small database
+# compiled SQL per relation (and table subset), stage order and table layout: building and
+# compiling the ibis expressions takes ~0.5 s, longer than refreshing a small database
 _compiled: dict[tuple[Any, ...], str] = {}
 
 
-def _sql(con: Any, name: str, cfg: Config, tables: frozenset[str] | None = None) -> str:
+def _sql(con: Any, cfg: Config, name: str, tables: frozenset[str] | None = None) -> str:
+    """The SELECT of relation `name` (for quality counts: of `tables` only, when given)."""
     layout = tuple(con.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() "
                                "WHERE NOT starts_with(table_name, ?) ORDER BY ALL", [PREFIX]).fetchall())
     key = (table_name(name, cfg), tables, layout)
@@ -161,7 +156,7 @@ def _sql(con: Any, name: str, cfg: Config, tables: frozenset[str] | None = None)
         import ibis
 
         backend = ibis.duckdb.from_connection(con)
-        expr = _quality_counts(backend, cfg, tables) if tables is not None else RELATIONS[name].build(backend, cfg)
+        expr = RELATIONS[name].build(backend, cfg) if tables is None else _quality_counts(backend, cfg, tables)
         _compiled[key] = str(backend.compile(expr))
     return _compiled[key]
 
