@@ -253,9 +253,9 @@ def collect(page: Page, msg: Any) -> None:
         elif etype == "dataframe" and el.dataframe.arrow_data.data:
             table = _read_arrow(el.dataframe.arrow_data.data)
             cols = set(table.schema.names)
-            if {"table", "rows", "orphans"} <= cols:  # the Data page's quality table
+            if {"table_name", "rows", "orphans"} <= cols:  # the Data page's quality table
                 d = table.to_pydict()
-                page.counts = dict(zip(d["table"], (int(x) for x in d["rows"]), strict=True))
+                page.counts = dict(zip(d["table_name"], (int(x) for x in d["rows"]), strict=True))
             elif {"load_id", "table_name", "rows"} <= cols and table.num_rows:  # its load history
                 d = table.to_pydict()
                 i = max(range(table.num_rows), key=lambda j: d["load_id"][j])
