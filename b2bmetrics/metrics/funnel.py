@@ -175,8 +175,9 @@ def _visit_days(con: Any, cfg: Config, deals: ir.Table, whole: bool) -> ir.Table
     entries that tie on both, and those are lost / unknown stages (their days are in no median,
     and the entry before them sees the same instant either way) or duplicate rows.
     """
-    if derived.table(con, "stage_visits", cfg) is not None:
-        v = stage_visits(con, cfg, deals, whole)
+    stored = derived.table(con, "stage_visits", cfg)
+    if stored is not None:
+        v = stored if whole else stored.filter(stored.deal_id.isin(deals.deal_id))
         return v.select("pos", "days")
     hist = con.table("deal_stage_history")
     hist = hist.filter(hist.deal_id.isin(deals.deal_id), hist.entered_at.notnull())
