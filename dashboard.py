@@ -21,13 +21,13 @@ from ui.i18n import t
 st.set_page_config(page_title="b2bmetrics", page_icon=":material/monitoring:", layout="wide")
 
 PAGES = [
-    ("pages/overview.py", "page_overview", ":material/dashboard:", "overview"),
-    ("pages/funnel.py", "page_funnel", ":material/filter_alt:", "funnel"),
-    ("pages/churn.py", "page_churn", ":material/trending_down:", "churn"),
-    ("pages/satisfaction.py", "page_satisfaction", ":material/sentiment_satisfied:", "satisfaction"),
-    ("pages/commission.py", "page_commission", ":material/payments:", "commission"),
-    ("pages/accounts.py", "page_accounts", ":material/domain:", "accounts"),
-    ("pages/data.py", "page_data", ":material/upload_file:", "data"),
+    ("app_pages/overview.py", "page_overview", ":material/dashboard:", "overview"),
+    ("app_pages/funnel.py", "page_funnel", ":material/filter_alt:", "funnel"),
+    ("app_pages/churn.py", "page_churn", ":material/trending_down:", "churn"),
+    ("app_pages/satisfaction.py", "page_satisfaction", ":material/sentiment_satisfied:", "satisfaction"),
+    ("app_pages/commission.py", "page_commission", ":material/payments:", "commission"),
+    ("app_pages/accounts.py", "page_accounts", ":material/domain:", "accounts"),
+    ("app_pages/data.py", "page_data", ":material/upload_file:", "data"),
 ]
 DATA_PAGE = "data"  # uploads replace everyone's data: only roles that see all data get it
 

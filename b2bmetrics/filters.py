@@ -16,7 +16,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from b2bmetrics import derived
+from b2bmetrics.store import materialize as derived
 from b2bmetrics.config import Config
 from b2bmetrics.schema import TABLES
 

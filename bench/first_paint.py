@@ -39,7 +39,7 @@ CHROMIUM = "/usr/bin/chromium"
 # without the network flags Chromium keeps trying hosts it cannot reach (STACK-NOTES)
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
-TILES = 8  # pages/overview.py TILES
+TILES = 8  # app_pages/overview.py TILES
 TARGET_S = 3.0
 MILESTONES = ("shell", "running", "first_tile", "all_tiles", "ready")
 TIMEOUT_S = 90.0

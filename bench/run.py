@@ -243,7 +243,7 @@ def m_page(size: int, page: str, repeat: int) -> dict[str, Any]:
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=CHILD_TIMEOUT_S)
     started = time.perf_counter()
     at.run()
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"app_pages/{page}.py").run()
     first = time.perf_counter() - started
     _check(at, page)
     regions = list(at.multiselect(key="region").options)

@@ -12,7 +12,7 @@ from b2bmetrics.schema import TABLES
 from b2bmetrics.store import connect_duckdb, init_schema
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "samples"
+SAMPLES = ROOT / "tests" / "data" / "samples"
 
 
 def query(store: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -60,7 +60,7 @@ def make_db(tables: dict[str, list[dict[str, Any]]]) -> Any:
 @pytest.fixture
 def samples() -> Path:
     if not SAMPLES.exists():
-        pytest.fail(f"the shared sample exports are missing at {SAMPLES}")
+        pytest.fail(f"the sample exports are missing at {SAMPLES}")
     return SAMPLES
 
 

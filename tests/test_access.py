@@ -343,7 +343,7 @@ def test_local_mode_says_so_and_offers_everything(access_db: tuple[Path, Path], 
     assert _pick(_shown(at), EVERYONE) == EVERYONE
     assert any("Single-user local mode" in c.value for c in at.sidebar.caption)
     assert not [b for b in at.button if b.key == "auth_sign_out"]
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception and len(at.get("file_uploader")) == 1
 
 
@@ -381,7 +381,7 @@ def test_executive_and_analyst_see_all_data_and_the_data_page(signed: Any, email
     assert _pick(_shown(at), EVERYONE) == EVERYONE
     assert at.multiselect(key="region").options == [EAST, WEST]
     assert any(f"Signed in as {email}" in c.value for c in at.sidebar.caption)
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception and not at.error and len(at.get("file_uploader")) == 1
 
 
@@ -393,7 +393,7 @@ def test_a_manager_sees_their_regions_only(signed: Any) -> None:
     assert at.multiselect(key="rep").options == ["王伟 (R1)", "李娜 (R2)"]
     assert any("manager of 东区" in c.value for c in at.sidebar.caption)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/data.py")  # not in a manager's navigation
+        at.switch_page("app_pages/data.py")  # not in a manager's navigation
 
 
 def test_a_manager_cannot_widen_the_scope_through_the_url(signed: Any) -> None:
@@ -409,7 +409,7 @@ def test_a_manager_cannot_widen_the_scope_through_session_state(signed: Any) -> 
     at.session_state["acc_selected"] = "A2"
     at.run()
     assert _pick(_shown(at), EAST_ONLY) == EAST_ONLY
-    at.switch_page("pages/accounts.py").run()
+    at.switch_page("app_pages/accounts.py").run()
     assert not at.exception
     assert at.selectbox(key="acc_pick").options[0].startswith("A")  # a list of their accounts only
     assert all(not o.startswith("A2") for o in at.selectbox(key="acc_pick").options)
@@ -426,8 +426,8 @@ def test_one_users_cached_results_never_reach_another(signed: Any) -> None:
     assert at.multiselect(key="region").options == [EAST, WEST]
 
 
-@pytest.mark.parametrize("page", ["pages/overview.py", "pages/funnel.py", "pages/churn.py",
-                                  "pages/satisfaction.py", "pages/commission.py", "pages/accounts.py"])
+@pytest.mark.parametrize("page", ["app_pages/overview.py", "app_pages/funnel.py", "app_pages/churn.py",
+                                  "app_pages/satisfaction.py", "app_pages/commission.py", "app_pages/accounts.py"])
 def test_a_managers_downloads_hold_only_their_regions_rows(signed: Any, downloads: dict[str, Any], page: str) -> None:
     at = signed(MANAGER)
     downloads.clear()
@@ -438,7 +438,7 @@ def test_a_managers_downloads_hold_only_their_regions_rows(signed: Any, download
     for name, text in files.items():
         leaked = [m for m in WEST_ROWS if m in text]
         assert not leaked, f"{page} {name} holds {leaked}"
-    if page == "pages/accounts.py":
+    if page == "app_pages/accounts.py":
         assert "A1" in files["accounts.csv"] and "A3" in files["accounts.csv"]
         assert "A3" not in files["accounts_without_owner.csv"]  # its owner R2 is known, though from 西区
 
@@ -466,7 +466,7 @@ def test_a_rep_sees_their_own_deals_and_statement(signed: Any, downloads: dict[s
     assert _pick(_shown(at), R1_ONLY) == R1_ONLY
     assert at.multiselect(key="rep").options == ["王伟 (R1)"]
     downloads.clear()
-    at.switch_page("pages/commission.py").run()
+    at.switch_page("app_pages/commission.py").run()
     shown = _shown(at)
     assert shown["Commission payout"] == "¥10"  # see test_a_reps_commission_is_complete_and_only_theirs
     assert at.selectbox(key="comm_person").options == ["王伟 (R1)"]
@@ -477,6 +477,6 @@ def test_a_rep_sees_their_own_deals_and_statement(signed: Any, downloads: dict[s
     for name, text in files.items():
         leaked = [m for m in OTHER_PEOPLES_ROWS if m in text]
         assert not leaked, f"{name} holds {leaked}"
-    at.switch_page("pages/accounts.py").run()
+    at.switch_page("app_pages/accounts.py").run()
     assert not at.exception
     assert [o.split(" ")[0] for o in at.selectbox(key="acc_pick").options] == ["A1"]

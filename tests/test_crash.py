@@ -23,7 +23,7 @@ from b2bmetrics.schema import TABLES
 from b2bmetrics.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-CANONICAL = ROOT.parent / "shared" / "samples" / "canonical"
+CANONICAL = ROOT / "tests" / "data" / "samples" / "canonical"
 TRIALS = 20
 BUDGET_S = 60.0
 

@@ -19,7 +19,7 @@ def data_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[AppTest,
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90)
     at.run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at, db
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from b2bmetrics import derived
+from b2bmetrics.store import materialize as derived
 from b2bmetrics.access import Scope, scoped
 from b2bmetrics.config import Config
 from b2bmetrics.demo import write_demo

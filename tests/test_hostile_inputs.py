@@ -37,7 +37,7 @@ from b2bmetrics.store import Store
 from tests.conftest import query
 
 ROOT = Path(__file__).resolve().parents[1]
-CANONICAL = ROOT.parent / "shared" / "samples" / "canonical"
+CANONICAL = ROOT / "tests" / "data" / "samples" / "canonical"
 DEALS_HEAD = "deal_id,stage,amount,created_at\n"
 FORMULA = "=cmd|' /C calc'!A0"
 
@@ -384,7 +384,7 @@ def test_cli_refuses_with_exit_2_and_no_traceback(case_id: str, loaded: Store, t
 
 
 # ---- the dashboard's Data page ---------------------------------------------------------------------
-# AppTest cannot feed bytes to st.file_uploader, so this drives the functions pages/data.py calls, in
+# AppTest cannot feed bytes to st.file_uploader, so this drives the functions app_pages/data.py calls, in
 # its order: plan_files (its error box), preview_rejects per plan, then ingest (its error box).
 
 def _data_page_message(store: Store, paths: list[Path]) -> str | None:

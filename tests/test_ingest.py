@@ -16,13 +16,13 @@ from typing import Any
 import duckdb
 import pytest
 
-import b2bmetrics.ingest as ingest_mod
+import b2bmetrics.ingest.load as ingest_mod
 from b2bmetrics.config import Config
 from b2bmetrics.errors import B2BError
 from b2bmetrics.ingest import LoadResult, Reject, ingest
 from b2bmetrics.schema import LOAD_ORDER, TABLES, Table
 from b2bmetrics.store import Store
-from tests.conftest import query
+from tests.conftest import SAMPLES, query
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +83,7 @@ def deals_csv(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 @pytest.fixture(scope="module")
 def canonical_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = Store.at(tmp_path_factory.mktemp("canonical") / "db.duckdb")
-    ingest(store, [ROOT.parent / "shared" / "samples" / "canonical"], Config())
+    ingest(store, [SAMPLES / "canonical"], Config())
     return store.path
 
 

@@ -23,7 +23,7 @@ from b2bmetrics.ingest import (
     preview_rejects,
     save_mapping_file,
 )
-from b2bmetrics.ingest_map import table_from_name
+from b2bmetrics.ingest.map import table_from_name
 from b2bmetrics.store import Store
 from tests.conftest import query
 

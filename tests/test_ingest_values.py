@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from b2bmetrics.config import Config, parse_config
 from b2bmetrics.errors import B2BError
 from b2bmetrics.ingest import ingest
-from b2bmetrics.ingest_parse import date_sql, money_sql
+from b2bmetrics.ingest.parse import date_sql, money_sql
 from b2bmetrics.store import Store
 from tests.conftest import query
 

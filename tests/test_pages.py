@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, write_db
 
-PAGES = ["pages/overview.py", "pages/funnel.py", "pages/churn.py", "pages/satisfaction.py",
-         "pages/commission.py", "pages/accounts.py", "pages/data.py"]
+PAGES = ["app_pages/overview.py", "app_pages/funnel.py", "app_pages/churn.py", "app_pages/satisfaction.py",
+         "app_pages/commission.py", "app_pages/accounts.py", "app_pages/data.py"]
 D = dt.datetime
 
 
@@ -133,7 +133,7 @@ def test_language_switch_changes_labels(app: AppTest) -> None:
 def test_filters_survive_a_page_change(app: AppTest) -> None:
     app.run()
     app.multiselect(key="region").select("西区").run()
-    app.switch_page("pages/funnel.py").run()
+    app.switch_page("app_pages/funnel.py").run()
     _no_errors(app)
     assert app.multiselect(key="region").value == ["西区"]
     # 西区: one won deal of 300 and one open deal: win rate 1 / 1
@@ -159,7 +159,7 @@ def test_reset_clears_the_filters(app: AppTest) -> None:
 
 def test_funnel_page_numbers(app: AppTest) -> None:
     app.run()
-    app.switch_page("pages/funnel.py").run()
+    app.switch_page("app_pages/funnel.py").run()
     shown = _metrics(app)
     assert shown["Won deals"] == "2"
     assert shown["Win rate"] == "66.7%"
@@ -181,7 +181,7 @@ def test_the_rep_list_follows_the_chosen_region(app: AppTest) -> None:
 
 def test_funnel_lists_the_deals_behind_a_chosen_stage(app: AppTest) -> None:
     app.run()
-    app.switch_page("pages/funnel.py").run()
+    app.switch_page("app_pages/funnel.py").run()
     listed = len(app.dataframe)
     app.selectbox(key="funnel_stage_pick").select("proposal").run()  # nothing is listed before a choice
     _no_errors(app)
@@ -193,7 +193,7 @@ def test_funnel_lists_the_deals_behind_a_chosen_stage(app: AppTest) -> None:
 
 def test_commission_page_reacts_to_the_region_filter(app: AppTest) -> None:
     app.run()
-    app.switch_page("pages/commission.py").run()
+    app.switch_page("app_pages/commission.py").run()
     _no_errors(app)
     everyone = _metrics(app)["Commission payout"]
     app.multiselect(key="region").select("东区").run()
@@ -206,7 +206,7 @@ def test_empty_filter_result_shows_a_message(app: AppTest) -> None:
     app.multiselect(key="segment").select("小型企业").run()
     app.multiselect(key="region").select("东区").run()
     _no_errors(app)
-    app.switch_page("pages/churn.py").run()
+    app.switch_page("app_pages/churn.py").run()
     _no_errors(app)
 
 
@@ -217,5 +217,5 @@ def test_empty_database_shows_a_helpful_message(tmp_path: Path, monkeypatch: pyt
     at.run()
     _no_errors(at)
     assert any("No data loaded yet" in i.value for i in at.info)
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     _no_errors(at)

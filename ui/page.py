@@ -60,7 +60,7 @@ def start(title_key: str, tables: Iterable[str] = ()) -> Filters:
     if missing:
         st.info(t("no_data") + f"  \n`{', '.join(missing)}`", icon=":material/info:")
         if context.require_scope().may_manage_data:  # other roles have no Data page to link to
-            st.page_link("pages/data.py", label=t("page_data"), icon=":material/upload_file:")
+            st.page_link("app_pages/data.py", label=t("page_data"), icon=":material/upload_file:")
         st.stop()
     return sidebar.current()
 

@@ -32,7 +32,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from b2bmetrics import derived
+from b2bmetrics.store import materialize as derived
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, deals_in_scope
 from b2bmetrics.metrics.cells import count as _count

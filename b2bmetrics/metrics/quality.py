@@ -28,7 +28,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from b2bmetrics import derived
+from b2bmetrics.store import materialize as derived
 from b2bmetrics.config import Config
 from b2bmetrics.schema import TABLES, Table
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import duckdb
 
-from b2bmetrics import derived
+from b2bmetrics.store import materialize as derived
 from b2bmetrics.config import Config
 from b2bmetrics.errors import B2BError, StoreBusy
 from b2bmetrics.schema import LOAD_REJECTS_DDL, LOADS_DDL, TABLES, create_table_sql

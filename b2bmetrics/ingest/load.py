@@ -9,11 +9,11 @@ How a file loads (the bulk path never loops over rows in Python):
 
 1. Bytes: the format is sniffed from content; text that is not UTF-8 (GB18030, UTF-16) is
    transcoded in chunks to a temporary UTF-8 file; the sha256 of the original bytes is taken on the
-   same pass (`ingest_read`).
+   same pass (`ingest.read`).
 2. One SQL pass: `CREATE TABLE <stage> AS SELECT` over DuckDB's CSV reader (all VARCHAR, explicit
    delimiter and quote, strict), a registered Arrow table of the sheet's cells, or a Parquet scan:
    typed canonical columns plus one `_e` column listing a row's bad values (NULL when the row is
-   fine; `ingest_parse`). A row's record number is its position in that table (DuckDB keeps insertion
+   fine; `ingest.parse`). A row's record number is its position in that table (DuckDB keeps insertion
    order, also for multi-threaded reads; tested on a large file).
 3. One aggregate counts the rows with bad values and the duplicate keys (on key hashes). Only when
    something is wrong are the rejects spelled out (`load_rejects` layout: row, column, value,
@@ -51,10 +51,10 @@ from typing import Any
 
 import duckdb
 
-from b2bmetrics import derived
+from b2bmetrics.store import materialize as derived
 from b2bmetrics.config import Config
 from b2bmetrics.errors import B2BError
-from b2bmetrics.ingest_map import (
+from b2bmetrics.ingest.map import (
     Mapping,
     load_mapping_file,
     map_headers,
@@ -62,7 +62,7 @@ from b2bmetrics.ingest_map import (
     table_from_headers,
     table_from_name,
 )
-from b2bmetrics.ingest_parse import (
+from b2bmetrics.ingest.parse import (
     AMBIGUOUS_DATE,
     ERRORS,
     STRICT_ENUMS,
@@ -74,7 +74,7 @@ from b2bmetrics.ingest_parse import (
     reason_sql,
     staging_sql,
 )
-from b2bmetrics.ingest_read import (
+from b2bmetrics.ingest.read import (
     NotUtf8,
     Sheet,
     TextLayout,
@@ -91,8 +91,7 @@ from b2bmetrics.ingest_read import (
 from b2bmetrics.schema import LOAD_ORDER, TABLES, Column, Table, header_key
 from b2bmetrics.store import Store, connect_duckdb, init_schema
 
-__all__ = ["FilePlan", "LoadResult", "Mapping", "Reject", "ingest", "load_mapping_file", "plan_files",
-           "preview_rejects", "save_mapping_file"]
+__all__ = ["FilePlan", "LoadResult", "Reject", "ingest", "plan_files", "preview_rejects"]
 
 MAX_REJECTS_KEPT = 1000  # Reject objects kept per file in LoadResult / previews (load_rejects keeps all)
 REPORT_SHOWN = 20
@@ -164,7 +163,7 @@ class _Planned:
     index: dict[str, int]  # canonical column -> header position
     sha256: str = ""
     read_path: Path | None = None  # UTF-8 text DuckDB reads (the file itself or a transcoded copy)
-    trim: str = "all"  # how much trimming the values need: "none", "space", "all" (ingest_read.Streamed)
+    trim: str = "all"  # how much trimming the values need: "none", "space", "all" (ingest.read.Streamed)
     order: int = 0
 
 

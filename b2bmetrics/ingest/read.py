@@ -301,7 +301,7 @@ def detect_delimiter(text: str, whole: bool, suffix: str) -> str:
     return choice
 
 
-# How much trimming the staging pass needs (see ingest_parse.trim_sql): checking a value's edges for
+# How much trimming the staging pass needs (see ingest.parse.trim_sql): checking a value's edges for
 # one character is nearly free, for all of TRIM_CHARS it costs about as much as reading the column.
 # The pass that hashes the bytes anyway tells which is needed: "all" when the text holds NBSP, an
 # ideographic space, a stray BOM or a tab that is not the delimiter; else "space" when it holds a

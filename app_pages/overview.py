@@ -14,14 +14,14 @@ from ui.tables import show_table
 from ui.tiles import kpi_tiles
 
 TILES = [
-    ("funnel.won_amount", "pages/funnel.py"),
-    ("funnel.win_rate", "pages/funnel.py"),
-    ("pipeline.open_amount", "pages/funnel.py"),
-    ("churn.logo_churn_rate", "pages/churn.py"),
-    ("churn.net_revenue_retention", "pages/churn.py"),
-    ("satisfaction.csat", "pages/satisfaction.py"),
-    ("satisfaction.nps", "pages/satisfaction.py"),
-    ("commission.total_payout", "pages/commission.py"),
+    ("funnel.won_amount", "app_pages/funnel.py"),
+    ("funnel.win_rate", "app_pages/funnel.py"),
+    ("pipeline.open_amount", "app_pages/funnel.py"),
+    ("churn.logo_churn_rate", "app_pages/churn.py"),
+    ("churn.net_revenue_retention", "app_pages/churn.py"),
+    ("satisfaction.csat", "app_pages/satisfaction.py"),
+    ("satisfaction.nps", "app_pages/satisfaction.py"),
+    ("commission.total_payout", "app_pages/commission.py"),
 ]
 
 

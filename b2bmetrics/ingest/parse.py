@@ -153,7 +153,7 @@ class StageSpec:
     # further exact spellings per enum column (raw -> canonical): those only NFKC normalisation recognises
     extra: dict[str, dict[str, str]] = field(default_factory=dict)
     # "all": trim TRIM_CHARS (slow); "space": trim spaces; "none": the file has no whitespace that
-    # could sit at a value's edge (ingest_read.stream_utf8 looked), so nothing is trimmed
+    # could sit at a value's edge (ingest.read.stream_utf8 looked), so nothing is trimmed
     trim: str = "all"
 
     def present(self, col: Column) -> bool:
