@@ -23,7 +23,7 @@ import statistics
 import time
 from typing import Any
 
-from bench.load_test import (
+from bench.harness import (
     WORK,
     copy_db,
     fmt_s,

@@ -21,6 +21,7 @@ data-quality table and the newest load of the load history: each view must show 
 the new data entire, never a mix (half-loaded), and never the old data once the load has finished.
 """
 
+
 from __future__ import annotations
 
 import argparse
@@ -28,151 +29,36 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import math
 import os
 import random
-import re
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "bench" / "work" / "load"  # scratch (git-ignored)
-SOURCE_DB = ROOT / "bench" / "work" / "scale" / "demo_200000.duckdb"
-ACCOUNTS = 200_000
-RESULTS_MD = ROOT / "bench" / "results_load.md"
-BIN = Path(sys.executable).parent
+from bench.harness import (
+    ACCOUNTS,
+    BIN,
+    ROOT,
+    WORK,
+    copy_db,
+    cpu_seconds,
+    fmt_s,
+    free_port,
+    machine_line,
+    percentile,
+    proc_status_mb,
+    revision,
+    start_server,
+    stop_server,
+    write_section,
+)
+from bench.streamlit_client import Page, Run, Session
+
 REPLACED, KEEP_ROWS = "tickets", 600_000
-FILTER_KEYS = ("period", "region", "segment", "rep")
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-# ---- shared with bench/first_paint.py ----------------------------------------------------------
-
-def source_db() -> Path:
-    """The 200,000-account demo (generated once, ~30 s, as bench/run.py does)."""
-    if not SOURCE_DB.exists():
-        SOURCE_DB.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(BIN / "b2bmetrics"), "demo", "--db", str(SOURCE_DB), "--accounts", str(ACCOUNTS)],
-                       check=True, cwd=ROOT)
-    return SOURCE_DB
-
-
-def copy_db(name: str) -> Path:
-    """A private copy of the demo database (only the .duckdb file; its snapshots and lock start empty)."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    target = WORK / f"{name}.duckdb"
-    for old in [*WORK.glob(f"{name}.duckdb*"), *WORK.glob(f".{name}.duckdb*")]:
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-    shutil.copyfile(source_db(), target)
-    return target
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`streamlit run serve.py` (what `make run` serves) on loopback, in a process group of its own (so it
-    can be stopped whole); returns once the server answers, i.e. after its warm-up."""
-    env = {**os.environ, "B2BMETRICS_DB": str(db)}
-    cmd = [str(BIN / "streamlit"), "run", "serve.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        time.sleep(0.2)
-    stop_server(proc)
-    raise RuntimeError(f"streamlit did not answer on port {port} within 60 s; see {log}")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def proc_status_mb(pid: int) -> dict[str, float]:
-    """VmRSS (now) and VmHWM (peak so far) of a process, in MB."""
-    out = {}
-    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-        for line in fh:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(rest.split()[0]) / 1024
-    return out
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def machine_line() -> str:
-    import duckdb
-    import streamlit
-
-    mem_kb = next(int(ln.split()[1]) for ln in open("/proc/meminfo", encoding="ascii") if ln.startswith("MemTotal:"))
-    return (f"{os.cpu_count()} cores, {mem_kb / 2**20:.1f} GiB memory, Python {sys.version.split()[0]}, "
-            f"Streamlit {streamlit.__version__}, DuckDB {duckdb.__version__}; load average before the run "
-            f"{os.getloadavg()[0]:.1f} (the machine is shared)")
-
-
-def revision() -> str:
-    """The code measured: HEAD, and whether the app's files had uncommitted changes (others edit them)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
-    dirty = git("status", "--porcelain", "--", "dashboard.py", "pages", "ui", "b2bmetrics")
-    return f"commit {git('rev-parse', '--short', 'HEAD')}" + (" plus uncommitted changes to the app" if dirty else "")
-
-
-def write_section(key: str, text: str) -> None:
-    """Replace this benchmark's section of results_load.md (between its markers), keeping the rest."""
-    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
-    old = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else "# Load and first-paint benchmarks\n"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in old and end in old:
-        new = old[: old.index(start)] + block + old[old.index(end) + len(end):]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    RESULTS_MD.write_text(new, encoding="utf-8")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (no interpolation: every figure is a time some run really took)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-def fmt_s(x: float) -> str:
-    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
-
-
 # ---- data ---------------------------------------------------------------------------------------
 
 def prepare(db: Path) -> dict[str, Any]:
@@ -194,153 +80,6 @@ def prepare(db: Path) -> dict[str, Any]:
     finally:
         con.close()
     return {"csv": csv, "before": before, "after": {**before, REPLACED: KEEP_ROWS}, "regions": regions}
-
-
-# ---- one session --------------------------------------------------------------------------------
-
-@dataclass
-class Run:
-    session: int
-    kind: str  # open | page | region | segment | rep | period
-    page: str
-    started: float  # seconds since the test began
-    seconds: float | None = None  # None: did not finish
-    error: str | None = None
-    data_state: str | None = None  # Data page only: old | new | torn
-    repeat: bool = False  # the same page and filters were served before on this data version
-
-
-@dataclass
-class Page:
-    """What one script run showed (reset when a rerun starts over)."""
-
-    title: str = ""
-    exceptions: list[str] = field(default_factory=list)
-    alerts: list[str] = field(default_factory=list)
-    counts: dict[str, int] | None = None
-    last_load: tuple[str, int] | None = None
-    widgets: dict[str, Any] = field(default_factory=dict)  # filter key -> element proto
-    pages: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (hash, title)
-
-
-def _read_arrow(data: bytes) -> Any:
-    import pyarrow as pa
-
-    return pa.ipc.open_stream(data).read_all()
-
-
-def collect(page: Page, msg: Any) -> None:
-    """Note what a ForwardMsg shows that the checks need."""
-    kind = msg.WhichOneof("type")
-    if kind == "new_session":  # a (re)run starts: what came before is replaced
-        page.title, page.exceptions, page.alerts, page.counts, page.last_load = "", [], [], None, None
-    elif kind == "navigation":
-        # by URL path (the default page has none); the title is what the page's h1 shows
-        page.pages = {p.url_pathname or "overview": (p.page_script_hash, p.page_name) for p in msg.navigation.app_pages}
-    elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-        el = msg.delta.new_element
-        etype = el.WhichOneof("type")
-        if etype == "exception":
-            page.exceptions.append(f"{el.exception.type}: {el.exception.message}"[:300])
-        elif etype == "alert" and el.alert.format == el.alert.ERROR:
-            page.alerts.append(el.alert.body[:300])
-        elif etype == "heading" and el.heading.tag == "h1":
-            page.title = el.heading.body
-        elif etype in ("multiselect", "date_input"):
-            key = getattr(el, etype).id.rsplit("-", 1)[-1]
-            if key in FILTER_KEYS:
-                page.widgets[key] = getattr(el, etype)
-        elif etype == "dataframe" and el.dataframe.arrow_data.data:
-            table = _read_arrow(el.dataframe.arrow_data.data)
-            cols = set(table.schema.names)
-            if {"table_name", "rows", "orphans"} <= cols:  # the Data page's quality table
-                d = table.to_pydict()
-                page.counts = dict(zip(d["table_name"], (int(x) for x in d["rows"]), strict=True))
-            elif {"load_id", "table_name", "rows"} <= cols and table.num_rows:  # its load history
-                d = table.to_pydict()
-                i = max(range(table.num_rows), key=lambda j: d["load_id"][j])
-                page.last_load = (d["table_name"][i], int(d["rows"][i]))
-
-
-class Session:
-    """One user: a websocket, the page and filters it is on, and the widget ids and options it has seen."""
-
-    def __init__(self, n: int, ws: Any, rng: random.Random) -> None:
-        self.n, self.ws, self.rng = n, ws, rng
-        self.filters: dict[str, list[str]] = {k: [] for k in FILTER_KEYS}
-        self.page_name = "overview"
-        self.ids: dict[str, str] = {}
-        self.options: dict[str, list[str]] = {}
-        self.pages: dict[str, tuple[str, str]] = {}
-        self.periods: list[list[str]] = []
-
-    def learn(self, page: Page) -> None:
-        """Widget ids and options come from the first page, as a browser learns them."""
-        self.pages = page.pages or self.pages
-        for key, w in page.widgets.items():
-            self.ids[key] = w.id
-            if key == "period":
-                lo, hi = (dt.date.fromisoformat(x) for x in w.default)
-                self.periods = [[str(a), str(hi)] for a in (lo, hi - dt.timedelta(days=182), hi - dt.timedelta(days=91))]
-                self.periods.append([str(lo - dt.timedelta(days=365)), str(lo - dt.timedelta(days=1))])
-                self.filters["period"] = self.filters["period"] or list(w.default)
-            else:
-                self.options[key] = list(w.options)
-
-    def change(self) -> str:
-        """Change one thing, like a click: the page (35%) or one filter."""
-        others = [p for p in self.pages if p != self.page_name]
-        if others and (self.rng.random() < 0.35 or not self.ids):
-            self.page_name = self.rng.choice(others)
-            return "page"
-        key = self.rng.choices(["region", "segment", "period", "rep"], weights=[35, 25, 25, 15])[0]
-        if key == "period":
-            self.filters[key] = self.rng.choice([p for p in self.periods if p != self.filters[key]])
-        elif self.filters[key] and (key == "rep" or self.rng.random() < 0.4):  # back to "all"
-            self.filters[key] = []
-        else:  # one value (a rep is one of 14,300: almost always a cold cache)
-            self.filters[key] = [self.rng.choice(self.options[key])]
-        return key
-
-    def back_msg(self, first_query: str = "") -> bytes:
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-
-        msg = BackMsg()
-        rs = msg.rerun_script
-        if not self.ids:  # opening a URL: the path names the page, the query string the filters
-            rs.query_string, rs.page_name = first_query, "" if self.page_name == "overview" else self.page_name
-            return msg.SerializeToString()
-        rs.page_script_hash = self.pages[self.page_name][0]
-        # the URL the browser would show: rep by its raw id, the rest as chosen
-        raw = {k: [re.sub(r".*\((.+)\)$", r"\1", v) for v in vs] if k == "rep" else vs for k, vs in self.filters.items()}
-        rs.query_string = urlencode([(k, v) for k, vs in raw.items() for v in vs])
-        for key in self.ids:  # every filter's value, as the browser sends all its widgets' states
-            values = self.filters[key]
-            w = rs.widget_states.widgets.add()
-            w.id = self.ids[key]
-            w.string_array_value.data.extend(values)
-        return msg.SerializeToString()
-
-    async def run(self, payload: bytes, timeout: float) -> tuple[Page, float]:
-        """Send one rerun and read until the script has finished (through any st.rerun)."""
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        page = Page()
-        started = time.perf_counter()
-        await self.ws.send(payload)
-        while True:
-            left = timeout - (time.perf_counter() - started)
-            raw = await asyncio.wait_for(self.ws.recv(), max(left, 0.001))
-            msg = ForwardMsg()
-            msg.ParseFromString(raw)
-            collect(page, msg)
-            if msg.WhichOneof("type") == "script_finished":
-                status = msg.script_finished
-                if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                    continue
-                if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
-                    page.exceptions.append("compile error")
-                return page, time.perf_counter() - started
 
 
 # ---- the test -----------------------------------------------------------------------------------
