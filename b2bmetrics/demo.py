@@ -245,6 +245,11 @@ def _generate(seed: int, accounts: int, today: dt.date, report: Progress | None)
         "deal_splits": splits, "contracts": contracts.table(accts), "tickets": tickets.arrow,
         "surveys": surveys, "activities": activities,
     }
+    # (v2) columns and tables the demo does not generate yet stay empty (null)
+    for col in ("expected_close_at", "probability", "forecast_category"):
+        out["deals"] = out["deals"].append_column(col, pa.nulls(out["deals"].num_rows))
+    for name in ("payments", "targets", "deal_snapshots"):
+        out[name] = pa.table({c: pa.nulls(0) for c in TABLES[name].column_names})
     return {name: _conform(name, out[name]) for name in TABLES}
 
 

@@ -77,7 +77,7 @@ def date_range_expr(con: Any) -> ir.Table:
     for table in TABLES.values():
         t = con.table(table.name)
         for col in table.columns:
-            if col.kind in DATE_KINDS:
+            if col.kind in DATE_KINDS and col.in_date_range:
                 parts.append(t.select(d=t[col.name].cast("date")).filter(lambda r: r.d.notnull()))
     union = ibis.union(*parts)
     return union.aggregate(lo=union.d.min(), hi=union.d.max())

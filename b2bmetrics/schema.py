@@ -8,6 +8,7 @@ Chinese headers of 纷享销客 / 销售易 / 钉钉; they are compared after `h
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -30,6 +31,11 @@ Kind = Literal[
     "channel",  # phone / online / offline / wechat (other values kept lower-cased)
     "activity_kind",  # visit / call / email / message / training / meeting
     "activity_channel",  # online / offline
+    "probability",  # 0-1; a value ending in % or above 1 (or any value of a % column) is a percentage
+    "forecast_category",  # pipeline / best_case / commit / omitted (Closed ... read as empty)
+    "target_level",  # company / region / team / rep
+    "target_period",  # month / quarter / year
+    "target_basis",  # booked / collected
 ]
 
 SQL_TYPE: dict[str, str] = {
@@ -48,6 +54,11 @@ SQL_TYPE: dict[str, str] = {
     "channel": "VARCHAR",
     "activity_kind": "VARCHAR",
     "activity_channel": "VARCHAR",
+    "probability": "DOUBLE",
+    "forecast_category": "VARCHAR",
+    "target_level": "VARCHAR",
+    "target_period": "VARCHAR",
+    "target_basis": "VARCHAR",
 }
 
 
@@ -59,21 +70,48 @@ class Column:
     synonyms: tuple[str, ...] = ()
     # the table this column points at, for orphans in data quality
     references: str | None = None
+    # whether the column's dates count for the default period (filters.date_range_expr): planned
+    # and future dates (expected closes, due dates, targets, snapshots) must not move it
+    in_date_range: bool = True
 
     @property
     def sql_type(self) -> str:
         return SQL_TYPE[self.kind]
 
 
+CheckRule = Literal[
+    "not_before",  # column >= other when both are given (a ticket answered before it was opened)
+    "at_most",  # column <= other when both are given (paid more than due)
+    "together",  # column and other are both given or both empty; the row is reported on the empty one
+    "not_before_day",  # column >= day when given (a payment before 2000-01-01)
+    "first_of_month",  # column is the first day of a month when given
+    "unless_empty",  # column is given unless `other` equals `value` (a target's key, empty for company)
+]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule between values of one row (CONTRACT §1, §2 "Dates"): ingest rejects a row breaking it,
+    reported on `column`."""
+
+    rule: CheckRule
+    column: str
+    other: str | None = None
+    day: dt.date | None = None
+    value: str | None = None
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
     columns: tuple[Column, ...]
+    # the columns identifying a row (a repeat within a file is a duplicate; --append upserts by them)
     key: tuple[str, ...]
     # words in a file or sheet name that say "this is the table", besides its own name
     name_hints: tuple[str, ...] = ()
     label_en: str = ""
     label_zh: str = ""
+    checks: tuple[Check, ...] = ()
     column_index: dict[str, Column] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -97,8 +135,9 @@ def header_key(text: str) -> str:
     return re.sub(r"[\W_]+", "", text)
 
 
-def C(name: str, kind: Kind, required: bool = False, *synonyms: str, references: str | None = None) -> Column:
-    return Column(name, kind, required, tuple(synonyms), references)
+def C(name: str, kind: Kind, required: bool = False, *synonyms: str, references: str | None = None,
+      in_date_range: bool = True) -> Column:
+    return Column(name, kind, required, tuple(synonyms), references, in_date_range)
 
 
 ACCOUNT_ID = ("account id", "accountid", "customer id", "customer", "company id", "associated company",
@@ -108,6 +147,20 @@ ACCOUNT_ID = ("account id", "accountid", "customer id", "customer", "company id"
 REP_ID_PERSON = ("owner id", "owner", "deal owner", "opportunity owner", "account owner", "sales rep",
                  "salesperson", "user id", "deal - owner", "负责人", "销售负责人", "所有人", "客户负责人",
                  "负责人id", "销售", "销售代表", "业务员")
+
+# An open deal's expected close (CONTRACT §1 v2); an export's "Close Date" of an open deal lands here too
+# (ingest.parse: OPEN_DEAL_CLOSE). Planned dates never move the default period.
+EXPECTED_CLOSE_AT = C("expected_close_at", "timestamp", False, "expected close date", "expected close",
+                      "expected close at", "projected close date", "estimated close date", "预计成交日期",
+                      "预计成交时间", "预计结单日期", "预计签约日期", "预计关闭日期", in_date_range=False)
+FORECAST_CATEGORY = C("forecast_category", "forecast_category", False, "forecast category", "forecast",
+                      "forecast category name", "预测类别", "预测分类", "预测类型")
+DEAL_FORECAST = (
+    EXPECTED_CLOSE_AT,
+    C("probability", "probability", False, "probability", "deal probability", "win probability",
+      "probability percent", "赢率", "赢单率", "成交概率", "赢单概率", "成交可能性"),
+    FORECAST_CATEGORY,
+)
 
 TABLES: dict[str, Table] = {}
 
@@ -152,7 +205,7 @@ _table(Table("quotas", (
       "quarter", "期间", "周期开始", "开始日期", "季度", "月份"),
     C("quota_amount", "money", True, "quota amount", "quota", "target", "配额", "指标", "目标", "业绩目标",
       "目标金额", "指标金额"),
-), key=("rep_id", "period_start"), name_hints=("quota", "target", "配额", "指标", "目标"),
+), key=("rep_id", "period_start"), name_hints=("quota", "配额", "指标"),
     label_en="Quotas", label_zh="业绩指标"))
 
 _table(Table("deals", (
@@ -176,6 +229,7 @@ _table(Table("deals", (
       "推荐人id", "介绍人", "转介绍人", references="reps"),
     C("source", "text", False, "source", "lead source", "deal source", "original source", "deal - source",
       "来源", "商机来源", "线索来源"),
+    *DEAL_FORECAST,
 ), key=("deal_id",), name_hints=("deal", "opportunit", "pipeline", "商机", "机会"),
     label_en="Deals", label_zh="商机"))
 
@@ -207,7 +261,7 @@ _table(Table("contracts", (
     C("mrr", "money", True, "mrr", "monthly recurring revenue", "monthly amount", "月费", "月度金额",
       "月经常性收入"),
 ), key=("contract_id",), name_hints=("contract", "subscription", "合同", "订阅"),
-    label_en="Contracts", label_zh="合同"))
+    label_en="Contracts", label_zh="合同", checks=(Check("not_before", "end_date", "start_date"),)))
 
 _table(Table("tickets", (
     C("ticket_id", "id", True, "ticket id", "case id", "case number", "id", "工单编号", "工单id", "工单号"),
@@ -223,7 +277,8 @@ _table(Table("tickets", (
     C("assignee_id", "person", False, "assignee id", "assignee", "case owner", "owner", "处理人", "负责人",
       "客服", references="reps"),
 ), key=("ticket_id",), name_hints=("ticket", "case", "工单", "服务"),
-    label_en="Tickets", label_zh="工单"))
+    label_en="Tickets", label_zh="工单",
+    checks=(Check("not_before", "first_response_at", "opened_at"), Check("not_before", "resolved_at", "opened_at"))))
 
 _table(Table("surveys", (
     C("response_id", "id", True, "response id", "survey id", "id", "回访编号", "问卷编号", "编号"),
@@ -253,9 +308,64 @@ _table(Table("activities", (
 ), key=("activity_id",), name_hints=("activit", "task", "engagement", "跟进", "活动", "拜访"),
     label_en="Activities", label_zh="跟进活动"))
 
+# (v2) One installment of a payment plan (回款计划: due_date, amount_due) and what was received against it
+# (回款记录: paid_at, amount_paid); a receipt without a plan has neither due column.
+_table(Table("payments", (
+    C("payment_id", "id", True, "payment id", "payment number", "payment no", "installment id", "receipt id",
+      "receipt number", "回款编号", "回款id", "回款单号", "回款计划编号", "回款记录编号", "收款编号", "收款单号"),
+    C("account_id", "id", True, *ACCOUNT_ID, references="accounts"),
+    C("deal_id", "id", False, "deal id", "opportunity id", "opportunity", "deal", "商机编号", "商机id", "商机",
+      references="deals"),
+    C("contract_id", "id", False, "contract id", "contract number", "contract", "subscription id", "合同编号",
+      "合同id", "合同", references="contracts"),
+    C("due_date", "date", False, "due date", "payment due date", "planned date", "planned payment date",
+      "installment date", "计划回款日期", "计划回款时间", "应回款日期", "应收日期", "计划日期", "到期日", in_date_range=False),
+    C("amount_due", "money", False, "amount due", "due amount", "planned amount", "installment amount",
+      "计划回款金额", "应回款金额", "应收金额", "计划金额"),
+    C("paid_at", "timestamp", False, "paid at", "paid date", "date paid", "payment date", "received date",
+      "receipt date", "实际回款日期", "实际回款时间", "回款日期", "回款时间", "到账日期", "收款日期", in_date_range=False),
+    C("amount_paid", "money", False, "amount paid", "paid amount", "amount received", "received amount",
+      "实际回款金额", "回款金额", "已回款金额", "到账金额", "收款金额"),
+    C("rep_id", "person", False, "rep id", *REP_ID_PERSON, references="reps"),
+), key=("payment_id",), name_hints=("payment", "installment", "receipt", "回款", "回款计划", "回款记录", "收款"),
+    label_en="Payments", label_zh="回款",
+    checks=(Check("together", "amount_due", "due_date"), Check("together", "due_date", "amount_due"),
+            Check("together", "amount_paid", "paid_at"), Check("together", "paid_at", "amount_paid"),
+            Check("at_most", "amount_paid", "amount_due"),
+            Check("not_before_day", "paid_at", day=dt.date(2000, 1, 1)))))
+
+# (v2) 业绩目标: a booked or collected amount a company, region, team or rep should reach in a period.
+_table(Table("targets", (
+    C("level", "target_level", True, "level", "target level", "目标层级", "层级", "级别", "维度"),
+    C("key", "id", False, "key", "target key", "target for", "对象", "目标对象", "键"),
+    C("period", "target_period", True, "period", "period type", "target period", "周期", "周期类型", "期间类型"),
+    C("period_start", "date", True, "period start", "start date", "start", "周期开始", "开始日期", "起始日期",
+      in_date_range=False),
+    C("basis", "target_basis", True, "basis", "target basis", "target type", "口径", "目标口径", "目标类型"),
+    C("amount", "money", True, "amount", "target", "target amount", "goal", "目标", "目标金额", "金额"),
+), key=("level", "key", "period", "period_start", "basis"),
+    name_hints=("target", "goal", "业绩目标", "目标", "销售目标"), label_en="Targets", label_zh="业绩目标",
+    checks=(Check("first_of_month", "period_start"), Check("unless_empty", "key", "level", value="company"))))
+
+# (v2) The state of every deal on a past day (ingest writes it on every load of deals; exported
+# snapshots load too).
+_table(Table("deal_snapshots", (
+    C("snapshot_date", "date", True, "snapshot date", "snapshot", "as of", "as of date", "snapshot day", "快照日期",
+      "快照时间", in_date_range=False),
+    C("deal_id", "id", True, "deal id", "opportunity id", "record id", "商机编号", "商机id", references="deals"),
+    C("stage", "stage", True, "stage", "deal stage", "opportunity stage", "销售阶段", "阶段", "商机阶段"),
+    C("status", "status", False, "status", "deal status", "状态", "商机状态"),
+    C("amount", "money", False, "amount", "deal amount", "value", "deal value", "金额", "商机金额"),
+    EXPECTED_CLOSE_AT,
+    C("owner_rep_id", "person", False, *REP_ID_PERSON, references="reps"),
+    FORECAST_CATEGORY,
+), key=("snapshot_date", "deal_id"), name_hints=("snapshots", "商机快照"),
+    label_en="Deal snapshots", label_zh="商机快照"))
+
 # Load order within one ingest: people first (names resolve against reps), parents before children.
-LOAD_ORDER: tuple[str, ...] = ("reps", "accounts", "quotas", "deals", "deal_stage_history", "deal_splits",
-                               "contracts", "tickets", "surveys", "activities")
+LOAD_ORDER: tuple[str, ...] = ("reps", "accounts", "quotas", "targets", "deals", "deal_stage_history",
+                               "deal_splits", "deal_snapshots", "contracts", "payments", "tickets", "surveys",
+                               "activities")
 
 # Audit tables the store keeps beside the canonical ones.
 LOADS_DDL = """
@@ -292,13 +402,34 @@ ACTIVITY_KIND_ALIASES = {"visit": "visit", "call": "call", "email": "email", "me
                          "会议": "meeting", "phonecall": "call"}
 ACTIVITY_CHANNEL_ALIASES = {"online": "online", "offline": "offline", "线上": "online", "线下": "offline"}
 
+# "" = read as empty: a closed deal has no forecast category (Salesforce exports "Closed")
+FORECAST_CATEGORY_ALIASES = {"pipeline": "pipeline", "bestcase": "best_case", "commit": "commit",
+                             "omitted": "omitted", "omit": "omitted", "closed": "", "closedwon": "",
+                             "closedlost": "", "管道": "pipeline", "渠道": "pipeline", "最佳情况": "best_case",
+                             "乐观": "best_case", "承诺": "commit", "确定": "commit", "排除": "omitted",
+                             "忽略": "omitted", "已关闭": "", "关闭": "", "赢单": "", "输单": ""}
+TARGET_LEVEL_ALIASES = {"company": "company", "region": "region", "team": "team", "rep": "rep",
+                        "person": "rep", "individual": "rep", "salesrep": "rep", "公司": "company",
+                        "全公司": "company", "区域": "region", "大区": "region", "地区": "region", "团队": "team",
+                        "小组": "team", "个人": "rep", "销售": "rep", "员工": "rep"}
+TARGET_PERIOD_ALIASES = {"month": "month", "quarter": "quarter", "year": "year", "monthly": "month",
+                         "quarterly": "quarter", "yearly": "year", "annual": "year", "fiscalyear": "year",
+                         "月": "month", "月度": "month", "季": "quarter", "季度": "quarter", "年": "year",
+                         "年度": "year"}
+TARGET_BASIS_ALIASES = {"booked": "booked", "collected": "collected", "booking": "booked", "bookings": "booked",
+                        "collection": "collected", "cash": "collected", "签约": "booked", "成交": "booked",
+                        "订单": "booked", "回款": "collected", "收款": "collected", "到账": "collected"}
+
 ENUM_ALIASES: dict[str, dict[str, str]] = {
     "status": STATUS_ALIASES, "role": ROLE_ALIASES, "survey_kind": SURVEY_KIND_ALIASES,
     "channel": CHANNEL_ALIASES, "activity_kind": ACTIVITY_KIND_ALIASES,
-    "activity_channel": ACTIVITY_CHANNEL_ALIASES,
+    "activity_channel": ACTIVITY_CHANNEL_ALIASES, "forecast_category": FORECAST_CATEGORY_ALIASES,
+    "target_level": TARGET_LEVEL_ALIASES, "target_period": TARGET_PERIOD_ALIASES,
+    "target_basis": TARGET_BASIS_ALIASES,
 }
 # Kinds whose unknown values are refused rather than kept (the metrics depend on them).
-STRICT_ENUMS = {"status", "role", "survey_kind"}
+STRICT_ENUMS = {"status", "role", "survey_kind", "forecast_category", "target_level", "target_period",
+                "target_basis"}
 
 
 def create_table_sql(table: Table) -> str:

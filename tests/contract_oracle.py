@@ -88,7 +88,7 @@ def resolve_period(t: Tables, f: OFilters) -> tuple[dt.date | None, dt.date | No
         _day(r[c.name])
         for name, table in TABLES.items()
         for c in table.columns
-        if c.kind in ("timestamp", "date")
+        if c.kind in ("timestamp", "date") and c.in_date_range
         for r in t.get(name, [])
         if r[c.name] is not None
     ]
@@ -425,7 +425,8 @@ def quality(t: Tables, present: dict[str, tuple[str, ...]] | None = None) -> dic
     """Per table: rows, completeness over the columns present (`present`: table -> the canonical
     columns its files had; every column when not given) and orphan rows."""
     keys = {name: {r[table.key[0]] for r in t.get(name, [])} for name, table in TABLES.items()}
-    parent_of = {"account_id": "accounts", "deal_id": "deals", "ticket_id": "tickets", "owner_rep_id": "reps",
+    parent_of = {"account_id": "accounts", "deal_id": "deals", "ticket_id": "tickets", "contract_id": "contracts",
+                 "owner_rep_id": "reps",
                  "referrer_id": "reps", "rep_id": "reps", "assignee_id": "reps", "manager_id": "reps"}
     out = {}
     for name, table in TABLES.items():
