@@ -1,6 +1,7 @@
 """b2bmetrics dashboard: the sign-in gate, navigation by role, the shared filter sidebar, nothing else.
 
-Run with `make run` (or `streamlit run dashboard.py`). Pages live in pages/, one file each. With an
+Run with `make run` (or `streamlit run dashboard.py`). Pages live in app_pages/, one file each (not
+`pages/`, so Streamlit's older automatic multipage mode never runs a page on its own). With an
 `[auth]` section in `.streamlit/secrets.toml`, users sign in and see what their role in the roles
 file allows (docs/access.md); without it the app is single-user and local.
 """
@@ -15,7 +16,6 @@ from streamlit.errors import StreamlitAuthError
 
 from b2bmetrics.errors import B2BError
 from ui import context, sidebar
-from ui import page as page_frame
 from ui.i18n import t
 
 st.set_page_config(page_title="b2bmetrics", page_icon=":material/monitoring:", layout="wide")
@@ -61,7 +61,6 @@ def gate(render: Callable[[], None], title_key: str) -> NoReturn:
     st.stop()
 
 
-page_frame.mark_entry()
 sidebar.render_language()
 try:
     scope = context.user_scope()

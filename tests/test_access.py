@@ -1,6 +1,6 @@
 """Who sees what: the roles file, the scoped backend, and every role through the dashboard.
 
-The fixture extends the pages' two-region data (tests/test_pages.py) so that scopes differ:
+The fixture extends the pages' two-region data (tests/pages_fixtures.py) so that scopes differ:
 
     reps      R1 王伟 东区 · R2 李娜 西区 · R3 张敏 西区 (employee)
     accounts  A1 东区 owner R1 · A2 西区 owner R2 · A3 东区 owner R2 (a 西区 rep owns an 东区 account)
@@ -23,7 +23,7 @@ from b2bmetrics.filters import Filters
 from b2bmetrics.metrics import commission, compute_kpis
 from b2bmetrics.schema import TABLES
 from tests.conftest import dashboard_app, make_db, sign_in, write_db
-from tests.test_pages import _fixture_rows, _v2_navigation  # noqa: F401  (autouse fixture)
+from tests.pages_fixtures import fixture_rows
 
 D = dt.datetime
 Q1 = Filters(dt.date(2024, 1, 1), dt.date(2024, 3, 31))
@@ -31,7 +31,7 @@ EAST, WEST = "东区", "西区"
 
 
 def extended_rows() -> dict[str, list[dict[str, Any]]]:
-    rows = _fixture_rows()
+    rows = fixture_rows()
     rows["reps"].append({"rep_id": "R3", "rep_name": "张敏", "region": WEST, "role": "employee"})
     rows["accounts"].append({"account_id": "A3", "account_name": "丙公司", "region": EAST, "segment": "大型企业",
                              "owner_rep_id": "R2", "created_at": D(2024, 1, 4)})
@@ -218,7 +218,7 @@ def test_scoped_backend_reads_only_canonical_tables(extended: Any) -> None:
 def test_kpis_of_a_manager_equal_the_region_filter(region_of: str) -> None:
     """On the pages' fixture (nobody is credited outside their region) a 东区 manager's KPIs are
     exactly the whole data's under the 东区 filter; only data quality differs (it counts the rows in scope)."""
-    base = make_db(_fixture_rows())
+    base = make_db(fixture_rows())
     cfg = Config(region_of=region_of)
     scope = Scope("manager", regions=(EAST,))
     mine = compute_kpis(ScopedBackend(base, scope, region_of), cfg, scope.narrow(Q1))
@@ -230,7 +230,7 @@ def test_kpis_of_a_manager_equal_the_region_filter(region_of: str) -> None:
 
 
 def test_a_filter_outside_the_scope_matches_nothing() -> None:
-    base = make_db(_fixture_rows())
+    base = make_db(fixture_rows())
     scope = Scope("manager", regions=(EAST,))
     west = Filters(Q1.date_from, Q1.date_to, regions=(WEST,))
     assert scope.narrow(west) == west  # kept as asked, so it cannot fall back to "all regions"
@@ -445,7 +445,7 @@ def test_a_managers_downloads_hold_only_their_regions_rows(signed: Any, download
 
 def test_the_data_page_refuses_a_manager_who_reaches_it(access_db: tuple[Path, Path],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Opened as its own script (as a server does for a page URL before any navigation has run)."""
+    """Opened as its own script, not through dashboard.py's navigation: the page itself refuses."""
     from streamlit.testing.v1 import AppTest
 
     from tests.conftest import AUTH_SECRETS, ROOT
@@ -453,9 +453,8 @@ def test_the_data_page_refuses_a_manager_who_reaches_it(access_db: tuple[Path, P
     db, roles = access_db
     monkeypatch.setenv("B2BMETRICS_DB", str(db))
     monkeypatch.setenv("B2BMETRICS_ROLES", str(roles))
-    at = sign_in(AppTest.from_file(str(ROOT / "pages" / "data.py"), default_timeout=60), MANAGER)
+    at = sign_in(AppTest.from_file(str(ROOT / "app_pages" / "data.py"), default_timeout=60), MANAGER)
     at.secrets.update(AUTH_SECRETS)
-    at.session_state["b2b_entry_ran"] = True  # as if dashboard.py had run first
     at.run()
     assert any("The Data page is for analysts and executives" in e.value for e in at.error)
     assert not at.get("file_uploader") and not at.get("download_button")

@@ -9,12 +9,12 @@ from streamlit.testing.v1 import AppTest
 
 from b2bmetrics.store import Store
 from tests.conftest import ROOT, SAMPLES, write_db
-from tests.test_pages import _fixture_rows, _v2_navigation  # noqa: F401  (autouse fixture)
+from tests.pages_fixtures import fixture_rows
 
 
 @pytest.fixture
 def data_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[AppTest, Path]:
-    db = write_db(tmp_path / "data.duckdb", _fixture_rows())
+    db = write_db(tmp_path / "data.duckdb", fixture_rows())
     monkeypatch.setenv("B2BMETRICS_DB", str(db))
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90)

@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 
 from tests.conftest import ROOT, dashboard_app, write_db
-from tests.test_pages import _fixture_rows
+from tests.pages_fixtures import fixture_rows
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Serve a fresh fixture database and record every metric function the caches had to run."""
     from ui import data
 
-    monkeypatch.setenv("B2BMETRICS_DB", str(write_db(tmp_path / "fixture.duckdb", _fixture_rows())))
+    monkeypatch.setenv("B2BMETRICS_DB", str(write_db(tmp_path / "fixture.duckdb", fixture_rows())))
     monkeypatch.chdir(ROOT)
     calls: list[str] = []
     real = data._functions

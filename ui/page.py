@@ -12,31 +12,6 @@ from b2bmetrics.filters import Filters
 from ui import context, data, sidebar
 from ui.i18n import t
 
-ENTRY_FLAG = "b2b_entry_ran"
-
-
-def mark_entry() -> None:
-    """Called by dashboard.py on every run: the sidebar and navigation are in place."""
-    st.session_state[ENTRY_FLAG] = True
-
-
-def _ensure_entry() -> None:
-    """Make a page opened by its URL on a fresh server run inside dashboard.py.
-
-    Until some session has called `st.navigation`, Streamlit treats a `pages/` folder beside the
-    main script as a v1 multipage app and runs `pages/<name>.py` on its own for `/<name>`: no
-    sidebar, no filters. (AppTest re-enables that mode on every run.) Switch the process to v2 and
-    rerun, so dashboard.py routes the URL.
-    """
-    # the flag is set by dashboard.py on each run and taken here, so it vouches for this run only
-    if st.session_state.pop(ENTRY_FLAG, False):
-        return
-    from streamlit.runtime.pages_manager import PagesManager
-
-    PagesManager.uses_pages_directory = False
-    st.rerun()
-
-
 def _count_rows(name: str) -> Callable[[Any], int]:
     def count(con: Any) -> int:
         try:
@@ -54,7 +29,6 @@ def row_count(name: str) -> int:
 
 def start(title_key: str, tables: Iterable[str] = ()) -> Filters:
     """Title the page and return the filters; stops the page with a message when `tables` are empty."""
-    _ensure_entry()
     st.title(t(title_key))
     missing = [name for name in tables if not row_count(name)]
     if missing:
