@@ -3,6 +3,7 @@ and atomicity, including a loader killed with SIGKILL in the middle of a load (C
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 
-import b2bmetrics.ingest.load as ingest_mod
+import b2bmetrics.ingest.load as load_mod
 from b2bmetrics.config import Config
 from b2bmetrics.errors import B2BError
 from b2bmetrics.ingest import LoadResult, Reject, ingest
@@ -38,12 +39,16 @@ SAMPLE_FILES = [
     ("canonical/tickets.csv", None, "tickets", 150),
     ("canonical/surveys.csv", None, "surveys", 200),
     ("canonical/activities.csv", None, "activities", 300),
+    ("canonical/payments.csv", None, "payments", 66),
+    ("canonical/targets.csv", None, "targets", 98),
+    ("canonical/deal_snapshots.csv", None, "deal_snapshots", 906),
     ("salesforce_opportunities.csv", None, "deals", 120),
     ("hubspot_deals.csv", None, "deals", 120),
     ("客户_gbk.csv", None, "accounts", 40),
     ("商机与回访.xlsx", "deals", "deals", 120),
     ("商机与回访.xlsx", "surveys", "surveys", 200),
     ("surveys_utf16.tsv", None, "surveys", 200),
+    ("回款计划_gbk.csv", None, "payments", 66),
 ]
 # bad file -> what the message must say (README: "row 3: amount -500 is negative", ...)
 BAD_FILES = {
@@ -54,6 +59,14 @@ BAD_FILES = {
     "deals_empty.csv": ["deals_empty.csv", "the file is empty"],
     "deals_bad_date.csv": ["row 5", "column created_at", "created_at 'next Tuesday' is not a date"],
     "deals_unknown_stage.csv": ["row 1", "column stage", "stage 'signed_maybe' is not a pipeline stage or alias"],
+    "payments_overpaid.csv": ["payments_overpaid.csv (table payments, from its file name)", "row 3",
+                              "column amount_paid", "amount_paid 11298.51 is more than amount_due 11198.51"],
+    "tickets_answered_before_opened.csv": ["row 2", "column first_response_at",
+                                           "first_response_at 2024-09-19 05:00:00 is before opened_at "
+                                           "2024-09-19 08:00:00"],
+    "ids_only.csv": ["ids_only.csv", "which table is ambiguous", "fit 2 tables",
+                     "accounts (required columns found: account_id; missing: none)",
+                     "reps (required columns found: rep_id; missing: none)", "--table", "mapping", "name the file"],
 }
 
 
@@ -115,16 +128,35 @@ def test_the_sample_lists_cover_every_sample_file(samples: Path) -> None:
     assert on_disk == listed
 
 
+# what each export carries besides the columns all of them have (README): Salesforce its Probability (%)
+# and Forecast Category; its probability of a closed deal (0 or 100 %) is compared apart, below
+CRM_EXPORT_COLUMNS = {
+    "salesforce_opportunities.csv": ["forecast_category", "CASE WHEN status = 'open' THEN probability END"],
+    "hubspot_deals.csv": [],
+    "商机与回访.xlsx": [],
+}
+
+
 def test_crm_exports_load_the_same_deals_as_the_canonical_file(tmp_path: Path, samples: Path) -> None:
     store = Store.at(tmp_path / "db.duckdb")
     ingest(store, [samples / "canonical" / "deals.csv"], Config())
-    canonical = query(store, "SELECT deal_id, stage, status, account_id, owner_rep_id, amount, created_at, closed_at "
-                             "FROM deals ORDER BY deal_id")
-    for name in ["salesforce_opportunities.csv", "hubspot_deals.csv", "商机与回访.xlsx"]:
+    # every export gives an open deal's expected close ("Close Date", 预计成交日期)
+    base = "deal_id, stage, status, account_id, owner_rep_id, amount, created_at, closed_at, expected_close_at"
+    for name, extra in CRM_EXPORT_COLUMNS.items():
+        cols = ", ".join([base, *extra])
+        canonical = query(store, f"SELECT {cols} FROM deals ORDER BY deal_id")
         ingest(store, [samples / name], Config())
-        got = query(store, "SELECT deal_id, stage, status, account_id, owner_rep_id, amount, created_at, closed_at "
-                           "FROM deals ORDER BY deal_id")
+        got = query(store, f"SELECT {cols} FROM deals ORDER BY deal_id")
         assert got == canonical, name
+        if name == "salesforce_opportunities.csv":
+            # Salesforce gives closed deals 0 % (lost) and 100 % (won); the canonical file leaves them empty
+            assert query(store, "SELECT status, probability, count(*) FROM deals WHERE status <> 'open' "
+                                "GROUP BY ALL ORDER BY 1") == [("lost", 0.0, 61), ("won", 1.0, 28)]
+        ingest(store, [samples / "canonical" / "deals.csv"], Config())
+    # the 31 open deals of the canonical file (counted in the CSV): no close date, 29 expected closes,
+    # 19 probabilities (README: about half), 22 forecast categories (about 70 %)
+    assert query(store, "SELECT count(*), count(closed_at), count(expected_close_at), count(probability), "
+                        "count(forecast_category) FROM deals WHERE status = 'open'") == [(31, 0, 29, 19, 22)]
 
 
 def test_all_samples_in_one_call(tmp_path: Path, samples: Path) -> None:
@@ -136,6 +168,28 @@ def test_all_samples_in_one_call(tmp_path: Path, samples: Path) -> None:
     assert query(store, "SELECT count(*) FROM deals") == [(120,)]
     assert query(store, "SELECT count(*) FROM surveys") == [(200,)]
     assert query(store, "SELECT count(*), count(DISTINCT loaded_at) FROM loads") == [(len(results), 1)]
+
+
+def test_planned_dates_never_move_the_default_period(tmp_path: Path, samples: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Expected closes and every date of payments, targets and snapshots are left out of the default
+    period (schema.Column.in_date_range): loading them changes no number of v1."""
+    from b2bmetrics.cli import main
+
+    db = tmp_path / "db.duckdb"
+    v1 = [p for p in sorted((samples / "canonical").glob("*.csv"))
+          if p.stem not in ("payments", "targets", "deal_snapshots")]
+    assert main(["ingest", "--db", str(db), *map(str, v1)]) == 0
+    assert main(["kpis", "--db", str(db), "--format", "json"]) == 0
+    before = json.loads(capsys.readouterr().out.splitlines()[-1])
+    future = write(tmp_path / "deals_future.csv", "deal_id,stage,expected_close_at\nF1,lead,2031-01-01\n")
+    assert main(["ingest", "--db", str(db), "--append", str(future), str(samples / "canonical" / "payments.csv"),
+                 str(samples / "canonical" / "targets.csv"), str(samples / "canonical" / "deal_snapshots.csv")]) == 0
+    assert main(["kpis", "--db", str(db), "--format", "json"]) == 0
+    after = json.loads(capsys.readouterr().out.splitlines()[-1])
+    # the v1 rule: earliest and latest date of the v1 date columns (reps' hire 2020-03-01, a contract's
+    # end 2025-10-10); not the snapshot and payment dates, the targets of 2025, nor the 2031 expected close
+    assert after["period"] == before["period"] == {"from": "2020-03-01", "to": "2025-10-10"}
 
 
 @pytest.mark.parametrize("name", list(BAD_FILES))
@@ -271,7 +325,7 @@ def test_progress_is_reported_per_file(tmp_path: Path, samples: Path) -> None:
 def test_a_failure_half_way_through_a_file_leaves_everything_as_it_was(loaded: Store, samples: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     before, version = snapshot(loaded), loaded.version()
-    real_move = ingest_mod._move
+    real_move = load_mod._move
 
     def half_then_fail(con: duckdb.DuckDBPyConnection, staged: Any, table: Table, replace_table: bool) -> int:
         if table.name != "deals":
@@ -282,7 +336,7 @@ def test_a_failure_half_way_through_a_file_leaves_everything_as_it_was(loaded: S
         assert con.execute("SELECT count(*) FROM deals").fetchone() == (131,)  # 120 - 49 + 60: really written
         raise RuntimeError("the disk caught fire half way through")
 
-    monkeypatch.setattr(ingest_mod, "_move", half_then_fail)
+    monkeypatch.setattr(load_mod, "_move", half_then_fail)
     reps = write(loaded.path.parent / "reps.csv", "rep_id,rep_name\nR99,新人\n")
     with pytest.raises(RuntimeError, match="caught fire"):
         ingest(loaded, [reps, samples / "hubspot_deals.csv"], Config())

@@ -89,7 +89,7 @@ def dated_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     for i in range(n):
         created = DATES_MONTH_FIRST[i][0] if i < len(DATES_MONTH_FIRST) else ""
         closed = DATES_DAY_FIRST[i][0] if i < len(DATES_DAY_FIRST) else ""
-        rows.append([f"D{i:03d}", "lead", created, closed])
+        rows.append([f"D{i:03d}", "won", created, closed])  # won: an open deal's close date is its expected close
     return load_rows(tmp, "deals.csv", ["deal_id", "stage", "created_at", "closed_at"], rows)
 
 
@@ -263,6 +263,212 @@ def test_survey_kind_is_strict(tmp_path: Path) -> None:
     msg = refused(tmp_path, "surveys.csv", ["response_id", "account_id", "submitted_at", "kind", "score"],
                   [["S1", "A1", "2024-01-01", "happiness", "3"]])
     assert "kind 'happiness' is not one of ces, csat, nps" in msg
+
+
+# ---- (v2) deals: probability, forecast category, an open deal's close date -------------------------
+
+def test_probability_fractions_and_percentages(tmp_path: Path) -> None:
+    store = load_rows(tmp_path, "deals.csv", ["deal_id", "stage", "probability"], [
+        ["D1", "lead", "0.35"], ["D2", "lead", "35%"], ["D3", "lead", "35"],  # all three are 0.35
+        ["D4", "lead", "1"], ["D5", "lead", "0"], ["D6", "lead", "100 %"],  # 1 is 100 %, not 1 %
+        ["D7", "lead", ""], ["D8", "lead", "2.5"]])  # above 1: a percentage, 2.5 % = 0.025
+    assert query(store, "SELECT deal_id, probability FROM deals ORDER BY 1") == [
+        ("D1", 0.35), ("D2", 0.35), ("D3", 0.35), ("D4", 1.0), ("D5", 0.0), ("D6", 1.0), ("D7", None),
+        ("D8", 0.025)]
+
+
+def test_probability_column_whose_header_says_percent(tmp_path: Path) -> None:
+    # Salesforce's "Probability (%)": every value is a percentage, 1 = 1 %
+    store = load_rows(tmp_path, "deals.csv", ["deal_id", "stage", "Probability (%)"], [
+        ["D1", "lead", "35"], ["D2", "lead", "1"], ["D3", "lead", "100"], ["D4", "lead", "35%"], ["D5", "lead", "0"]])
+    assert query(store, "SELECT deal_id, probability FROM deals ORDER BY 1") == [
+        ("D1", 0.35), ("D2", 0.01), ("D3", 1.0), ("D4", 0.35), ("D5", 0.0)]
+
+
+@pytest.mark.parametrize(("header", "text", "reason"), [
+    ("probability", "150", "probability 150 is outside 0–1 (or 0–100 %)"),  # 150 % = 1.5
+    ("probability", "-5", "probability -5 is outside 0–1 (or 0–100 %)"),
+    ("probability", "likely", "probability 'likely' is not a number"),
+    ("Probability (%)", "101", "probability 101 is outside 0–100 %"),
+])
+def test_probability_outside_0_1_is_refused(tmp_path: Path, header: str, text: str, reason: str) -> None:
+    msg = refused(tmp_path, "deals.csv", ["deal_id", "stage", header], [["D1", "lead", text]])
+    assert f"row 1, column probability: value '{text}': {reason}" in msg
+
+
+def test_forecast_category_spellings(tmp_path: Path) -> None:
+    store = load_rows(tmp_path, "deals.csv", ["deal_id", "stage", "forecast_category"], [
+        ["D1", "lead", "Best Case"], ["D2", "lead", "best_case"], ["D3", "lead", "BESTCASE"], ["D4", "lead", "Commit"],
+        ["D5", "lead", "Omit"], ["D6", "lead", "Omitted"], ["D7", "lead", "pipeline"], ["D8", "won", "Closed"],
+        ["D9", "won", "Closed Won"], ["D10", "lost", "closed_lost"], ["D11", "lead", ""]])
+    assert query(store, "SELECT deal_id, forecast_category FROM deals ORDER BY length(deal_id), deal_id") == [
+        ("D1", "best_case"), ("D2", "best_case"), ("D3", "best_case"), ("D4", "commit"), ("D5", "omitted"),
+        ("D6", "omitted"), ("D7", "pipeline"), ("D8", None), ("D9", None), ("D10", None), ("D11", None)]
+    msg = refused(tmp_path, "deals.csv", ["deal_id", "stage", "forecast_category"], [["D1", "lead", "Upside"]])
+    assert ("row 1, column forecast_category: value 'Upside': forecast_category 'Upside' is not one of "
+            "best_case, commit, omitted, pipeline") in msg
+
+
+def test_an_open_deals_close_date_is_its_expected_close(tmp_path: Path) -> None:
+    # a CRM export's "Close Date": of a won or lost deal it is the close, of an open deal the expected close
+    store = load_rows(tmp_path, "deals.csv", ["Opportunity ID", "Stage", "Close Date"], [
+        ["D1", "Closed Won", "2024-03-01"], ["D2", "proposal", "2025-02-09"], ["D3", "lead", ""],
+        ["D4", "Closed Lost", "2024-04-02"]])
+    assert query(store, "SELECT deal_id, status, closed_at, expected_close_at FROM deals ORDER BY 1") == [
+        ("D1", "won", D(2024, 3, 1), None), ("D2", "open", None, D(2025, 2, 9)), ("D3", "open", None, None),
+        ("D4", "lost", D(2024, 4, 2), None)]
+    # a file with both columns: an open deal keeps its expected close, and its close date is left empty
+    store = load_rows(tmp_path, "deals.csv", ["deal_id", "stage", "closed_at", "expected_close_at"], [
+        ["D1", "lead", "2024-05-01", "2024-06-30"], ["D2", "lead", "2024-05-01", ""], ["D3", "won", "2024-05-01", ""]])
+    assert query(store, "SELECT deal_id, closed_at, expected_close_at FROM deals ORDER BY 1") == [
+        ("D1", None, D(2024, 6, 30)), ("D2", None, D(2024, 5, 1)), ("D3", D(2024, 5, 1), None)]
+
+
+def test_chinese_expected_close_date_header(tmp_path: Path) -> None:
+    store = load_rows(tmp_path, "商机.csv", ["商机编号", "销售阶段", "成交日期", "预计成交日期"], [
+        ["D1", "赢单", "2024/03/05", ""], ["D2", "proposal", "", "2025/1/2"]])
+    assert query(store, "SELECT deal_id, status, closed_at, expected_close_at FROM deals ORDER BY 1") == [
+        ("D1", "won", D(2024, 3, 5), None), ("D2", "open", None, D(2025, 1, 2))]
+
+
+# ---- (v2) rules between the values of a row -------------------------------------------------------
+
+TICKET = ["ticket_id", "account_id", "opened_at", "first_response_at", "resolved_at"]
+
+
+def test_a_ticket_answered_or_resolved_before_it_was_opened_is_refused(tmp_path: Path) -> None:
+    msg = refused(tmp_path, "tickets.csv", TICKET, [
+        ["T1", "A1", "2024-01-14 07:00", "2024-01-14 07:00", "2024-01-14 07:00"],  # at the same minute: fine
+        ["T2", "A1", "2024-09-19 08:00", "2024-09-19 05:00", ""],
+        ["T3", "A1", "2024-09-19 08:00", "", "2024-09-18"]])
+    assert "2 rows rejected" in msg
+    assert ("row 2, column first_response_at: value '2024-09-19 05:00:00': first_response_at 2024-09-19 05:00:00 "
+            "is before opened_at 2024-09-19 08:00:00") in msg
+    assert "row 3, column resolved_at: value '2024-09-18': resolved_at 2024-09-18 is before opened_at " \
+           "2024-09-19 08:00:00" in msg
+
+
+def test_a_contract_ending_before_it_starts_is_refused(tmp_path: Path) -> None:
+    head = ["contract_id", "account_id", "start_date", "end_date", "mrr"]
+    store = load_rows(tmp_path, "contracts.csv", head, [["C1", "A1", "2024-03-01", "2024-03-01", "10"],
+                                                         ["C2", "A1", "2024-03-01", "", "10"]])
+    assert query(store, "SELECT count(*) FROM contracts") == [(2,)]
+    msg = refused(tmp_path, "contracts.csv", head, [["C1", "A1", "2024-03-01", "2024-02-29", "10"]])
+    assert ("row 1, column end_date: value '2024-02-29': end_date 2024-02-29 is before start_date 2024-03-01"
+            in msg)
+
+
+PAYMENT = ["payment_id", "account_id", "deal_id", "due_date", "amount_due", "paid_at", "amount_paid"]
+
+
+def test_payments_plans_receipts_and_partial_payments_load(tmp_path: Path) -> None:
+    store = load_rows(tmp_path, "payments.csv", PAYMENT, [
+        ["P1", "A1", "D1", "2024-09-11", "100", "2024-09-06", "100"],  # paid in full, early
+        ["P2", "A1", "D1", "2024-10-10", "100", "2024-12-23", "40"],  # partly, late
+        ["P3", "A1", "D1", "2025-02-14", "100", "", ""],  # planned, not yet paid
+        ["P4", "A1", "", "", "", "2024-05-01", "50"],  # a deposit without a plan
+        ["P5", "A1", "", "2024-01-01", "0", "2000-01-01", "0"]])  # zero amounts; paid on the first allowed day
+    assert query(store, "SELECT payment_id, due_date, amount_due, paid_at, amount_paid FROM payments ORDER BY 1") == [
+        ("P1", dt.date(2024, 9, 11), 100.0, D(2024, 9, 6), 100.0),
+        ("P2", dt.date(2024, 10, 10), 100.0, D(2024, 12, 23), 40.0),
+        ("P3", dt.date(2025, 2, 14), 100.0, None, None),
+        ("P4", None, None, D(2024, 5, 1), 50.0),
+        ("P5", dt.date(2024, 1, 1), 0.0, D(2000, 1, 1), 0.0)]
+
+
+def test_payment_rules_are_refused_row_by_row(tmp_path: Path) -> None:
+    msg = refused(tmp_path, "payments.csv", PAYMENT, [
+        ["P1", "A1", "D1", "2024-09-11", "100", "2024-09-06", "100.01"],  # paid more than due
+        ["P2", "A1", "D1", "2024-10-10", "", "", ""],  # a due date without an amount due
+        ["P3", "A1", "D1", "", "100", "", ""],  # an amount due without a due date
+        ["P4", "A1", "D1", "", "", "2024-01-02", ""],  # paid without an amount
+        ["P5", "A1", "D1", "", "", "", "30"],  # an amount paid without a date
+        ["P6", "A1", "D1", "", "", "1999-12-31", "30"],  # paid before 2000
+        ["P7", "A1", "D1", "2024-10-10", "x", "", ""]])  # a bad amount is refused for itself, not as missing
+    assert "7 rows rejected" in msg
+    for line in [
+        "row 1, column amount_paid: value '100.01': amount_paid 100.01 is more than amount_due 100.0",
+        "row 2, column amount_due: amount_due is empty but due_date is given (amount_due and due_date come "
+        "together or not at all)",
+        "row 3, column due_date: due_date is empty but amount_due is given",
+        "row 4, column amount_paid: amount_paid is empty but paid_at is given",
+        "row 5, column paid_at: paid_at is empty but amount_paid is given",
+        "row 6, column paid_at: value '1999-12-31': paid_at 1999-12-31 is before 2000-01-01",
+        "row 7, column amount_due: value 'x': amount_due 'x' is not an amount",
+    ]:
+        assert line in msg, line
+    assert "row 7, column amount_due: amount_due is empty" not in msg
+
+
+def test_chinese_payment_plan_headers(tmp_path: Path) -> None:
+    store = Store.at(tmp_path / "db.duckdb")
+    text = csv_text(["回款编号", "客户编号", "商机编号", "合同编号", "计划回款日期", "计划回款金额", "实际回款日期",
+                     "实际回款金额", "负责人"],
+                    [["P1", "A1", "D1", "", "2024年9月11日", "¥69,975.71", "2024年9月6日", "¥69,975.71", "王伟"],
+                     ["P2", "A1", "D1", "C1", "2025年2月14日", "¥6,679.57", "", "", "李娜"]])
+    ingest(store, [write(tmp_path / "reps.csv", REPS), write(tmp_path / "回款计划.csv", text, "gb18030")], Config())
+    assert query(store, "SELECT * FROM payments ORDER BY 1") == [
+        ("P1", "A1", "D1", None, dt.date(2024, 9, 11), 69975.71, D(2024, 9, 6), 69975.71, "R01"),
+        ("P2", "A1", "D1", "C1", dt.date(2025, 2, 14), 6679.57, None, None, "R02")]
+
+
+TARGET = ["level", "key", "period", "period_start", "basis", "amount"]
+
+
+def test_targets_values_and_rules(tmp_path: Path) -> None:
+    store = load_rows(tmp_path, "targets.csv", TARGET, [
+        ["company", "", "year", "2024-07-01", "booked", "2270000"],  # a July–June year
+        ["Region", "华东", "Quarter", "2024-10-01", "Collected", "500000"],
+        ["团队", "A", "月度", "2024-11-01", "回款", "0"],  # a target of 0
+        ["rep", "R01", "month", "2024-11-01", "签约", "80,000"]])
+    assert query(store, "SELECT * FROM targets ORDER BY amount DESC") == [
+        ("company", None, "year", dt.date(2024, 7, 1), "booked", 2270000.0),
+        ("region", "华东", "quarter", dt.date(2024, 10, 1), "collected", 500000.0),
+        ("rep", "R01", "month", dt.date(2024, 11, 1), "booked", 80000.0),
+        ("team", "A", "month", dt.date(2024, 11, 1), "collected", 0.0)]
+    msg = refused(tmp_path, "targets.csv", TARGET, [
+        ["company", "", "year", "2024-01-01", "booked", "1"],
+        ["company", "", "year", "2024-01-01", "booked", "2"],  # the same company target twice (empty key)
+        ["rep", "", "month", "2024-01-01", "booked", "3"],  # a rep target for nobody
+        ["rep", "R01", "month", "2024-01-15", "booked", "4"],  # a period starting mid-month
+        ["rep", "R01", "week", "2024-01-01", "booked", "5"],
+        ["rep", "R01", "month", "2024-02-01", "invoiced", "6"]])
+    for line in [
+        "row 2, column level, key, period, period_start, basis: value 'company, , year, 2024-01-01, booked': "
+        "level, key, period, period_start, basis 'company, , year, 2024-01-01, booked' repeats row 1",
+        "row 3, column key: key is empty but required for level rep (it is empty only for company)",
+        "row 4, column period_start: value '2024-01-15': period_start 2024-01-15 is not the first day of a month",
+        "row 5, column period: value 'week': period 'week' is not one of month, quarter, year",
+        "row 6, column basis: value 'invoiced': basis 'invoiced' is not one of booked, collected",
+    ]:
+        assert line in msg, line
+
+
+def test_targets_append_matches_a_company_target_by_its_empty_key(tmp_path: Path) -> None:
+    store = load_rows(tmp_path, "targets.csv", TARGET, [["company", "", "year", "2024-01-01", "booked", "1"],
+                                                        ["rep", "R01", "year", "2024-01-01", "booked", "2"]])
+    ingest(store, [write(tmp_path / "targets_fix.csv", csv_text(TARGET, [
+        ["company", "", "year", "2024-01-01", "booked", "10"]]))], Config(), append=True)
+    assert query(store, "SELECT level, key, amount FROM targets ORDER BY 1") == [
+        ("company", None, 10.0), ("rep", "R01", 2.0)]
+
+
+SNAPSHOT = ["snapshot_date", "deal_id", "stage", "amount", "expected_close_at", "forecast_category"]
+
+
+def test_deal_snapshots_derive_status_and_refuse_a_repeated_day_and_deal(tmp_path: Path) -> None:
+    store = load_rows(tmp_path, "deal_snapshots.csv", SNAPSHOT, [
+        ["2024-05-31", "D1", "proposal", "100", "2024-06-30", "Commit"],
+        ["2024-06-30", "D1", "Closed Won", "120", "", ""],
+        ["2024-06-30", "D2", "输单", "", "", ""]])
+    assert query(store, "SELECT snapshot_date, deal_id, stage, status, amount, expected_close_at, forecast_category "
+                        "FROM deal_snapshots ORDER BY 1, 2") == [
+        (dt.date(2024, 5, 31), "D1", "proposal", "open", 100.0, D(2024, 6, 30), "commit"),
+        (dt.date(2024, 6, 30), "D1", "won", "won", 120.0, None, None),
+        (dt.date(2024, 6, 30), "D2", "lost", "lost", None, None, None)]
+    msg = refused(tmp_path, "deal_snapshots.csv", SNAPSHOT, [["2024-05-31", "D1", "lead", "", "", ""],
+                                                             ["2024/5/31", "D1", "won", "", "", ""]])
+    assert "row 2, column snapshot_date, deal_id: value '2024-05-31, D1'" in msg and "repeats row 1" in msg
 
 
 # ---- empties, required, duplicates ---------------------------------------------------------------

@@ -1,11 +1,18 @@
 """Which table a file is, and which of its headers is which canonical column (CONTRACT §2).
 
-Table: `--table` (or a mapping file's `table`), else the file or sheet name, else the header
-fingerprint. Names are matched against each table's own name and its `name_hints`: the longest
-match wins, a table's own name beats a hint of the same length, then the earlier match in the
-name ("deal_stage_history" is deal_stage_history, not deals; "deals_missing_stage" is deals).
-Hints shorter than five letters must be a whole word of the name, optionally plural ("rep" matches
-"reps_2024" but not "report"); Chinese hints match anywhere.
+Table: `--table` (or a mapping file's `table`), else the file or sheet name, else the headers.
+Names are matched against each table's own name and its `name_hints` (English and Chinese, CONTRACT
+§2): the longest match wins, a table's own name beats a hint of the same length, then the earlier
+match in the name ("deal_stage_history" is deal_stage_history, not deals; "deals_missing_stage" is
+deals). Hints shorter than five letters must be a whole word of the name, optionally plural ("rep"
+matches "reps_2024" but not "report"); Chinese hints match anywhere.
+
+Headers never guess (CONTRACT §2 v2 "Which table, never a guess"): a table *matches* when all its
+required columns map; a matching table whose required columns' headers are all mapped by another
+matching table gives way to it (accounts to a deals file with an account_id, deals to a stage
+history or snapshot file; when two would give way to each other neither does). The file is taken
+for a table only when exactly one match is left; otherwise `tables_from_headers` returns the
+candidates, each with the required columns found and missing, for the refusal.
 
 Headers: compared after `schema.header_key`. Exact canonical names first, then each column's
 synonyms in column order and synonym order; a header maps to at most one column and a column to
@@ -123,18 +130,52 @@ def table_from_name(name: str) -> tuple[str, str] | None:
     return (best[1], best[2]) if best else None
 
 
-def table_from_headers(headers: tuple[str, ...]) -> str | None:
-    """The table whose synonyms map the most headers among those with every required column present."""
-    best: tuple[tuple[int, float, int], str] | None = None
-    for i, name in enumerate(LOAD_ORDER):
-        table = TABLES[name]
-        mapped = auto_map(table, headers)
-        if not all(c in mapped for c in table.required):
-            continue
-        score = (len(mapped), len(mapped) / len(table.columns), -i)
-        if best is None or score > best[0]:
-            best = (score, name)
-    return best[1] if best else None
+@dataclass(frozen=True)
+class Candidate:
+    """A table a file's headers might be: its required columns found among the headers, and missing."""
+
+    table: str
+    found: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    def describe(self) -> str:
+        found = ", ".join(self.found) or "none"
+        missing = ", ".join(self.missing) or "none"
+        return f"{self.table} (required columns found: {found}; missing: {missing})"
+
+
+@dataclass(frozen=True)
+class HeaderMatch:
+    """What the headers alone say: the one table left after the give-way rule, or None and the candidates
+    (the matching tables left, or when none matches, the tables with some required column found)."""
+
+    table: str | None
+    candidates: tuple[Candidate, ...]
+
+
+def tables_from_headers(headers: tuple[str, ...]) -> HeaderMatch:
+    """The table a file is by its headers alone, never a guess (see the module docstring)."""
+    maps = {name: auto_map(TABLES[name], headers) for name in LOAD_ORDER}
+
+    def candidate(name: str) -> Candidate:
+        req = TABLES[name].required
+        return Candidate(name, tuple(c for c in req if c in maps[name]), tuple(c for c in req if c not in maps[name]))
+
+    matching = [n for n in LOAD_ORDER if all(c in maps[n] for c in TABLES[n].required)]
+    need = {n: {maps[n][c] for c in TABLES[n].required} for n in matching}
+    used = {n: set(maps[n].values()) for n in matching}
+
+    def gives_way(t: str, u: str) -> bool:
+        return u != t and need[t] <= used[u] and not need[u] <= used[t]
+
+    left = [t for t in matching if not any(gives_way(t, u) for u in matching)]
+    if len(left) == 1:
+        return HeaderMatch(left[0], (candidate(left[0]),))
+    if left:
+        return HeaderMatch(None, tuple(candidate(n) for n in left))
+    near = sorted((candidate(n) for n in LOAD_ORDER if any(c in maps[n] for c in TABLES[n].required)),
+                  key=lambda c: (-len(c.found) / (len(c.found) + len(c.missing)), LOAD_ORDER.index(c.table)))
+    return HeaderMatch(None, tuple(near[:3]))
 
 
 # ---- header mapping --------------------------------------------------------------------------

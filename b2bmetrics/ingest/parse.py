@@ -26,9 +26,21 @@ Values, per `schema.Column.kind`:
   Currency symbols and codes are dropped, not converted: a dataset has one currency
   (`[data] currency`).
 * share: `0.6` or `60%`; must be in (0, 1]. score: a number within its row's survey kind's scale.
+* probability: `0.35`, `35%` or `35` (a value above 1 is a percentage), all read as 0.35; in a column
+  whose header says % (`Probability (%)`) every value is a percentage (`1` = 1 %). Must be in [0, 1].
 * stage: the pipeline's stages, lost stage and aliases, case-, space- and punctuation-insensitive.
-* status, role, survey kind: their alias tables; anything else is refused. An empty status is
-  derived from the stage (won stage -> won, lost stage -> lost, else open); an empty role is sales.
+* status, role, survey kind, forecast category, target level / period / basis: their alias tables
+  (compared after `schema.header_key`: case-, space- and underscore-insensitive); anything else is
+  refused. An empty status is derived from the stage (won stage -> won, lost stage -> lost, else
+  open); an empty role is sales. A forecast category of `Closed`, `Closed Won` or `Closed Lost` is
+  read as empty (a closed deal has none), `Omit` as omitted.
+* an open deal's close date (`OPEN_DEAL_CLOSE`): an export's close date of a deal that is open is
+  its expected close date; it is stored in `expected_close_at` (unless the file gives that too) and
+  `closed_at` is left empty.
+
+Rules between the values of a row (`schema.Check`: a ticket answered before it was opened, more paid
+than due, half a pair of due/paid columns, ...) are `check_sql`: a condition over the typed columns
+and the sentence for a row that breaks it.
 * channel, activity kind, activity channel: their alias tables, other values kept lower-cased.
 """
 
@@ -37,13 +49,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from b2bmetrics.config import Pipeline
-from b2bmetrics.schema import ENUM_ALIASES, STRICT_ENUMS, SURVEY_SCALES, Column, Table
+from b2bmetrics.schema import ENUM_ALIASES, STRICT_ENUMS, SURVEY_SCALES, Check, Column, Table
 
 TRIM_CHARS = " \t\r\n\u00a0\u3000\ufeff"
 YEAR_MIN, YEAR_MAX = 1900, 2199
-PARSED_KINDS = {"timestamp", "date", "money", "share", "score", "stage", "status", "role", "survey_kind",
-                "channel", "activity_kind", "activity_channel"}
-CHECKED_KINDS = {"timestamp", "date", "money", "share", "score", "stage"} | STRICT_ENUMS
+PARSED_KINDS = {"timestamp", "date", "money", "share", "score", "probability", "stage", "channel", "activity_kind",
+                "activity_channel"} | STRICT_ENUMS
+CHECKED_KINDS = {"timestamp", "date", "money", "share", "score", "probability", "stage"} | STRICT_ENUMS
+# (closed_at, expected_close_at): an export's close date of an open deal is its expected close date (CONTRACT §2 v2)
+OPEN_DEAL_CLOSE = ("closed_at", "expected_close_at")
 AMBIGUOUS_DATE = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"
 ERRORS = "_e"  # the staging column holding a row's bad values
 
@@ -115,6 +129,15 @@ def share_sql(r: str, t: str) -> str:
             f"THEN TRY_CAST(trim(rtrim({t}, '%')) AS DOUBLE) / 100 END)")
 
 
+def probability_sql(r: str, t: str, percent: bool) -> str:
+    """A fraction 0-1 from `0.35`, `35%` or `35` (above 1: a percentage); in a % column every value is one."""
+    pct = f"TRY_CAST(trim(rtrim({t}, '%')) AS DOUBLE) / 100"
+    if percent:
+        return pct
+    x = f"COALESCE(TRY_CAST({r} AS DOUBLE), TRY_CAST({t} AS DOUBLE))"
+    return f"CASE WHEN ends_with({t}, '%') THEN {pct} WHEN {x} > 1 THEN {x} / 100 ELSE {x} END"
+
+
 def enum_sql(r: str, t: str, exact: dict[str, str], keyed: dict[str, str], keep_lower: bool) -> str:
     """The canonical value by exact spelling, then by normalised key; NULL (or the lower-cased text) otherwise."""
     first = " ".join(f"WHEN {lit(k)} THEN {lit(val)}" for k, val in exact.items())
@@ -138,7 +161,7 @@ def enum_tables(kind: str, pipeline: Pipeline) -> tuple[dict[str, str], dict[str
 def allowed_values(kind: str, pipeline: Pipeline) -> list[str]:
     if kind == "stage":
         return [*pipeline.stages, pipeline.lost_stage]
-    return sorted(set(ENUM_ALIASES[kind].values()))
+    return sorted(set(ENUM_ALIASES[kind].values()) - {""})
 
 
 @dataclass(frozen=True)
@@ -155,6 +178,8 @@ class StageSpec:
     # "all": trim TRIM_CHARS (slow); "space": trim spaces; "none": the file has no whitespace that
     # could sit at a value's edge (ingest.read.stream_utf8 looked), so nothing is trimmed
     trim: str = "all"
+    # probability columns whose header says % (`Probability (%)`): every value is a percentage
+    percent: frozenset[str] = frozenset()
 
     def present(self, col: Column) -> bool:
         return col.name in self.columns
@@ -170,6 +195,12 @@ class StageSpec:
     def date_columns(self) -> list[Column]:
         return [c for c in self.table.columns if self.present(c) and c.kind in ("timestamp", "date")]
 
+    def checks(self) -> list[Check]:
+        """The table's row rules that apply to this file (those whose columns it has)."""
+        return [k for k in self.table.checks
+                if (k.rule == "together" and k.other in self.columns)
+                or (self.present(self.table.column(k.column)) and (k.other is None or k.other in self.columns))]
+
 
 def parse_sql(col: Column, r: str, spec: StageSpec, trim: str | None = None) -> str:
     """The parsed value of raw text `r` for `col` (before range checks)."""
@@ -181,6 +212,8 @@ def parse_sql(col: Column, r: str, spec: StageSpec, trim: str | None = None) -> 
         return money_sql(r, t)
     if kind == "share":
         return share_sql(r, t)
+    if kind == "probability":
+        return probability_sql(r, t, col.name in spec.percent)
     if kind == "score":
         return f"COALESCE(TRY_CAST({r} AS DOUBLE), TRY_CAST({t} AS DOUBLE))"
     if kind in ("stage", *ENUM_ALIASES):
@@ -208,6 +241,8 @@ def bad_sql(col: Column, p: str, spec: StageSpec) -> str:
         return f"({p} IS NULL OR NOT isfinite({p}) OR {p} < 0)"
     if kind == "share":
         return f"({p} IS NULL OR NOT ({p} > 0 AND {p} <= 1))"
+    if kind == "probability":
+        return f"({p} IS NULL OR NOT isfinite({p}) OR NOT ({p} >= 0 AND {p} <= 1))"
     if kind == "score":
         kind_col = ident("p_kind") if "kind" in spec.columns else "NULL"
         return f"({p} IS NULL OR NOT isfinite({p}) OR NOT {_scale_ok(p, kind_col)})"
@@ -248,6 +283,8 @@ def staging_sql(spec: StageSpec, target: str) -> str:
             expr = f"COALESCE({p}, CASE WHEN {blank} THEN {derived_status} END)"
         elif c.kind == "role":
             expr = f"COALESCE({p}, CASE WHEN {blank} THEN 'sales' END)"
+        elif c.kind == "forecast_category":
+            expr = f"nullif({p}, '')"  # Closed / Closed Won / Closed Lost: empty
         elif c.kind in PARSED_KINDS:
             expr = p
         else:
@@ -266,8 +303,14 @@ def staging_sql(spec: StageSpec, target: str) -> str:
     # the list is built only for the rare bad rows; the test runs on every row
     any_bad = " OR ".join(f"({e}) IS NOT NULL" for e in errors)
     out.append(f"CASE WHEN {any_bad} THEN [{', '.join(errors)}] END AS {ident(ERRORS)}")
-    return (f"CREATE TABLE {ident(target)} AS SELECT {', '.join(out)} FROM "
-            f"(SELECT {', '.join(parsed)} FROM (SELECT {', '.join(raw_parts)} FROM {spec.source_sql}))")
+    select = (f"SELECT {', '.join(out)} FROM "
+              f"(SELECT {', '.join(parsed)} FROM (SELECT {', '.join(raw_parts)} FROM {spec.source_sql}))")
+    closed, expected = OPEN_DEAL_CLOSE
+    if closed in spec.columns and {"status", expected} <= set(table.column_names):
+        cl, ex = ident(closed), ident(expected)
+        select = (f"SELECT * REPLACE (CASE WHEN status = 'open' THEN NULL ELSE {cl} END AS {cl}, "
+                  f"CASE WHEN status = 'open' THEN coalesce({ex}, {cl}) ELSE {ex} END AS {ex}) FROM ({select})")
+    return f"CREATE TABLE {ident(target)} AS {select}"
 
 
 _QUOTE = lit("'")  # a SQL literal holding one single quote
@@ -293,6 +336,10 @@ def reason_sql(col: Column, v: str, spec: StageSpec) -> str:
     if kind == "share":
         return (f"CASE {empty} WHEN {p} IS NULL THEN {lit(name + ' ')} || {q} || ' is not a number' "
                 f"ELSE {lit(name + ' ')} || {v} || ' is outside (0, 1]' END")
+    if kind == "probability":
+        scale = "0–100 %" if name in spec.percent else "0–1 (or 0–100 %)"
+        return (f"CASE {empty} WHEN {p} IS NULL OR NOT isfinite({p}) THEN {lit(name + ' ')} || {q} || ' is not a number' "
+                f"ELSE {lit(name + ' ')} || {v} || {lit(' is outside ' + scale)} END")
     if kind == "score":
         kind_col = ident("kind") if "kind" in spec.columns else "NULL"
         scales = " ".join(f"WHEN {lit(k)} THEN '{lo}–{hi}'" for k, (lo, hi) in SURVEY_SCALES.items())
@@ -305,3 +352,50 @@ def reason_sql(col: Column, v: str, spec: StageSpec) -> str:
         allowed = ", ".join(allowed_values(kind, spec.pipeline))
         return f"CASE {empty} ELSE {lit(name + ' ')} || {q} || {lit(' is not one of ' + allowed)} END"
     return f"CASE {empty} ELSE {lit(name + ' ')} || {q} || ' is not valid' END"
+
+
+def _shown(col: Column, v: str) -> str:
+    """A typed value as a user reads it: dates without a midnight time, amounts as numbers."""
+    if col.kind in ("timestamp", "date"):
+        return f"regexp_replace(CAST({v} AS VARCHAR), ' 00:00:00$', '')"
+    return f"CAST({v} AS VARCHAR)"
+
+
+def check_sql(check: Check, spec: StageSpec) -> tuple[str, str, str]:
+    """(condition, value, reason) over the typed columns of a staged row for a row rule: the row breaks
+    the rule where the condition holds; value and reason are what the reject shows."""
+    table = spec.table
+    col = table.column(check.column)
+    c = ident(check.column)
+    name = check.column
+    if check.rule == "together":
+        assert check.other is not None
+        o = ident(check.other)
+        # a value that is there but wrong was rejected for itself; only a really empty cell counts here
+        own_error = f" AND {spec.error_ref(col)} IS NULL" if col in spec.error_columns() else ""
+        own = f"{c} IS NULL{own_error}" if spec.present(col) else "true"
+        reason = (f"{name} is empty but {check.other} is given ({name} and {check.other} come together "
+                  "or not at all)")
+        return f"{own} AND {o} IS NOT NULL", "NULL", lit(reason)
+    value = _shown(col, c)
+    if check.rule in ("not_before", "at_most"):
+        assert check.other is not None
+        other = table.column(check.other)
+        o = ident(check.other)
+        op, words = ("<", "is before") if check.rule == "not_before" else (">", "is more than")
+        reason = (f"{lit(name + ' ')} || {value} || {lit(f' {words} {check.other} ')} || {_shown(other, o)}")
+        return f"{c} {op} {o}", value, reason
+    if check.rule == "not_before_day":
+        assert check.day is not None
+        day = check.day.isoformat()
+        return (f"{c} < DATE {lit(day)}", value,
+                f"{lit(name + ' ')} || {value} || {lit(f' is before {day}')}")
+    if check.rule == "first_of_month":
+        return f"day({c}) <> 1", value, f"{lit(name + ' ')} || {value} || ' is not the first day of a month'"
+    if check.rule == "unless_empty":
+        assert check.other is not None and check.value is not None
+        o = ident(check.other)
+        return (f"{c} IS NULL AND {o} IS NOT NULL AND {o} <> {lit(check.value)}", "NULL",
+                f"{lit(name + ' is empty but required for ' + check.other + ' ')} || {o} || "
+                f"{lit(f' (it is empty only for {check.value})')}")
+    raise AssertionError(f"unknown check rule {check.rule}")  # pragma: no cover - schema.CheckRule lists them
