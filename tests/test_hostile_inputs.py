@@ -330,6 +330,24 @@ CASES = [
                         [("A1", "Acme\nLtd"), ("A2", None)])),
     Case("unicode_ids", _text("deals.csv", "deal_id,stage\n商机-💼-1,lead\nעסקה‎-2,won\n"),
          check=rows_are("deals", "SELECT count(*) FROM deals", [(2,)])),
+    # (v2) which table, never a guess; rules between the values of a row
+    Case("headers_fit_two_tables", _text("export.csv", "account_id,rep_id\nA1,R1\n"),
+         ("which table is ambiguous", "reps (required columns found: rep_id", "accounts (required", "--table")),
+    Case("headers_fit_no_table", _text("export.csv", "foo,deal_id\n1,D1\n"),
+         ("cannot tell which table", "closest: deals (required columns found: deal_id; missing: stage)")),
+    Case("ticket_resolved_before_opened", _text("tickets.csv", "ticket_id,account_id,opened_at,resolved_at\n"
+                                                "T9,A001,2024-03-02 10:00,2024-03-01 09:00\n"),
+         ("tickets.csv (table tickets, from its file name)", "row 1", "column resolved_at",
+          "is before opened_at 2024-03-02 10:00:00")),
+    Case("payment_overpaid_and_half_a_pair", _text("payments.csv", "payment_id,account_id,amount_due,due_date,"
+                                                   "amount_paid,paid_at\nP9,A001,10,2024-03-01,11,2024-03-01\n"
+                                                   "P10,A001,,,5,\n"),
+         ("row 1", "amount_paid 11.0 is more than amount_due 10.0", "row 2", "column paid_at",
+          "paid_at is empty but amount_paid is given")),
+    Case("payment_in_1999", _text("回款.csv", "回款编号,客户编号,实际回款日期,实际回款金额\nP9,A001,1999/12/31,5\n"),
+         ("回款.csv (table payments, from its file name)", "paid_at 1999-12-31 is before 2000-01-01")),
+    Case("headers_ambiguous_but_named", _text("reps_extra.csv", "account_id,rep_id\nA1,R1\n"),
+         check=rows_are("reps", "SELECT rep_id FROM reps", [("R1",)])),
 ]
 
 

@@ -160,6 +160,28 @@ def test_missing_required_column_names_it_and_the_closest_headers(tmp_path: Path
     ("Reps", "reps"),
     ("report", None),  # "rep" must be a whole word
     ("export", None),
+    # (v2) the names CONTRACT §2 lists, English and Chinese, whole or a part between _ - space or .
+    ("客户", "accounts"),
+    ("销售人员", "reps"),
+    ("员工", "reps"),
+    ("opportunities", "deals"),
+    ("subscriptions_2024", "contracts"),
+    ("合同", "contracts"),
+    ("工单", "tickets"),
+    ("回访", "surveys"),
+    ("满意度", "surveys"),
+    ("跟进记录", "activities"),
+    ("payments_overpaid", "payments"),
+    ("回款", "payments"),
+    ("回款计划_gbk", "payments"),
+    ("crm.payments.2024", "payments"),
+    ("targets", "targets"),
+    ("业绩目标", "targets"),
+    ("fy25 targets", "targets"),
+    ("quotas_2024", "quotas"),
+    ("deal_snapshots", "deal_snapshots"),
+    ("商机快照", "deal_snapshots"),
+    ("deals_snapshot", "deals"),  # an export of deals taken on a day: the deals table
 ])
 def test_table_from_file_or_sheet_name(name: str, table: str | None) -> None:
     found = table_from_name(name)
@@ -172,6 +194,61 @@ def test_table_from_header_fingerprint(tmp_path: Path) -> None:
     assert (plan.table, plan.table_reason) == ("deal_stage_history", "header fingerprint")
     path = write(tmp_path / "export2.csv", "response_id,account_id,submitted_at,kind,score\nS1,A1,2024-01-01,nps,9\n")
     assert plan_files([path], Config())[0].table == "surveys"
+
+
+@pytest.mark.parametrize(("header", "table"), [
+    ("account_id,deal_id,stage,amount", "deals"),  # accounts gives way to deals (which maps account_id)
+    ("Deal ID,Stage,Entered At", "deal_stage_history"),  # deals gives way to the stage history
+    ("snapshot_date,deal_id,stage,amount", "deal_snapshots"),  # deals gives way to the snapshots
+    ("Opportunity ID,Account ID,Owner ID,Stage", "deals"),  # reps (Owner ID) and accounts give way
+    ("payment_id,account_id,deal_id,paid_at,amount_paid,rep_id", "payments"),
+    ("level,key,period,period_start,basis,amount", "targets"),
+    ("rep_id,period_start,quota_amount", "quotas"),
+    ("ticket_id,account_id,opened_at,assignee_id", "tickets"),
+    ("account_id,account_name", "accounts"),
+])
+def test_table_from_headers_when_exactly_one_is_left(tmp_path: Path, header: str, table: str) -> None:
+    path = write(tmp_path / "export.csv", header + "\n" + ",".join("x" for _ in header.split(",")) + "\n")
+    [plan] = plan_files([path], Config())
+    assert (plan.table, plan.table_reason) == (table, "header fingerprint")
+
+
+def test_headers_fitting_several_tables_are_refused_with_the_candidates(tmp_path: Path) -> None:
+    path = write(tmp_path / "export.csv", "account_id,rep_id\nA1,R1\n")
+    msg = refusal([path])
+    assert ("export.csv: which table is ambiguous: its headers ('account_id', 'rep_id') fit 2 tables and neither "
+            "its name nor --table says which: reps (required columns found: rep_id; missing: none); "
+            "accounts (required columns found: account_id; missing: none)") in msg
+    assert "fix: pass --table with reps or accounts, or --mapping" in msg and "name the file after its table" in msg
+    # quotas takes rep_id (reps gives way to it), but nothing takes account_id: quotas or accounts
+    path = write(tmp_path / "export.csv", "rep_id,period_start,quota_amount,account_id\nR1,2024-01-01,5,A1\n")
+    msg = refusal([path])
+    assert "fit 2 tables" in msg and "accounts (required columns found: account_id; missing: none); quotas " \
+        "(required columns found: rep_id, period_start, quota_amount; missing: none)" in msg
+    # the fix works: --table, or the file name
+    assert plan_files([path], Config(), table="quotas")[0].table == "quotas"
+    assert plan_files([write(tmp_path / "quotas.csv", "rep_id,period_start,quota_amount,account_id\nR1,2024-01-01,5,A1\n")],
+                      Config())[0].table == "quotas"
+
+
+def test_headers_fitting_no_table_name_the_closest(tmp_path: Path) -> None:
+    path = write(tmp_path / "export.csv", "payment_id,paid_at\nP1,2024-01-01\n")
+    msg = refusal([path])
+    assert "export.csv: cannot tell which table this is" in msg
+    assert "closest: payments (required columns found: payment_id; missing: account_id)" in msg
+
+
+@pytest.mark.parametrize(("name", "text", "told"), [
+    ("deals.csv", "", "deals.csv (table deals, from its file name): the file is empty"),
+    ("deals.csv", "deal_id,stage\nD1,lead,5\n", "deals.csv (table deals, from its file name): line 2 has 3 fields"),
+    ("deals.csv", "deal_id,stage\n", "deals.csv (table deals, from its file name): has a header line but no data"),
+    ("deals.csv", "deal_id,amount\nD1,5\n", "deals.csv (table deals, from its file name): required column stage"),
+    ("export.csv", "snapshot_date,deal_id,stage\n2024-01-01,D1,maybe\n",
+     "export.csv (table deal_snapshots, from its headers): 1 row rejected"),
+])
+def test_every_message_about_a_file_names_the_table_it_was_taken_for(tmp_path: Path, name: str, text: str,
+                                                                     told: str) -> None:
+    assert told in refusal([write(tmp_path / name, text)])
 
 
 def test_unknown_table_names_the_file_and_suggests_table(tmp_path: Path) -> None:

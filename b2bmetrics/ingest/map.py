@@ -151,6 +151,7 @@ class HeaderMatch:
 
     table: str | None
     candidates: tuple[Candidate, ...]
+    matched: bool  # the candidates match (all their required columns map); else they are only the closest
 
 
 def tables_from_headers(headers: tuple[str, ...]) -> HeaderMatch:
@@ -170,12 +171,12 @@ def tables_from_headers(headers: tuple[str, ...]) -> HeaderMatch:
 
     left = [t for t in matching if not any(gives_way(t, u) for u in matching)]
     if len(left) == 1:
-        return HeaderMatch(left[0], (candidate(left[0]),))
+        return HeaderMatch(left[0], (candidate(left[0]),), True)
     if left:
-        return HeaderMatch(None, tuple(candidate(n) for n in left))
+        return HeaderMatch(None, tuple(candidate(n) for n in left), True)
     near = sorted((candidate(n) for n in LOAD_ORDER if any(c in maps[n] for c in TABLES[n].required)),
                   key=lambda c: (-len(c.found) / (len(c.found) + len(c.missing)), LOAD_ORDER.index(c.table)))
-    return HeaderMatch(None, tuple(near[:3]))
+    return HeaderMatch(None, tuple(near[:3]), False)
 
 
 # ---- header mapping --------------------------------------------------------------------------

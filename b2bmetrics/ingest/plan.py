@@ -194,7 +194,7 @@ def _detect_table(inp: Input, table: str | None, mapping: Mapping | None) -> tup
            f'with a TOML file holding table = "{names[0] if names else "deals"}" (and [columns] for custom '
            f"headers), or name the {where} after its table (e.g. {names[0] if names else 'deals'}.csv)")
     shown = ", ".join(repr(h) for h in inp.headers[:12])
-    if len(names) > 1:
+    if match.matched:
         raise B2BError(f"{inp.source}: which table is ambiguous: its headers ({shown}) fit {len(names)} tables "
                        f"and neither its name nor --table says which: "
                        f"{'; '.join(c.describe() for c in match.candidates)}", fix=fix)
