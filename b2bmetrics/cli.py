@@ -15,9 +15,12 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from b2bmetrics.errors import B2BError
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -136,6 +139,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     filters = Filters(args.date_from, args.date_to, tuple(args.region), tuple(args.segment), tuple(args.rep))
     if args.date_from and args.date_to and args.date_from > args.date_to:
         raise B2BError(f"--from {args.date_from} is after --to {args.date_to}", fix="swap the two dates")
+    con: Backend
     if args.engine == "spark":
         from b2bmetrics.engines import spark_backend
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
 
+import duckdb
 import pandas as pd
 
 from b2bmetrics.store import connect_duckdb
@@ -18,7 +18,7 @@ from b2bmetrics.store import connect_duckdb
 FORMULA_START = r"^[=+\-@\t\r]"
 
 
-def _select_escaped(con: Any, relation: str) -> str:
+def _select_escaped(con: duckdb.DuckDBPyConnection, relation: str) -> str:
     cols = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     parts = []
     for name, sql_type, *_ in cols:
@@ -30,7 +30,7 @@ def _select_escaped(con: Any, relation: str) -> str:
     return f"SELECT {', '.join(parts)} FROM {relation}"
 
 
-def _copy_to_bytes(con: Any, select_sql: str) -> bytes:
+def _copy_to_bytes(con: duckdb.DuckDBPyConnection, select_sql: str) -> bytes:
     fd, path = tempfile.mkstemp(suffix=".csv")
     os.close(fd)
     try:
@@ -42,7 +42,7 @@ def _copy_to_bytes(con: Any, select_sql: str) -> bytes:
         os.unlink(path)
 
 
-def table_csv(con: Any, table: str) -> bytes:
+def table_csv(con: duckdb.DuckDBPyConnection, table: str) -> bytes:
     """The whole `table` of a DuckDB connection as Excel-safe CSV bytes."""
     relation = '"' + table.replace('"', '""') + '"'
     return _copy_to_bytes(con, _select_escaped(con, relation))

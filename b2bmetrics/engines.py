@@ -19,11 +19,15 @@ What keeps the two in step:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from b2bmetrics.backend import Backend
 from b2bmetrics.errors import B2BError
 from b2bmetrics.schema import TABLES
 from b2bmetrics.store import Store
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 EXPORTED = (*TABLES, "loads", "load_rejects")
 
@@ -74,7 +78,7 @@ def export_parquet(store: Store, directory: Path) -> dict[str, int]:
     return written
 
 
-def spark_session(master: str, extra_conf: dict[str, str] | None = None) -> Any:
+def spark_session(master: str, extra_conf: dict[str, str] | None = None) -> SparkSession:
     """The process's Spark session for `master` (started on first use; about 8 s for local[2]).
 
     `extra_conf` adds Spark settings, e.g. {"spark.driver.memory": "8g"}; settings that size the
@@ -99,7 +103,7 @@ def spark_session(master: str, extra_conf: dict[str, str] | None = None) -> Any:
     return session
 
 
-def spark_backend(directory: Path, master: str) -> Any:
+def spark_backend(directory: Path, master: str) -> Backend:
     """An ibis PySpark backend with every exported table of `directory` registered as a view.
 
     Refuses (B2BError) a directory that does not hold an export, and a Spark that does not start.

@@ -16,9 +16,9 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from b2bmetrics.store import materialize as derived
 from b2bmetrics.config import Config
 from b2bmetrics.schema import TABLES
+from b2bmetrics.store.materialize import Relation, lookup
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,14 @@ def date_range_expr(con: Any) -> ir.Table:
     return union.aggregate(lo=union.d.min(), hi=union.d.max())
 
 
+# kept by the store beside the data (store.materialize): every date column of every table, scanned
+DATE_RANGE = Relation("date_range", lambda con, cfg: date_range_expr(con))
+
+
 def data_date_range(con: Any) -> tuple[dt.date | None, dt.date | None]:
     """Earliest and latest date found in any date column of any loaded table, in one query
-    (a store keeps the answer beside the data, see `derived`)."""
-    stored = derived.table(con, "date_range")
+    (a store keeps the answer beside the data: `DATE_RANGE`)."""
+    stored = lookup(con, DATE_RANGE)
     row = (stored if stored is not None else date_range_expr(con)).execute()
     lo, hi = row["lo"].iloc[0], row["hi"].iloc[0]
     return (_as_date(lo), _as_date(hi))

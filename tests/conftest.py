@@ -36,9 +36,10 @@ def _insert(con: Any, tables: dict[str, list[dict[str, Any]]]) -> None:
 
 def write_db(path: Path, tables: dict[str, list[dict[str, Any]]]) -> Path:
     """A database file holding exactly the given rows (every other table empty)."""
+    from b2bmetrics.metrics.materialized import RELATIONS
     from b2bmetrics.store import Store
 
-    with Store.at(path).write() as con:
+    with Store.at(path).write(relations=RELATIONS) as con:
         for name in TABLES:
             con.execute(f'DELETE FROM "{name}"')
         _insert(con, tables)
@@ -121,3 +122,22 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setattr(MediaFileManager, "add_deferred", keep_deferred)
     monkeypatch.setattr(MediaFileManager, "add", keep_static)
     return seen
+
+
+# ---- the demo database, written once per test session ----------------------------------------
+
+DEMO_SEED, DEMO_ACCOUNTS = 11, 400
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo database file (seed 11, 400 accounts) written once per test session.
+
+    Shared by every test that asks for it: read it, or copy the file before changing anything.
+    """
+    from b2bmetrics.demo import write_demo
+    from b2bmetrics.store import Store
+
+    path = tmp_path_factory.mktemp("demo_db") / "demo.duckdb"
+    write_demo(Store.at(path), seed=DEMO_SEED, accounts=DEMO_ACCOUNTS)
+    return path

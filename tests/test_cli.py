@@ -24,11 +24,15 @@ JSON_KEYS = {
 }
 
 
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("cli") / "demo.duckdb"
-    assert main(["demo", "--db", str(db), "--accounts", "300", "--seed", "5"]) == 0
-    return db
+def test_demo_writes_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "demo.duckdb"
+    assert main(["demo", "--db", str(db), "--accounts", "30", "--seed", "5"]) == 0
+    assert "accounts 30" in capsys.readouterr().out
+    assert main(["kpis", "--db", str(db), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["quality"]["tables"]["accounts"]["rows"] == 30
+
+
+# the kpis and export tests read the session's demo database (tests/conftest.py `demo_db`)
 
 
 def test_kpis_json_on_the_demo_has_every_contract_key(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,6 +33,7 @@ from b2bmetrics.demo import write_demo
 from b2bmetrics.engines import EXPORTED, export_parquet, spark_backend, spark_session
 from b2bmetrics.filters import Filters
 from b2bmetrics.metrics import compute_kpis
+from b2bmetrics.metrics.materialized import RELATIONS
 from b2bmetrics.store import Store
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -145,7 +146,7 @@ def datasets(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, 
         else:
             write_demo(store, seed=7, accounts=300)
         if name == "rough":
-            with store.write() as con:
+            with store.write(relations=RELATIONS) as con:
                 for sql in ROUGHEN:
                     con.execute(sql)
         out[name] = (store.ibis(), spark_backend(_export(store, tmp), MASTER))

@@ -2,18 +2,24 @@
 
 `compute_kpis` assembles the CONTRACT §4 JSON object from each family's `summary`. Every family
 takes an ibis backend, so the same code runs on DuckDB (default) and on Spark.
+
+Importing a module of this package runs this file first, so it imports nothing at import time:
+modules below the families (`filters`, `access`) may use `metrics._rules` without a loop.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from b2bmetrics.config import Config
-from b2bmetrics.filters import Filters, Period, resolve_period
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
+    from b2bmetrics.config import Config
+    from b2bmetrics.filters import Filters, Period
 
 
-def compute_kpis(con: Any, cfg: Config, filters: Filters, period: Period | None = None) -> dict[str, Any]:
+def compute_kpis(con: Backend, cfg: Config, filters: Filters, period: Period | None = None) -> dict[str, Any]:
     """Every KPI of `b2bmetrics kpis` for the filters, as plain JSON-ready Python values."""
+    from b2bmetrics.filters import resolve_period
     from b2bmetrics.metrics import churn, commission, funnel, quality, satisfaction
 
     period = period or resolve_period(con, filters)

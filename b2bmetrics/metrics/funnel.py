@@ -32,12 +32,12 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from b2bmetrics.store import materialize as derived
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, deals_in_scope
 from b2bmetrics.metrics.cells import count as _count
 from b2bmetrics.metrics.cells import num as _num
 from b2bmetrics.metrics.cells import ratio as _ratio
+from b2bmetrics.store.materialize import Relation, lookup
 
 BreakdownBy = Literal["region", "segment", "rep"]
 BREAKDOWNS: tuple[str, ...] = ("region", "segment", "rep")
@@ -112,7 +112,7 @@ def cohort(con: Any, cfg: Config, filters: Filters, period: Period) -> ir.Table:
     Building block of every funnel number; nothing is executed. Read from the store's derived
     `deal_facts` (every deal with its status and reach) when it has them.
     """
-    facts = derived.table(con, "deal_facts", cfg)
+    facts = lookup(con, DEAL_FACTS, cfg)
     if facts is not None:
         d = deals_in_scope(con, cfg, filters, facts)
         return d.filter(_in_cohort(d, period))
@@ -155,12 +155,35 @@ def stage_visits_live(con: Any, cfg: Config, deals: ir.Table | None = None) -> i
                        days=days_between(hist.entered_at, hist.entered_at.lead().over(w)))
 
 
+# ---- relations the store keeps beside the data (store.materialize) ---------------------------
+
+def _kept_visits(con: Any, cfg: Config) -> ir.Table:
+    """`stage_visits_live` of the known deals, only the visits with a next entry: every reader
+    keeps only those (a length, a transition), and a deal's last entry is a quarter of the rows."""
+    v = stage_visits_live(con, cfg, con.table("deals"))
+    return v.filter(v.days.notnull() | v.next_stage.notnull())
+
+
+def _pipeline_key(cfg: Config) -> tuple[object, ...]:
+    """What of the configuration the kept relations read: the stage order, won and lost stages."""
+    p = cfg.pipeline
+    return (tuple(p.stages), p.won_stage, p.lost_stage)
+
+
+_HISTORY = frozenset({"deals", "deal_stage_history"})
+# without any stage history both are a plain scan of the deals live, and a copy only slows loads
+DEAL_FACTS = Relation("deal_facts", deal_facts_live, inputs=_HISTORY, config_key=_pipeline_key,
+                      needs_rows=frozenset({"deal_stage_history"}))
+STAGE_VISITS = Relation("stage_visits", _kept_visits, inputs=_HISTORY, config_key=_pipeline_key,
+                        needs_rows=frozenset({"deal_stage_history"}))
+
+
 def stage_visits(con: Any, cfg: Config, deals: ir.Table, whole: bool = False) -> ir.Table:
     """`stage_visits_live` of `deals`, read from the store's derived copy when it has one. That
     copy holds the visits of every deal in `deals` (history of unknown deals left out), so when
     `whole` says `deals` is every deal it needs no selection; and only visits with a next entry
     (the only ones any caller reads: a length or a transition)."""
-    stored = derived.table(con, "stage_visits", cfg)
+    stored = lookup(con, STAGE_VISITS, cfg)
     if stored is None:
         return stage_visits_live(con, cfg, deals)
     return stored if whole else stored.filter(stored.deal_id.isin(deals.deal_id))
@@ -175,7 +198,7 @@ def _visit_days(con: Any, cfg: Config, deals: ir.Table, whole: bool) -> ir.Table
     entries that tie on both, and those are lost / unknown stages (their days are in no median,
     and the entry before them sees the same instant either way) or duplicate rows.
     """
-    stored = derived.table(con, "stage_visits", cfg)
+    stored = lookup(con, STAGE_VISITS, cfg)
     if stored is not None:
         v = stored if whole else stored.filter(stored.deal_id.isin(deals.deal_id))
         return v.select("pos", "days")

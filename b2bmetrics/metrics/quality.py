@@ -3,7 +3,7 @@
 Always computed on the whole data (no filters). Columns, kinds and foreign keys come from
 `schema.TABLES` (`Column.references`). `summary` asks two queries in all: one for every table at
 once (each table's counts padded into the same positional columns and stacked with UNION ALL; a
-store keeps that result beside the data, see `derived`) and one for the load log, which says which
+store keeps that result beside the data: `QUALITY_COUNTS`) and one for the load log, which says which
 columns each load's file actually had.
 
 Choices where the contract is silent:
@@ -28,9 +28,9 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from b2bmetrics.store import materialize as derived
 from b2bmetrics.config import Config
 from b2bmetrics.schema import TABLES, Table
+from b2bmetrics.store.materialize import ByTable, Relation, lookup
 
 
 def _nonempty(col: ir.Column) -> ir.BooleanValue:
@@ -161,13 +161,25 @@ def counts_expr(con: Any, only: frozenset[str] | None = None) -> ir.Table:
     return _counts({name: con.table(name) for name in TABLES}, only)
 
 
+def _counts_affected(changed: frozenset[str]) -> frozenset[str]:
+    """The tables whose counts a change of `changed` alters: those, and the tables whose foreign
+    keys point into them (their orphans depend on the parent's keys)."""
+    return changed | {t.name for t in TABLES.values() if any(c.references in changed for c in t.columns)}
+
+
+# kept by the store beside the data (store.materialize); a load replaces the rows of what it changed
+QUALITY_COUNTS = Relation(
+    "quality_counts", lambda con, cfg: counts_expr(con),
+    by_table=ByTable("table_name", affected=_counts_affected, build=lambda con, cfg, tables: counts_expr(con, tables)))
+
+
 def summary(con: Any, cfg: Config | None = None) -> dict[str, Any]:
     """CONTRACT §4 "quality": {"tables": {name: {"rows", "completeness", "orphans"}}} for every table.
 
     completeness = non-empty cells / (rows × present canonical columns), None for an empty table.
     """
     tables = {name: con.table(name) for name in TABLES}  # each lookup asks the backend for a schema
-    stored = derived.table(con, "quality_counts", cfg)
+    stored = lookup(con, QUALITY_COUNTS, cfg)
     df = (stored if stored is not None else _counts(tables)).execute()
     by_name = {rec["table_name"]: rec for rec in df.to_dict("records")}
     logged = _load_log_columns(con)

@@ -26,17 +26,21 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from b2bmetrics.store import materialize as derived
 from b2bmetrics.config import Config
 from b2bmetrics.errors import B2BError, StoreBusy
 from b2bmetrics.schema import LOAD_REJECTS_DDL, LOADS_DDL, TABLES, create_table_sql
+from b2bmetrics.store import materialize
+from b2bmetrics.store.materialize import Relation
+
+if TYPE_CHECKING:
+    from ibis.backends.duckdb import Backend as DuckDBBackend
 
 # Nothing is ever downloaded at run time: extensions not in the wheel stay unavailable.
 DUCKDB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -130,7 +134,7 @@ class Store:
                     raise
         raise StoreBusy(f"database {self.path} keeps changing under the reader", fix="retry in a moment")
 
-    def ibis(self) -> Any:
+    def ibis(self) -> DuckDBBackend:
         """An ibis DuckDB backend on a fresh read-only connection (one per thread; never share it)."""
         import ibis
 
@@ -164,14 +168,15 @@ class Store:
                 stale.unlink()
 
     @contextlib.contextmanager
-    def write(self, wait_s: float = WRITE_LOCK_WAIT_S, cfg: Config | None = None,
-              changed: Iterable[str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    def write(self, *, relations: Sequence[Relation], cfg: Config | None = None,
+              changed: Iterable[str] | None = None,
+              wait_s: float = WRITE_LOCK_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to a private copy; committed by rename when the block exits cleanly.
 
-        Before the commit the derived tables are brought up to date with what the block wrote
-        (`derived.refresh`, for `cfg`'s stages; `changed` names the tables the block may have
-        changed, None = any). Any exception inside the block discards the copy: the database
-        stays exactly as it was.
+        Before the commit the stored relations are brought up to date with what the block wrote
+        (`materialize.refresh`: exactly `relations` are kept, for `cfg`; `changed` names the tables
+        the block may have changed, None = any). Any exception inside the block discards the copy:
+        the database stays exactly as it was.
         """
         with self._write_lock(wait_s):
             self._clean_stale_temps()
@@ -183,7 +188,7 @@ class Store:
                 init_schema(con)
                 con.execute("BEGIN TRANSACTION")
                 yield con
-                derived.refresh(con, cfg or Config(), changed)
+                materialize.refresh(con, relations, cfg or Config(), changed)
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
                 con.close()
@@ -192,7 +197,7 @@ class Store:
                 os.replace(tmp, self.path)
                 _fsync_dir(self.path.parent)
             except BaseException:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(duckdb.Error):
                     con.close()
                 with contextlib.suppress(OSError):
                     tmp.unlink()
@@ -201,9 +206,10 @@ class Store:
                 raise
 
     def ensure(self) -> None:
-        """Create an empty database with every table when the file does not exist."""
+        """Create an empty database with every table when the file does not exist (keeping no
+        relation: there is nothing to derive yet, and the first load builds what it keeps)."""
         if not self.path.exists():
-            with self.write():
+            with self.write(relations=()):
                 pass
 
 

@@ -1,204 +1,297 @@
-"""Derived relations the store keeps beside the data, rebuilt inside every write.
+"""Materialised relations: tables the store keeps beside the data, rebuilt inside every write.
 
-Some inputs of the KPIs depend on the data alone, or on the data and the pipeline's stage order,
-and never on the filters: every table's row, non-empty and orphan counts (quality), the earliest
-and latest date (the default period), each deal's status and furthest stage, and each stage visit
-with its length (funnel). Deriving them from the raw rows means a scan of every column, a hash
-join per foreign key and a window over the whole stage history — at 200,000 accounts about 2 s,
-asked again on every filter change.
+A relation is declared by the module that reads it (`Relation`: its name, the ibis expression that
+builds it, the tables it is derived from, when it is worth keeping, how to refresh part of it).
+Writers pass the relations they want kept to `Store.write(relations=...)`, which calls `refresh` in
+the write's own transaction, so a stored relation is never out of step with the rows it describes:
+a reader sees both of one version or neither. Readers ask `lookup(con, relation, cfg)`: the stored
+table when the backend holds one built by this very expression, else None, and the caller derives
+the same thing live (the metrics test both paths equal).
 
-`Store.write` calls `refresh` in the write's own transaction, so a derived table is never out of
-step with the rows it describes: a reader sees both of one version or neither. Each relation is
-built by the very ibis expression the metric would otherwise run (`build` functions below), and a
-metric uses `table(con, name, cfg)` when it returns one, else derives the same thing live: on an
-in-memory backend, on Spark, under a restricted access scope (which sees only canonical tables),
-for a database written by an older b2bmetrics or changed by another tool since, or when the stages
-differ from those the relation was built for. The live and the stored path are tested equal (tests/test_derived.py).
+A relation's table is named `_derived_<name>_<fingerprint>`, the fingerprint being a hash of the
+SQL its expression compiles to on the database's tables (and of the configuration it says it
+depends on). Change an expression, or anything it is built from, and the SQL changes: the next
+write builds the new table and drops the old one, and until then readers derive it live. Nothing
+has to be bumped by hand.
 
-A derived table's name carries a fingerprint of `VERSION` and, for stage-dependent relations, the
-stage order and the lost stage: `_derived_<name>_<fingerprint>`. Bump `VERSION` whenever a builder changes meaning.
+Only a DuckDB backend on a store file keeps relations. Anything else (an in-memory backend, Spark,
+an access scope, which sees only canonical tables) gets None and derives live, as does a database
+whose rows another tool changed since the last write: every write records each table's row count
+(`_derived_row_counts`), and a reader trusts the stored relations only while the counts agree.
+
+This module knows no metric: it imports config, schema, backend and errors only.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
 
+import duckdb
+import ibis
 import ibis.expr.types as ir
+import sqlglot.expressions as sge
+from ibis.backends.duckdb import Backend as DuckDBBackend
 
+from b2bmetrics.backend import Backend
 from b2bmetrics.config import Config
 from b2bmetrics.schema import TABLES
 
-VERSION = 2
 PREFIX = "_derived_"
+ROW_COUNTS = f"{PREFIX}row_counts"  # the store's own record: never a relation's name (those end in a hash)
+ALL_TABLES = frozenset(TABLES)
+_DEFAULT_CONFIG = Config()
+
+
+def _no_config(cfg: Config) -> Hashable:
+    return None
 
 
 @dataclass(frozen=True)
-class Derived:
-    """A relation the store keeps: how to build it, whether it depends on the pipeline's stages,
-    and the tables it is derived from (None: every canonical table)."""
+class ByTable:
+    """A relation whose rows each describe one canonical table (named in `column`), so a write
+    replaces only the rows of the tables it affects.
 
-    build: Callable[[Any, Config], ir.Table]
-    by_stages: bool
-    inputs: frozenset[str] | None = None
-
-
-def _quality_counts(con: Any, cfg: Config, tables: frozenset[str] | None = None) -> ir.Table:
-    from b2bmetrics.metrics import quality
-
-    return quality.counts_expr(con, tables)
-
-
-def _date_range(con: Any, cfg: Config) -> ir.Table:
-    from b2bmetrics.filters import date_range_expr
-
-    return date_range_expr(con)
-
-
-def _deal_facts(con: Any, cfg: Config) -> ir.Table:
-    from b2bmetrics.metrics import funnel
-
-    return funnel.deal_facts_live(con, cfg)
-
-
-def _stage_visits(con: Any, cfg: Config) -> ir.Table:
-    from b2bmetrics.metrics import funnel
-
-    v = funnel.stage_visits_live(con, cfg, con.table("deals"))  # known deals only
-    # every reader keeps only visits with a next entry (a length, a transition): a deal's last
-    # entry, a quarter of the rows, is never read
-    return v.filter(v.days.notnull() | v.next_stage.notnull())
-
-
-_FUNNEL_INPUTS = frozenset({"deals", "deal_stage_history"})
-RELATIONS: dict[str, Derived] = {
-    "quality_counts": Derived(_quality_counts, by_stages=False),
-    "date_range": Derived(_date_range, by_stages=False),
-    "deal_facts": Derived(_deal_facts, by_stages=True, inputs=_FUNNEL_INPUTS),
-    "stage_visits": Derived(_stage_visits, by_stages=True, inputs=_FUNNEL_INPUTS),
-}
-
-
-def table_name(name: str, cfg: Config) -> str:
-    """`_derived_<name>_<fingerprint>`: the fingerprint changes with VERSION and, where it matters,
-    the stages and the lost stage (which the status of a deal without one is derived from)."""
-    key: dict[str, Any] = {"version": VERSION}
-    if RELATIONS[name].by_stages:
-        key["stages"] = list(cfg.pipeline.stages)
-        key["lost_stage"] = cfg.pipeline.lost_stage
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{PREFIX}{name}_{digest}"
-
-
-def refresh(con: Any, cfg: Config, changed: Iterable[str] | None = None) -> None:
-    """Bring the derived tables of `con` (a DuckDB connection inside a write) up to date with what
-    the write did to the tables in `changed` (None: anything may have changed, rebuild all).
-
-    Only what depends on a changed table is rebuilt: quality counts of the changed tables and of
-    the tables whose foreign keys point into them, the funnel's relations when deals or their
-    history changed. Without any stage history the funnel's relations are not kept: deriving them
-    live is then a plain scan of the deals, and a copy would only make loads slower.
+    `affected(changed)`: the tables whose rows a change of the `changed` tables alters;
+    `build(con, cfg, tables)`: the relation's rows of `tables` only.
     """
-    touched = frozenset(TABLES) if changed is None else frozenset(changed) & frozenset(TABLES)
-    have, keep = _stored(con), _kept(con, cfg)
-    for old in have - set(keep):  # another version or stage order, or no longer kept
+
+    column: str
+    affected: Callable[[frozenset[str]], frozenset[str]]
+    build: Callable[[Backend, Config, frozenset[str]], ir.Table]
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A relation the store keeps, declared by the module that reads it.
+
+    `build(con, cfg)` is the ibis expression (the one the reader would otherwise run live).
+    `inputs`: the canonical tables it is derived from (None: any table); a write that changes none
+    of them keeps it as it is. `config_key(cfg)`: the part of the configuration the expression
+    reads, as a tuple of plain values (a cache key: leave nothing out). `needs_rows`: kept only
+    while each of these tables has rows (without them the live path costs nothing worth a copy).
+    `by_table`: how to refresh part of it.
+    """
+
+    name: str
+    build: Callable[[Backend, Config], ir.Table]
+    inputs: frozenset[str] | None = None
+    config_key: Callable[[Config], Hashable] = _no_config
+    needs_rows: frozenset[str] = frozenset()
+    by_table: ByTable | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or self.name.startswith("_"):
+            raise ValueError(f"relation name {self.name!r}: a plain identifier, not starting with _")
+        unknown = (self.inputs or frozenset()) | self.needs_rows
+        if unknown - ALL_TABLES:
+            raise ValueError(f"relation {self.name!r} names unknown tables {sorted(unknown - ALL_TABLES)}")
+
+
+# ---- fingerprints ------------------------------------------------------------------------------
+
+Layout = tuple[tuple[str, str, str], ...]
+
+# compiled SQL per (relation, its configuration, table layout, table subset): building and
+# compiling the expressions takes ~0.35 s for the metrics' relations, longer than a small refresh
+# and far longer than a dashboard filter change may spend
+_SQL: dict[tuple[Relation, Hashable, Layout, frozenset[str] | None], str] = {}
+_SQL_MAX = 256
+
+
+def _layout(raw: duckdb.DuckDBPyConnection) -> Layout:
+    """Name, column and type of every canonical table's columns: what compiled SQL depends on."""
+    rows = raw.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() "
+                       f"WHERE NOT internal AND table_name IN ({', '.join('?' for _ in TABLES)}) "
+                       "ORDER BY ALL", list(TABLES)).fetchall()
+    return tuple((str(t), str(c), str(d)) for t, c, d in rows)
+
+
+def _sql(backend: DuckDBBackend, relation: Relation, cfg: Config, layout: Layout,
+         tables: frozenset[str] | None = None) -> str:
+    """The SELECT of `relation` (with `tables`: of those tables' rows only, see `ByTable`)."""
+    key = (relation, relation.config_key(cfg), layout, tables)
+    sql = _SQL.get(key)
+    if sql is None:
+        if tables is None:
+            expr = relation.build(backend, cfg)
+        elif relation.by_table is not None:
+            expr = relation.by_table.build(backend, cfg, tables)
+        else:
+            raise ValueError(f"relation {relation.name!r} has no partial build")
+        sql = _compile(backend, expr)
+        if len(_SQL) >= _SQL_MAX:
+            _SQL.clear()
+        _SQL[key] = sql
+    return sql
+
+
+def _compile(backend: DuckDBBackend, expr: ir.Table) -> str:
+    """The SQL of `expr`, the same in every process. (ibis writes the columns a `drop` excludes in
+    the order of a frozenset, which is hash order and differs between processes: sorted here.)"""
+    query = backend.compiler.to_sqlglot(expr)
+    for star in query.find_all(sge.Star):
+        for key, value in list(star.args.items()):
+            if key.startswith("except") and isinstance(value, list):
+                star.set(key, sorted(value, key=lambda e: e.sql(dialect=backend.dialect)))
+    return str(query.sql(dialect=backend.dialect))
+
+
+def _name(backend: DuckDBBackend, relation: Relation, cfg: Config, layout: Layout) -> str:
+    sql = _sql(backend, relation, cfg, layout)
+    digest = hashlib.sha1(f"{sql}\n{relation.config_key(cfg)!r}".encode()).hexdigest()[:12]
+    return f"{PREFIX}{relation.name}_{digest}"
+
+
+def _backends(con: Backend | duckdb.DuckDBPyConnection) -> tuple[DuckDBBackend, duckdb.DuckDBPyConnection]:
+    if isinstance(con, duckdb.DuckDBPyConnection):
+        return ibis.duckdb.from_connection(con), con
+    if isinstance(con, DuckDBBackend):
+        return con, con.con
+    raise TypeError(f"only a DuckDB database keeps relations, not {con!r}")
+
+
+def table_name(con: Backend | duckdb.DuckDBPyConnection, relation: Relation, cfg: Config | None = None) -> str:
+    """`_derived_<name>_<fingerprint>`: the table `relation` is kept in for `cfg`, on the tables of
+    `con` (a DuckDB connection or ibis DuckDB backend). The fingerprint hashes the SQL the
+    relation's expression compiles to and its `config_key`."""
+    backend, raw = _backends(con)
+    return _name(backend, relation, cfg or _DEFAULT_CONFIG, _layout(raw))
+
+
+# ---- what a database holds ---------------------------------------------------------------------
+
+def _stored(raw: duckdb.DuckDBPyConnection) -> set[str]:
+    """The store's tables: relations and the row-count record."""
+    return {str(n) for (n,) in raw.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
+                                           [PREFIX]).fetchall()}
+
+
+def _rows_agree(raw: duckdb.DuckDBPyConnection, but: frozenset[str] = frozenset()) -> bool:
+    """Every canonical table (except those in `but`) still has the row count the last write
+    recorded: a database changed by another tool since (rows added or deleted) has its stored
+    relations ignored, not trusted."""
+    names = [t for t in TABLES if t not in but]
+    if not names:
+        return True
+    actual = " UNION ALL ".join(f'SELECT ? AS table_name, count(*) AS n FROM "{t}"' for t in names)
+    marks = ", ".join("?" for _ in names)
+    row = raw.execute(f'SELECT count(*) FROM ({actual}) a FULL JOIN (SELECT * FROM "{ROW_COUNTS}" '
+                      f"WHERE table_name IN ({marks})) s ON a.table_name = s.table_name "
+                      "WHERE a.n IS DISTINCT FROM s.rows", [*names, *names]).fetchone()
+    return row is not None and int(row[0]) == 0
+
+
+def _record_rows(raw: duckdb.DuckDBPyConnection) -> None:
+    counts = " UNION ALL ".join(f'SELECT ? AS table_name, count(*)::BIGINT AS rows FROM "{t}"' for t in TABLES)
+    raw.execute(f'CREATE OR REPLACE TABLE "{ROW_COUNTS}" AS {counts}', list(TABLES))
+
+
+def _empty(raw: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> set[str]:
+    out = set()
+    for t in sorted(set(tables)):
+        row = raw.execute(f'SELECT EXISTS (SELECT 1 FROM "{t}")').fetchone()
+        if row is None or not row[0]:
+            out.add(t)
+    return out
+
+
+def _kept(backend: DuckDBBackend, raw: duckdb.DuckDBPyConnection, relations: Sequence[Relation], cfg: Config,
+          layout: Layout) -> dict[str, Relation]:
+    """Table name -> relation, for the relations kept for `cfg` (not those whose `needs_rows` are empty)."""
+    names = [r.name for r in relations]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two relations share a name: {sorted(names)}")
+    empty = _empty(raw, {t for r in relations for t in r.needs_rows})
+    return {_name(backend, r, cfg, layout): r for r in relations if not (r.needs_rows & empty)}
+
+
+# ---- writing -----------------------------------------------------------------------------------
+
+def refresh(con: duckdb.DuckDBPyConnection, relations: Sequence[Relation], cfg: Config,
+            changed: Iterable[str] | None = None) -> None:
+    """Bring the stored relations of `con` (a DuckDB connection inside a write) up to date with
+    what the write did to the tables in `changed` (None: anything may have changed, rebuild all).
+
+    Keeps exactly `relations` (a stored table of another relation, expression or configuration is
+    dropped). Only what depends on a changed table is rebuilt, and of a `ByTable` relation only
+    the rows of the tables affected. When a table the write did not change has another row count
+    than the last write recorded, another tool changed the database: everything is rebuilt.
+    """
+    touched = ALL_TABLES if changed is None else frozenset(changed) & ALL_TABLES
+    backend = ibis.duckdb.from_connection(con)
+    layout = _layout(con)
+    have = _stored(con)
+    keep = _kept(backend, con, relations, cfg, layout)
+    trusted = changed is not None and ROW_COUNTS in have and _rows_agree(con, but=touched)
+    for old in sorted(have - {ROW_COUNTS} - (set(keep) if trusted else set())):
         con.execute(f'DROP TABLE "{old}"')
-    for tname, name in keep.items():
-        if tname in have and name == "quality_counts" and changed is not None:
-            _refresh_counts(con, cfg, tname, touched)
-        elif tname not in have or touched & (RELATIONS[name].inputs or frozenset(TABLES)):
+    for tname, rel in keep.items():
+        present = trusted and tname in have
+        if present and rel.by_table is not None:
+            redo = rel.by_table.affected(touched) & ALL_TABLES
+            if redo:
+                marks = ", ".join("?" for _ in redo)
+                con.execute(f'DELETE FROM "{tname}" WHERE "{rel.by_table.column}" IN ({marks})', sorted(redo))
+                con.execute(f'INSERT INTO "{tname}" {_sql(backend, rel, cfg, layout, frozenset(redo))}')
+        elif not present or touched & (ALL_TABLES if rel.inputs is None else rel.inputs):
             con.execute(f'DROP TABLE IF EXISTS "{tname}"')
-            con.execute(f'CREATE TABLE "{tname}" AS {_sql(con, cfg, name)}')
+            con.execute(f'CREATE TABLE "{tname}" AS {_sql(backend, rel, cfg, layout)}')
+    _record_rows(con)
 
 
-def current(con: Any, cfg: Config) -> bool:
-    """`con` (a DuckDB connection) holds every derived table `refresh` would keep for `cfg`: a load
-    that changes no rows can leave the file as it is only then (not after a change of stages)."""
-    return set(_kept(con, cfg)) <= _stored(con)
+def current(con: duckdb.DuckDBPyConnection, relations: Sequence[Relation], cfg: Config) -> bool:
+    """`con` (a DuckDB connection) holds every relation `refresh` would keep for `cfg`, built by
+    today's expressions: a load that changes no rows can leave the file as it is only then."""
+    backend = ibis.duckdb.from_connection(con)
+    have = _stored(con)
+    return ROW_COUNTS in have and set(_kept(backend, con, relations, cfg, _layout(con))) <= have
 
 
-def _stored(con: Any) -> set[str]:
-    return {n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)",
-                                      [PREFIX]).fetchall()}
+# ---- reading -----------------------------------------------------------------------------------
+
+@dataclass
+class _Seen:
+    """What one read backend holds; it reads one immutable version, so this is asked once."""
+
+    layout: Layout
+    trusted: frozenset[str]  # relation tables to read (none when rows changed since the last write)
+    found: dict[tuple[Relation, Hashable], ir.Table | None] = field(default_factory=dict)
 
 
-def _kept(con: Any, cfg: Config) -> dict[str, str]:
-    """Table name -> relation, for the relations kept for `cfg` (no funnel ones without history)."""
-    no_history = not con.execute('SELECT EXISTS (SELECT 1 FROM "deal_stage_history")').fetchone()[0]
-    return {table_name(name, cfg): name for name, rel in RELATIONS.items() if not (rel.by_stages and no_history)}
+# kept on the backend object itself: ibis backends compare equal by connection parameters, which
+# backends made from connections share, so they cannot key a dict
+_CACHE_ATTR = "_b2bmetrics_materialized"
 
 
-def _refresh_counts(con: Any, cfg: Config, tname: str, touched: frozenset[str]) -> None:
-    """Replace the quality rows of the touched tables and of their children (whose orphans depend
-    on the touched parent's keys)."""
-    redo = touched | {t.name for t in TABLES.values()
-                      if any(c.references in touched for c in t.columns)}
-    if not redo:
-        return
-    con.execute(f'DELETE FROM "{tname}" WHERE table_name IN ({", ".join("?" for _ in redo)})', sorted(redo))
-    con.execute(f'INSERT INTO "{tname}" {_sql(con, cfg, "quality_counts", frozenset(redo))}')
+def _seen(con: DuckDBBackend) -> _Seen:
+    seen = vars(con).get(_CACHE_ATTR)
+    if isinstance(seen, _Seen):
+        return seen
+    raw = con.con
+    have = _stored(raw)
+    relations = frozenset(have - {ROW_COUNTS})
+    trusted = relations if relations and ROW_COUNTS in have and _rows_agree(raw) else frozenset()
+    seen = _Seen(_layout(raw) if trusted else (), trusted)
+    setattr(con, _CACHE_ATTR, seen)
+    return seen
 
 
-# compiled SQL per relation (and table subset), stage order and table layout: building and
-# compiling the ibis expressions takes ~0.5 s, longer than refreshing a small database
-_compiled: dict[tuple[Any, ...], str] = {}
+def lookup(con: Backend, relation: Relation, cfg: Config | None = None) -> ir.Table | None:
+    """The stored `relation` for `cfg`, or None when the caller has to derive it live.
 
-
-def _sql(con: Any, cfg: Config, name: str, tables: frozenset[str] | None = None) -> str:
-    """The SELECT of relation `name` (for quality counts: of `tables` only, when given)."""
-    layout = tuple(con.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() "
-                               "WHERE NOT starts_with(table_name, ?) ORDER BY ALL", [PREFIX]).fetchall())
-    key = (table_name(name, cfg), tables, layout)
-    if key not in _compiled:
-        import ibis
-
-        backend = ibis.duckdb.from_connection(con)
-        expr = RELATIONS[name].build(backend, cfg) if tables is None else _quality_counts(backend, cfg, tables)
-        _compiled[key] = str(backend.compile(expr))
-    return _compiled[key]
-
-
-_CACHE_ATTR = "_b2bmetrics_derived_tables"
-
-
-def _derived_tables(con: Any) -> frozenset[str]:
-    """The derived tables `con` holds, looked up once per backend (a backend reads one immutable
-    version). Kept on the backend object itself: ibis backends compare equal by connection
-    parameters, which backends made from connections share, so they cannot key a dict."""
-    cached = vars(con).get(_CACHE_ATTR)
-    if cached is not None:
-        return cached
-    try:
-        names = frozenset(n for n in con.list_tables() if n.startswith(PREFIX))
-        if names and not _rows_agree(con, names):
-            names = frozenset()
-    except Exception:  # a backend that cannot list or count its tables: derive everything live
-        names = frozenset()
-    setattr(con, _CACHE_ATTR, names)
-    return names
-
-
-def _rows_agree(con: Any, names: frozenset[str]) -> bool:
-    """The stored row counts are the tables' own: a database changed by another tool since the
-    last b2bmetrics write (rows added or deleted) has its derived tables ignored, not trusted."""
-    import ibis
-
-    counts = sorted(n for n in names if n.startswith(f"{PREFIX}quality_counts_"))
-    if not counts:
-        return False
-    stored = con.table(counts[0]).select(_t="table_name", _n="rows")
-    actual = ibis.union(*[con.table(t).aggregate(t=ibis.literal(t), n=con.table(t).count()) for t in TABLES])
-    j = actual.left_join(stored, actual.t == stored._t)
-    bad = j.aggregate(bad=j.count(where=j._n.isnull() | (j._n != j.n))).execute()["bad"].iloc[0]
-    return int(bad) == 0
-
-
-def table(con: Any, name: str, cfg: Config | None = None) -> ir.Table | None:
-    """The stored relation `name` built for `cfg`'s stages, or None when it has to be derived live."""
-    wanted = table_name(name, cfg or Config())
-    if wanted not in _derived_tables(con):
+    Cheap after the first call on a backend (one dictionary look-up per relation and
+    configuration): the dashboard asks on every filter change.
+    """
+    if not isinstance(con, DuckDBBackend):
+        return None  # Spark, an access scope, …: relations are a DuckDB store's
+    seen = _seen(con)
+    if not seen.trusted:
         return None
-    return con.table(wanted)
+    cfg = cfg or _DEFAULT_CONFIG
+    key = (relation, relation.config_key(cfg))
+    if key not in seen.found:
+        name = _name(con, relation, cfg, seen.layout)
+        seen.found[key] = con.table(name) if name in seen.trusted else None
+    return seen.found[key]

@@ -1,41 +1,67 @@
-"""The store's derived tables (b2bmetrics/derived.py): kept by every write, read by the metrics,
-and never a different answer from deriving the same thing live from the raw rows."""
+"""The store's materialised relations (b2bmetrics/store/materialize.py): kept by every write, read
+by the metrics, found by the fingerprint of their compiled SQL, and never a different answer from
+deriving the same thing live from the raw rows."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import ibis.expr.types as ir
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from b2bmetrics.store import materialize as derived
 from b2bmetrics.access import Scope, scoped
 from b2bmetrics.config import Config
-from b2bmetrics.demo import write_demo
 from b2bmetrics.errors import B2BError
-from b2bmetrics.filters import Filters, resolve_period
+from b2bmetrics.filters import DATE_RANGE, Filters, resolve_period
 from b2bmetrics.ingest import ingest
 from b2bmetrics.metrics import compute_kpis, funnel, quality
+from b2bmetrics.metrics.materialized import RELATIONS
 from b2bmetrics.schema import TABLES
-from b2bmetrics.store import Store
+from b2bmetrics.store import Store, materialize
+from b2bmetrics.store.materialize import PREFIX, ROW_COUNTS, Relation, lookup, table_name
 from tests import contract_oracle as oracle
-from tests.conftest import write_db
-from tests.test_contract_oracle import GENERATED_FILTERS, _edge_cases, check, datasets
+from tests.conftest import ROOT, write_db
+from tests.datasets import GENERATED_FILTERS, check, datasets
+from tests.datasets import edge_cases as _edge_cases
 
 CFG = Config()
+BY_NAME: dict[str, Relation] = {r.name: r for r in RELATIONS}
 
 
-def live(con: Any) -> Any:
-    """The same backend told it has no derived tables: every metric derives its inputs from the raw rows."""
-    con._b2bmetrics_derived_tables = frozenset()
-    return con
+class Live:
+    """The same tables through a backend that is not a DuckDB store's: every metric derives its
+    inputs from the raw rows (as on Spark or under an access scope)."""
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+        self.name = con.name
+
+    def table(self, name: str, *args: Any, **kwargs: Any) -> ir.Table:
+        return self._con.table(name, *args, **kwargs)
+
+    def list_tables(self, *args: Any, **kwargs: Any) -> list[str]:
+        return self._con.list_tables(*args, **kwargs)
+
+
+def live(con: Any) -> Live:
+    return Live(con)
+
+
+def kept(con: Any, name: str, cfg: Config = CFG) -> ir.Table | None:
+    """The stored relation `name` for `cfg`, or None (derived live)."""
+    return lookup(con, BY_NAME[name], cfg)
 
 
 def same(a: Any, b: Any, path: str = "") -> None:
@@ -54,22 +80,26 @@ def same(a: Any, b: Any, path: str = "") -> None:
         assert a == b, f"{path}: {a!r} != {b!r}"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = Store.at(tmp_path_factory.mktemp("derived") / "demo.duckdb")
-    write_demo(store, seed=11, accounts=400)
-    return store
+@pytest.fixture
+def demo(demo_db: Path) -> Store:
+    """The session's demo database (seed 11, 400 accounts); tests that change it copy it first."""
+    return Store.at(demo_db)
+
+
+def _copy(demo: Store, path: Path) -> Store:
+    shutil.copyfile(demo.path, path)
+    return Store.at(path)
 
 
 def _stored(con: Any) -> set[str]:
-    return {n for n in con.list_tables() if n.startswith(derived.PREFIX)}
+    return {n for n in con.list_tables() if n.startswith(PREFIX)}
 
 
 def test_every_write_keeps_one_table_per_relation(demo: Store) -> None:
     con = demo.ibis()
-    assert _stored(con) == {derived.table_name(name, CFG) for name in derived.RELATIONS}
-    for name in derived.RELATIONS:
-        assert derived.table(con, name, CFG) is not None
+    assert _stored(con) == {table_name(con, rel, CFG) for rel in RELATIONS} | {ROW_COUNTS}
+    for rel in RELATIONS:
+        assert lookup(con, rel, CFG) is not None
 
 
 def test_the_demo_reads_the_same_numbers_stored_and_live(demo: Store) -> None:
@@ -108,8 +138,8 @@ def test_generated_datasets_read_from_the_store_match_the_oracle(tmp_path: Path,
         old.unlink()
     store = Store.at(write_db(path, tables))
     con = store.ibis()
-    assert derived.table(con, "quality_counts", CFG) is not None
-    assert (derived.table(con, "stage_visits", CFG) is not None) == bool(tables["deal_stage_history"])
+    assert kept(con, "quality_counts") is not None
+    assert (kept(con, "stage_visits") is not None) == bool(tables["deal_stage_history"])
     check(con, filters, "stored", oracle.read_tables(con))
 
 
@@ -147,16 +177,16 @@ def test_another_stage_order_derives_the_funnel_live(demo: Store) -> None:
     other = replace(CFG, pipeline=replace(CFG.pipeline, stages=stages,
                                           phases={"engage": ("lead", "qualified"), "close": stages[2:]}))
     con = demo.ibis()
-    assert derived.table(con, "stage_visits", other) is None and derived.table(con, "deal_facts", other) is None
-    assert derived.table(con, "quality_counts", other) is not None  # the data's counts know no stages
+    assert kept(con, "stage_visits", other) is None and kept(con, "deal_facts", other) is None
+    assert kept(con, "quality_counts", other) is not None  # the data's counts know no stages
     same(compute_kpis(con, other, Filters()), compute_kpis(live(demo.ibis()), other, Filters()))
 
 
 def test_a_restricted_scope_never_reads_them(demo: Store) -> None:
     """A manager's tables are cut to their regions; numbers derived from all data must not leak in."""
     con = scoped(demo.ibis(), Scope(role="manager", regions=("华东",)))
-    for name in derived.RELATIONS:
-        assert derived.table(con, name, CFG) is None
+    for rel in RELATIONS:
+        assert lookup(con, rel, CFG) is None
 
 
 def test_a_database_from_before_them_is_read_live(tmp_path: Path, demo: Store) -> None:
@@ -167,7 +197,7 @@ def test_a_database_from_before_them_is_read_live(tmp_path: Path, demo: Store) -
         raw.execute(f'DROP TABLE "{name}"')
     raw.close()
     con = Store.at(path).ibis()
-    assert all(derived.table(con, name, CFG) is None for name in derived.RELATIONS)
+    assert all(lookup(con, rel, CFG) is None for rel in RELATIONS)
     same(compute_kpis(con, CFG, Filters()), compute_kpis(demo.ibis(), CFG, Filters()))
 
 
@@ -189,7 +219,7 @@ def test_rows_changed_by_another_tool_are_read_live(tmp_path: Path, demo: Store)
     raw.execute("DELETE FROM deals WHERE deal_id IN (SELECT deal_id FROM deals ORDER BY deal_id LIMIT 7)")
     raw.close()
     con = Store.at(path).ibis()
-    assert all(derived.table(con, name, CFG) is None for name in derived.RELATIONS)
+    assert all(lookup(con, rel, CFG) is None for rel in RELATIONS)
     got = compute_kpis(con, CFG, Filters())
     assert got["quality"]["tables"]["deals"]["rows"] == compute_kpis(demo.ibis(), CFG, Filters())[
         "quality"]["tables"]["deals"]["rows"] - 7
@@ -220,7 +250,7 @@ def test_a_load_rebuilds_what_depends_on_the_tables_it_changed(tmp_path: Path) -
     assert agree()["quality"]["tables"]["tickets"]["orphans"] == 0
     # stage history changes the funnel's relations
     _ingest_csv(store, tmp_path, "deal_stage_history", "deal_id,stage,entered_at\nD3,proposal,2024-01-20 10:00\n")
-    assert derived.table(store.ibis(), "stage_visits", CFG) is not None
+    assert kept(store.ibis(), "stage_visits") is not None
     agree()
     # a table nothing derived reads from the funnel: the funnel's relations are kept as they were
     _ingest_csv(store, tmp_path, "surveys",
@@ -236,8 +266,8 @@ def test_without_stage_history_the_funnel_relations_are_not_kept(tmp_path: Path)
     tables["deal_stage_history"] = []
     store = Store.at(write_db(tmp_path / "db.duckdb", tables))
     con = store.ibis()
-    assert derived.table(con, "deal_facts", CFG) is None and derived.table(con, "stage_visits", CFG) is None
-    assert derived.table(con, "quality_counts", CFG) is not None
+    assert kept(con, "deal_facts") is None and kept(con, "stage_visits") is None
+    assert kept(con, "quality_counts") is not None
     same(compute_kpis(con, CFG, Filters()), compute_kpis(live(store.ibis()), CFG, Filters()))
 
 
@@ -252,9 +282,99 @@ def test_reloading_the_same_file_after_a_change_of_stages_builds_them_for_the_ne
     assert store.version() == version
     stages = tuple(s for s in CFG.pipeline.stages if s != "qualified")
     other = replace(CFG, pipeline=replace(CFG.pipeline, stages=stages, phases={}))
-    assert derived.table(store.ibis(), "stage_visits", other) is None
+    assert kept(store.ibis(), "stage_visits", other) is None
     ingest(store, [history], other)  # same rows, other stages: the derived tables follow the stages
     assert store.version() != version
     con = store.ibis()
-    assert derived.table(con, "stage_visits", other) is not None and derived.table(con, "stage_visits", CFG) is None
+    assert kept(con, "stage_visits", other) is not None and kept(con, "stage_visits") is None
     same(compute_kpis(con, other, Filters()), compute_kpis(live(store.ibis()), other, Filters()))
+
+
+# ---- fingerprints: the compiled SQL, nothing to bump --------------------------------------------
+
+def test_a_changed_expression_is_rebuilt_by_the_next_write_with_nothing_to_bump(
+        tmp_path: Path, demo: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _copy(demo, tmp_path / "db.duckdb")
+    old = funnel.DEAL_FACTS
+    # the same rows by another expression, as after an edit of the funnel's code
+    new = replace(old, build=lambda con, cfg: old.build(con, cfg).filter(lambda d: d.reach >= 0))
+    con = store.ibis()
+    assert not hasattr(materialize, "VERSION")
+    assert table_name(con, new, CFG) != table_name(con, old, CFG)
+    assert lookup(con, old, CFG) is not None and lookup(con, new, CFG) is None  # not found: derived live
+    relations = [new if r is old else r for r in RELATIONS]
+    with store.write(relations=relations, changed=()):
+        pass  # a write that changes no row builds what is missing and drops what is no longer wanted
+    con = store.ibis()
+    assert lookup(con, new, CFG) is not None and lookup(con, old, CFG) is None
+    assert _stored(con) == {table_name(con, r, CFG) for r in relations} | {ROW_COUNTS}
+    monkeypatch.setattr(funnel, "DEAL_FACTS", new)  # the funnel's code as edited
+    same(compute_kpis(con, CFG, Filters()), compute_kpis(live(store.ibis()), CFG, Filters()))
+
+
+def test_the_fingerprint_is_the_sql_compiled_once_and_looked_up_once_per_backend(
+        demo: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard asks on every filter change: after the first look-up a backend asks nothing
+    of the database, and a new backend (a new version) compiles nothing again."""
+    calls: list[Any] = []
+
+    def build(con: Any, cfg: Config) -> ir.Table:
+        calls.append(con)
+        return DATE_RANGE.build(con, cfg)
+
+    same_sql = replace(DATE_RANGE, build=build)  # other code, the same SQL: the same table
+    a, b = demo.ibis(), demo.ibis()
+    assert lookup(a, same_sql) is not None and len(calls) == 1
+    assert lookup(a, same_sql) is not None and lookup(b, same_sql) is not None and len(calls) == 1
+    for rel in RELATIONS:
+        assert lookup(a, rel, CFG) is not None
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("asked the database again")
+
+    for name in ("_stored", "_layout", "_rows_agree"):
+        monkeypatch.setattr(materialize, name, boom)
+    for rel in RELATIONS:
+        assert lookup(a, rel, CFG) is lookup(a, rel, CFG) is not None
+
+
+def test_fingerprints_are_the_same_in_another_process(demo: Store) -> None:
+    """A reader in another process (the dashboard) finds what the writer kept: the compiled SQL
+    depends on nothing but the expression and the tables (no random names, no hash order)."""
+    code = ("import json, sys\n"
+            "from b2bmetrics.metrics.materialized import RELATIONS\n"
+            "from b2bmetrics.store import Store\n"
+            "from b2bmetrics.store.materialize import table_name\n"
+            "con = Store.at(sys.argv[1]).ibis()\n"
+            "print(json.dumps([table_name(con, r) for r in RELATIONS]))\n")
+    con = demo.ibis()
+    here = [table_name(con, r, CFG) for r in RELATIONS]
+    for seed in ("1", "3"):  # string hashes, and so the order of sets, differ between these two
+        out = subprocess.run([sys.executable, "-c", code, str(demo.path)], cwd=ROOT, capture_output=True, text=True,
+                             check=True, env={"PYTHONHASHSEED": seed, "PATH": ""})
+        assert json.loads(out.stdout) == here, seed
+
+
+def test_a_load_after_another_tool_changed_rows_rebuilds_everything(tmp_path: Path, demo: Store) -> None:
+    """A load of one table must not vouch for relations another tool made stale: the counts of the
+    tables it did not load disagree, so every relation is built again."""
+    store = _copy(demo, tmp_path / "edited.duckdb")
+    raw = duckdb.connect(str(store.path))
+    raw.execute("DELETE FROM deals WHERE deal_id IN (SELECT deal_id FROM deals ORDER BY deal_id LIMIT 7)")
+    raw.close()
+    _ingest_csv(store, tmp_path, "surveys",
+                "response_id,account_id,submitted_at,kind,score\nS9999999,A000001,2025-04-01 09:00,csat,4\n")
+    con = store.ibis()
+    assert all(lookup(con, rel, CFG) is not None for rel in RELATIONS)
+    got = compute_kpis(con, CFG, Filters())
+    assert got["quality"]["tables"]["deals"]["rows"] == compute_kpis(demo.ibis(), CFG, Filters())[
+        "quality"]["tables"]["deals"]["rows"] - 7
+    same(got, compute_kpis(live(store.ibis()), CFG, Filters()))
+
+
+def test_only_a_duckdb_store_keeps_relations(demo: Store) -> None:
+    """Anything else is asked nothing and derives live (no exception to swallow)."""
+    for con in (live(demo.ibis()), scoped(demo.ibis(), Scope(role="rep", rep_id="R0001"))):
+        assert all(lookup(con, rel, CFG) is None for rel in RELATIONS)
+    with pytest.raises(TypeError, match="only a DuckDB database"):
+        table_name(live(demo.ibis()), DATE_RANGE)
