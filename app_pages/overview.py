@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 from b2bmetrics.filters import Filters
 from ui import charts, overview_data, page
 from ui.download import download
-from ui.i18n import kpi_label, pick, t
+from ui.i18n import kpi_label, label, t
 from ui.tables import show_table
 from ui.tiles import kpi_tiles
 
@@ -23,6 +23,7 @@ TILES = [
     ("satisfaction.nps", "app_pages/satisfaction.py"),
     ("commission.total_payout", "app_pages/commission.py"),
 ]
+REGION_COLUMNS = ["group", "won_deals", "won_amount", "win_rate", "overall_conversion", "avg_sales_cycle_days"]
 
 
 def render_tiles(filters: Filters) -> None:
@@ -48,6 +49,7 @@ def render_trends(filters: Filters) -> None:
         fig.add_scatter(x=churn["month"], y=churn["net_revenue_retention"], mode="lines",
                         name=kpi_label("churn.net_revenue_retention"), secondary_y=True,
                         hovertemplate="%{x|%Y-%m}: %{y:.1%}<extra></extra>")
+    fig.update_yaxes(title_text=kpi_label("funnel.won_amount"), secondary_y=False)
     fig.update_yaxes(tickformat=".0%", secondary_y=True)
     charts.show(charts.style(fig), "overview_trend")
     download(trend, "monthly_trend", "overview_trend")
@@ -61,13 +63,12 @@ def render_regions(filters: Filters) -> None:
     fig = go.Figure()
     fig.add_bar(x=by_region["group"], y=by_region["won_amount"], name=kpi_label("funnel.won_amount"),
                 hovertemplate="%{x}: %{y:,.0f}<extra></extra>")
-    fig.update_layout(yaxis_title=pick("Won revenue", "赢单金额"))
+    fig.update_layout(xaxis_title=label("region"), yaxis_title=kpi_label("funnel.won_amount"))
     left, right = st.columns(2)
     with left:
         charts.show(charts.style(fig), "overview_regions")
     with right:
-        cols = ["group", "won_deals", "won_amount", "win_rate", "overall_conversion", "avg_sales_cycle_days"]
-        show_table(by_region, "regions", "overview_regions", columns=cols)
+        show_table(by_region, "regions", "overview_regions", columns=REGION_COLUMNS)
 
 
 filters = page.start("page_overview", tables=("deals",))

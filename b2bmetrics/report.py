@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from b2bmetrics.registry import COLUMN_LABELS, KPIS, Lang, format_value, lookup
+from b2bmetrics.registry import KPIS, Format, Lang, column, format_value, lookup
 
 
 def _width(text: str) -> int:
@@ -29,28 +29,33 @@ def kpi_table(kpis: dict[str, Any], lang: Lang = "en", currency: str = "CNY") ->
     period = kpis.get("period", {})
     title = "期间" if lang == "zh" else "Period"
     out = [f"{title}: {period.get('from') or '—'} … {period.get('to') or '—'}", ""]
-    rows = [[k.label(lang), format_value(lookup(kpis, k.key), k.format, lang, currency)] for k in KPIS]
+    rows = [[k.label.of(lang), format_value(lookup(kpis, k.key), k.format, lang, currency)] for k in KPIS]
     out.append(_table(["KPI" if lang == "en" else "指标", "Value" if lang == "en" else "数值"], rows))
 
     def col(name: str) -> str:
-        en, zh, _fmt = COLUMN_LABELS[name]
-        return zh if lang == "zh" else en
+        declared = column(name)
+        assert declared is not None, f"registry.COLUMNS declares no column {name!r}"
+        return declared.label.of(lang)
+
+    def fmt(name: str) -> Format:
+        declared = column(name)
+        return declared.format if declared else "text"
 
     stage_cols = ["stage", "phase", "entered", "conversion_to_next", "median_days_in_stage"]
     stages = kpis.get("funnel", {}).get("stages", [])
     out += ["", _table([col(c) for c in stage_cols],
-                       [[format_value(s.get(c), COLUMN_LABELS[c][2], lang, currency) for c in stage_cols]
+                       [[format_value(s.get(c), fmt(c), lang, currency) for c in stage_cols]
                         for s in stages])]
     comm_cols = ["rep_id", "period_start", "credited_revenue", "quota", "attainment", "commission",
                  "referral_commission", "clawback", "payout"]
     comm_rows = kpis.get("commission", {}).get("rows", [])
     if comm_rows:
         out += ["", _table([col(c) for c in comm_cols],
-                           [[format_value(r.get(c), COLUMN_LABELS[c][2], lang, currency) for c in comm_cols]
+                           [[format_value(r.get(c), fmt(c), lang, currency) for c in comm_cols]
                             for r in comm_rows])]
     q_cols = ["rows", "completeness", "orphans"]
     tables = kpis.get("quality", {}).get("tables", {})
-    out += ["", _table(["table"] + [col(c) for c in q_cols],
-                       [[name] + [format_value(v.get(c), COLUMN_LABELS[c][2], lang, currency) for c in q_cols]
+    out += ["", _table([col("table_name")] + [col(c) for c in q_cols],
+                       [[name] + [format_value(v.get(c), fmt(c), lang, currency) for c in q_cols]
                         for name, v in tables.items()])]
     return "\n".join(out)

@@ -6,6 +6,10 @@ The fixture extends the pages' two-region data (tests/pages_fixtures.py) so that
     accounts  A1 东区 owner R1 · A2 西区 owner R2 · A3 东区 owner R2 (a 西区 rep owns an 东区 account)
     deals     D1 A1 R1 won 100 · D2 A1 R1 lost 50 · D3 A2 R2 won 300 · D4 A2 R2 open 80
               D5 A2 R2 won 200, split R1 0.5 / R2 0.5 · D6 A3 R2 won 100, referred by R1 · D7 A2 R3 open
+    teams     R1 东一组 · R2 and R3 西一组
+    payments  P1 A1 D1 · P2 A2 D3 · P3 A2 D5 · P4 A3 D6 · P5 A2 (no deal)
+    targets   region 东区, 西区 · team 东一组, 西一组 · rep R1, R2, R3 (quarter, booked)
+    snapshots 2024-03-01 of D1, D3, D5, D6
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from b2bmetrics.access import AccessDenied, Scope, ScopedBackend, load_roles, parse_roles, scope_of, scoped
@@ -28,6 +33,7 @@ from tests.pages_fixtures import fixture_rows
 D = dt.datetime
 Q1 = Filters(dt.date(2024, 1, 1), dt.date(2024, 3, 31))
 EAST, WEST = "东区", "西区"
+EAST_TEAM, WEST_TEAM = "东一组", "西一组"
 
 
 def extended_rows() -> dict[str, list[dict[str, Any]]]:
@@ -54,6 +60,19 @@ def extended_rows() -> dict[str, list[dict[str, Any]]]:
                         {"ticket_id": "T3", "account_id": "A3", "opened_at": D(2024, 3, 15, 9)}]
     rows["activities"].append({"activity_id": "X2", "account_id": "A3", "occurred_at": D(2024, 3, 1),
                                "kind": "call", "channel": "online", "rep_id": "R2"})
+    for rep in rows["reps"]:
+        rep["team"] = {"R1": EAST_TEAM}.get(str(rep["rep_id"]), WEST_TEAM)
+    rows["payments"] = [
+        {"payment_id": pid, "account_id": acc, "deal_id": deal, "paid_at": D(2024, 3, 28), "amount_paid": 10.0}
+        for pid, acc, deal in (("P1", "A1", "D1"), ("P2", "A2", "D3"), ("P3", "A2", "D5"), ("P4", "A3", "D6"),
+                               ("P5", "A2", None))]
+    rows["targets"] = [
+        {"level": level, "key": key, "period": "quarter", "period_start": dt.date(2024, 1, 1), "basis": "booked",
+         "amount": 1000.0}
+        for level, key in (("region", EAST), ("region", WEST), ("team", EAST_TEAM), ("team", WEST_TEAM),
+                           ("rep", "R1"), ("rep", "R2"), ("rep", "R3"))]
+    rows["deal_snapshots"] = [{"snapshot_date": dt.date(2024, 3, 1), "deal_id": d, "stage": "lead", "status": "open"}
+                              for d in ("D1", "D3", "D5", "D6")]
     return rows
 
 
@@ -158,10 +177,13 @@ MANAGER_EAST_BY_ACCOUNT = {  # accounts A1, A3 (accounts.region = 东区)
     "deals": 3,                                     # D1, D2 (A1), D6 (A3)
     "deal_stage_history": 2, "deal_splits": 0,      # D1's two entries; D5's splits are on A2
     "contracts": 2, "tickets": 2, "surveys": 1, "activities": 2,  # C1, C3; T1, T3; S1; X1, X2
+    "payments": 2, "deal_snapshots": 2,             # P1 (A1), P4 (A3); D1, D6
+    "targets": 3,                                   # region 东区, team 东一组 (R1's), rep R1
 }
 MANAGER_EAST_BY_REP = {  # region_of = "rep": what 东区 reps own, so A1 only (A3's owner R2 is 西区)
     "accounts": 1, "reps": 1, "quotas": 1, "deals": 2, "deal_stage_history": 2, "deal_splits": 0,
     "contracts": 1, "tickets": 1, "surveys": 1, "activities": 1,
+    "payments": 1, "deal_snapshots": 1, "targets": 3,  # P1; D1; region 东区, team 东一组, rep R1
 }
 REP_R1 = {
     "accounts": 1, "reps": 1, "quotas": 1,          # A1; R1 only
@@ -169,6 +191,9 @@ REP_R1 = {
     "deal_stage_history": 3, "deal_splits": 2,      # D1 ×2 + D5; both of D5's split rows
     "contracts": 3,                                 # C1 (A1) + C2 (A2 of D5) + C3 (A3 of D6), for clawbacks
     "tickets": 1, "surveys": 1, "activities": 1,    # of A1 only
+    "payments": 3,                                  # P1 (A1) + P3 (D5) + P4 (D6): collected-cash commission
+    "deal_snapshots": 3,                            # D1, D5, D6
+    "targets": 2,                                   # rep R1 and their team 东一组; no region row
 }
 
 
@@ -186,6 +211,83 @@ def test_scoped_tables_hold_only_the_rows_of_the_scope(extended: Any, scope: Sco
 def test_a_manager_of_every_region_sees_every_row(extended: Any) -> None:
     everyone = ScopedBackend(extended, Scope("manager", regions=(EAST, WEST)))
     assert _counts(everyone) == _counts(extended)
+
+
+def _ids(con: Any, name: str, *cols: str) -> list[Any]:
+    rows = con.table(name).select(*cols).execute()
+    cells = [[None if pd.isna(v) else v for v in r] for r in rows.itertuples(index=False)]
+    return sorted((tuple(c) if len(cols) > 1 else c[0] for c in cells), key=str)
+
+
+@pytest.fixture(scope="module")
+def v2() -> Any:
+    """The fixture plus what no restricted scope may see: a company target, and the snapshot of a
+    deal that is no longer in `deals` (it cannot be placed in any scope)."""
+    rows = extended_rows()
+    rows["targets"].append({"level": "company", "key": None, "period": "quarter", "period_start": dt.date(2024, 1, 1),
+                            "basis": "collected", "amount": 9999.0})
+    rows["deal_snapshots"].append({"snapshot_date": dt.date(2024, 3, 1), "deal_id": "DX", "stage": "lead"})
+    return make_db(rows)
+
+
+@pytest.mark.parametrize(("scope", "region_of", "payments", "targets", "snapshots"), [
+    # 东区 by accounts: A1, A3 and their deals D1, D2, D6; R1 is the region's one person
+    (Scope("manager", regions=(EAST,)), "account", ["P1", "P4"],
+     [("region", EAST), ("rep", "R1"), ("team", EAST_TEAM)], ["D1", "D6"]),
+    # 东区 by reps: what R1 owns (A1; D1, D2)
+    (Scope("manager", regions=(EAST,)), "rep", ["P1"], [("region", EAST), ("rep", "R1"), ("team", EAST_TEAM)],
+     ["D1"]),
+    # 西区: A2 (by accounts also its deal D5's split), people R2 and R3 of one team
+    (Scope("manager", regions=(WEST,)), "account", ["P2", "P3", "P5"],
+     [("region", WEST), ("rep", "R2"), ("rep", "R3"), ("team", WEST_TEAM)], ["D3", "D5"]),
+    # R1: their account A1, and the payments and snapshots of their deals D1, D5 (split), D6 (referred)
+    (Scope("rep", rep_id="R1"), "account", ["P1", "P3", "P4"], [("rep", "R1"), ("team", EAST_TEAM)],
+     ["D1", "D5", "D6"]),
+    # R3 owns no account and only the open D7: no payment, no snapshot; their team's target and their own
+    (Scope("rep", rep_id="R3"), "account", [], [("rep", "R3"), ("team", WEST_TEAM)], []),
+])
+def test_v2_tables_hold_only_the_rows_of_the_scope(v2: Any, scope: Scope, region_of: str, payments: list[str],
+                                                   targets: list[tuple[str, str]], snapshots: list[str]) -> None:
+    con = ScopedBackend(v2, scope, region_of)
+    assert _ids(con, "payments", "payment_id") == payments
+    assert _ids(con, "targets", "level", "key") == sorted(targets, key=str)
+    assert _ids(con, "deal_snapshots", "deal_id") == snapshots
+
+
+def test_no_restricted_scope_sees_a_company_target_or_an_unplaceable_snapshot(v2: Any) -> None:
+    everyone = ScopedBackend(v2, Scope("manager", regions=(EAST, WEST)))
+    # every other row of the v2 tables, as a manager of every region sees every other table whole
+    assert _ids(everyone, "payments", "payment_id") == _ids(v2, "payments", "payment_id")
+    assert ("company", None) in _ids(v2, "targets", "level", "key")
+    assert _ids(everyone, "targets", "level", "key") == [t for t in _ids(v2, "targets", "level", "key")
+                                                         if t[0] != "company"]
+    assert "DX" in _ids(v2, "deal_snapshots", "deal_id")
+    assert "DX" not in _ids(everyone, "deal_snapshots", "deal_id")
+
+
+def test_the_v2_tables_cannot_be_widened(v2: Any) -> None:
+    rep = ScopedBackend(v2, Scope("rep", rep_id="R1"))
+    t = rep.table("targets")
+    # asking for the rows outside the scope by value finds nothing: they are not in the table
+    assert t.filter((t.level == "company") | (t.key == "R2") | (t.level == "region")).count().execute() == 0
+    p = rep.table("payments")
+    assert p.filter(p.account_id == "A2").payment_id.execute().tolist() == ["P3"]  # only their split deal's
+    s = rep.table("deal_snapshots")
+    assert s.filter(s.deal_id.isin(["D3", "DX"])).count().execute() == 0
+    for name in ("payments", "targets", "deal_snapshots"):
+        with pytest.raises(AccessDenied):
+            rep.table(name, database="main")  # no reading of the raw table by another path
+    manager = ScopedBackend(v2, Scope("manager", regions=(EAST,)))
+    t = manager.table("targets")
+    assert t.filter(t.key.isin([WEST, WEST_TEAM, "R2", "R3"])).count().execute() == 0
+
+
+def test_a_table_without_an_access_rule_is_refused(extended: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import b2bmetrics.access as access
+
+    monkeypatch.setattr(access, "_BY_ACCOUNT", access._BY_ACCOUNT - {"tickets"})
+    with pytest.raises(AccessDenied, match="no access rule"):
+        ScopedBackend(extended, Scope("rep", rep_id="R1")).table("tickets")
 
 
 def test_all_data_roles_read_the_backend_itself(extended: Any) -> None:

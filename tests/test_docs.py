@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from b2bmetrics.registry import KPIS
+from b2bmetrics.registry import KPIS, MEASURES, PAGE_KPIS
 from b2bmetrics.schema import TABLES
 from tests.conftest import ROOT
 
@@ -16,8 +16,8 @@ def test_contract_doc_lists_every_canonical_column() -> None:
 
 
 def test_every_kpi_has_both_labels_and_a_description() -> None:
-    for kpi in KPIS:
-        assert kpi.label_en and kpi.label_zh and kpi.description, kpi.key
+    for kpi in (*KPIS, *PAGE_KPIS, *MEASURES):
+        assert kpi.label.en and kpi.label.zh and kpi.description.en and kpi.description.zh, kpi.key
 
 
 def test_readme_quick_start_has_the_two_commands() -> None:

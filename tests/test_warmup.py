@@ -3,8 +3,9 @@ before anyone asks, into the caches the page reads."""
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +17,28 @@ from tests.pages_fixtures import fixture_rows
 
 
 @pytest.fixture
-def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Serve a fresh fixture database and record every metric function the caches had to run."""
-    from ui import data
+def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Serve a fresh fixture database and record every metric function the caches had to run
+    ("funnel.summary", "commission.all_rows", …: the library calls that read the database, behind
+    ui.data's cached wrappers; pure functions of computed rows, such as `in_view`, are not counted)."""
+    from b2bmetrics.metrics import accounts, churn, commission, funnel, quality, satisfaction
 
     monkeypatch.setenv("B2BMETRICS_DB", str(write_db(tmp_path / "fixture.duckdb", fixture_rows())))
     monkeypatch.chdir(ROOT)
     calls: list[str] = []
-    real = data._functions
 
-    def counting() -> dict[str, Callable[..., Any]]:
-        def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-            def run(*args: Any, **kwargs: Any) -> Any:
-                calls.append(name)
-                return fn(*args, **kwargs)
-            return run
-        return {name: wrap(name, fn) for name, fn in real().items()}
+    def counting(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return fn(*args, **kwargs)
+        return run
 
-    monkeypatch.setattr(data, "_functions", counting)
+    for module in (accounts, churn, commission, funnel, quality, satisfaction):
+        family = module.__name__.rsplit(".", 1)[1]
+        for name, fn in vars(module).items():
+            if (inspect.isfunction(fn) and not name.startswith("_") and fn.__module__.startswith(module.__name__)
+                    and next(iter(inspect.signature(fn).parameters), None) == "con"):
+                monkeypatch.setattr(module, name, counting(f"{family}.{name}", fn))
     st.cache_data.clear()
     yield calls
     st.cache_data.clear()

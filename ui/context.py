@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
+import duckdb
 import streamlit as st
 
 from b2bmetrics import access
 from b2bmetrics.access import AccessDenied, Scope
+from b2bmetrics.backend import Backend
 from b2bmetrics.config import Config, load_config
 from b2bmetrics.errors import B2BError
 from b2bmetrics.store import Store
@@ -61,12 +62,12 @@ def version() -> str:
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
-def _base_connection(path: str, version: str) -> Any:
+def _base_connection(path: str, version: str) -> duckdb.DuckDBPyConnection:
     # one read-only DuckDB instance per dataset version; threads take cursors of it
     return Store.at(path).read_connection()
 
 
-def _thread_backend() -> Any:
+def _thread_backend() -> Backend:
     """The whole data: an ibis backend for this thread on the current dataset version."""
     import ibis
 
@@ -75,12 +76,12 @@ def _thread_backend() -> Any:
     cached = getattr(_local, "backend", None)
     if cached is not None and cached[0] == (str(s.path), v):
         return cached[1]
-    con = ibis.duckdb.from_connection(_base_connection(str(s.path), v).cursor())
+    con: Backend = ibis.duckdb.from_connection(_base_connection(str(s.path), v).cursor())
     _local.backend = ((str(s.path), v), con)
     return con
 
 
-def backend(scope: Scope | None = None) -> Any:
+def backend(scope: Scope | None = None) -> Backend:
     """An ibis backend for this thread holding only the rows `scope` (default: the user's) may see."""
     scope = scope if scope is not None else require_scope()
     base = _thread_backend()
@@ -90,7 +91,7 @@ def backend(scope: Scope | None = None) -> Any:
     cached = getattr(_local, "scoped", None)
     if cached is not None and cached[0] == key:
         return cached[1]  # its table expressions are built once
-    con = access.scoped(base, scope, config().region_of)
+    con: Backend = access.scoped(base, scope, config().region_of)
     _local.scoped = (key, con)
     return con
 

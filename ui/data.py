@@ -1,130 +1,383 @@
-"""Cached calls into b2bmetrics, keyed on the dataset version, the config, the user's scope and the filters.
+"""One typed, cached wrapper per library call the pages make, keyed on what its result depends on.
 
-A filter change recomputes only the numbers whose key changed; a new load changes the version,
-so every page sees it at once. Results are small (aggregates), so caching them is cheap.
+A result depends on the dataset version, the config, the user's scope and (for a view) the filters,
+narrowed to that scope: `View` holds them, and `View.key` is what `st.cache_data` hashes, so a
+result computed for one scope is never handed to a user of another, a filter change recomputes
+only what its key changed, and a new load (a new version) reaches every page at once. The objects
+themselves travel beside the key unhashed (`_view`). Results are small (aggregates), so caching
+them is cheap.
+
+Each wrapper is two functions: the public one (real parameter types, what pages call) builds the
+view; the private cached one runs the library call on the scoped backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from b2bmetrics.access import Scope
-from b2bmetrics.config import Config
+from b2bmetrics.backend import Backend
+from b2bmetrics.config import Config, Plan
 from b2bmetrics.filters import Filters, Period, resolve_period
+from b2bmetrics.metrics import accounts, churn, commission, funnel, quality, satisfaction
+from b2bmetrics.metrics.funnel import BreakdownBy
+from b2bmetrics.metrics.satisfaction import GroupBy
 from ui import context
 
+VIEWS = 256    # cached results per wrapper that depend on the filters
+LOOKUPS = 128  # per wrapper of one-item lookups (a person's statement, an account's profile)
+READS = 64     # per wrapper of whole-data reads (quality, the load log)
 
-def _functions() -> dict[str, Callable[..., Any]]:
-    from b2bmetrics.metrics import accounts, churn, commission, compute_kpis, funnel, satisfaction
-
-    return {
-        "accounts.list": lambda con, cfg, f, p, search="": accounts.account_list(con, cfg, f, search),
-        "accounts.ownership": lambda con, cfg, f, p: accounts.ownership(con, cfg, f),
-        "kpis": lambda con, cfg, f, p: compute_kpis(con, cfg, f, p),
-        "funnel.summary": funnel.summary,
-        "funnel.breakdown": funnel.breakdown,
-        "funnel.monthly_trend": funnel.monthly_trend,
-        "funnel.transitions": funnel.transitions,
-        "funnel.deals_behind": funnel.deals_behind,
-        "funnel.time_in_stage": funnel.time_in_stage,
-        "funnel.open_pipeline": funnel.open_pipeline,
-        "churn.summary": churn.summary,
-        "churn.monthly": churn.monthly,
-        "churn.cohort_matrix": churn.cohort_matrix,
-        "churn.kaplan_meier": churn.kaplan_meier,
-        "churn.at_risk": churn.at_risk,
-        "satisfaction.summary": satisfaction.summary,
-        "satisfaction.by_group": satisfaction.by_group,
-        "satisfaction.response_times": satisfaction.response_times,
-        "commission.all_rows": lambda con, cfg, f, p, plan=None: commission.all_rows(con, cfg, p, plan),
-    }
+ViewKey = tuple[str, str, tuple[Any, ...], tuple[Any, ...]]
 
 
-def _lookups() -> dict[str, Callable[..., Any]]:
-    """Functions of (con, cfg, **kwargs) that do not depend on the filters."""
-    from b2bmetrics.metrics import accounts, churn, commission
+@dataclass(frozen=True)
+class View:
+    """What a cached result depends on: dataset version, config, the user's scope, the filters in it."""
 
-    return {
-        "churn.health": churn.health,
-        "commission.statement": commission.statement,
-        "accounts.profile": lambda con, cfg, account_id: accounts.profile(con, account_id),
-    }
+    version: str
+    cfg: Config
+    scope: Scope
+    filters: Filters
+
+    @property
+    def key(self) -> ViewKey:
+        """The hashable key: the scope's and the filters' cache keys, the config's repr."""
+        return self.version, repr(self.cfg), self.scope.cache_key(), self.filters.cache_key()
+
+    def con(self) -> Backend:
+        """This thread's backend, cut to the scope."""
+        return context.backend(self.scope)
+
+    def period(self) -> Period:
+        """The filters' period resolved on the data in scope (cached)."""
+        return _period(self.key, self)
 
 
-# Every cached result is keyed on the user's scope as well: a result computed for one scope is
-# never handed to a user of another. The scope itself travels unhashed (`_scope`) beside its key.
-
-@st.cache_data(max_entries=1024, show_spinner=False)
-def _period(version: str, scope_key: tuple[Any, ...], filters_key: tuple[Any, ...], _scope: Scope,
-            _filters: Filters) -> Period:
-    return resolve_period(context.backend(_scope), _filters)
+def view(filters: Filters | None = None) -> View:
+    """The signed-in user's view: their scope, and `filters` narrowed to it (AccessDenied without one)."""
+    scope = context.require_scope()
+    return View(context.version(), context.config(), scope, scope.narrow(filters or Filters()))
 
 
-@st.cache_data(max_entries=1024, show_spinner=False)
-def _run(name: str, version: str, cfg_key: str, scope_key: tuple[Any, ...], filters_key: tuple[Any, ...],
-         kwargs_key: str, _cfg: Config, _scope: Scope, _filters: Filters, _kwargs: dict[str, Any]) -> Any:
-    period = _period(version, scope_key, filters_key, _scope, _filters)
-    return _functions()[name](context.backend(_scope), _cfg, _filters, period, **_kwargs)
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _period(key: ViewKey, _view: View) -> Period:
+    return resolve_period(_view.con(), _view.filters)
 
 
 def period(filters: Filters) -> Period:
-    scope = context.require_scope()
-    filters = scope.narrow(filters)
-    return _period(context.version(), scope.cache_key(), filters.cache_key(), scope, filters)
+    """The period the filters select, on the data in the user's scope."""
+    v = view(filters)
+    return v.period()
 
 
-def metric(name: str, filters: Filters, **kwargs: Any) -> Any:
-    """The result of metric function `name` for the filters, within the user's scope (cached)."""
-    cfg = context.config()
-    scope = context.require_scope()
-    filters = scope.narrow(filters)
-    return _run(name, context.version(), repr(cfg), scope.cache_key(), filters.cache_key(),
-                repr(sorted(kwargs.items())), cfg, scope, filters, kwargs)
+# ---- funnel -------------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _funnel_summary(key: ViewKey, medians: bool, _view: View) -> dict[str, Any]:
+    return funnel.summary(_view.con(), _view.cfg, _view.filters, _view.period(), medians=medians)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _lookup(name: str, version: str, cfg_key: str, scope_key: tuple[Any, ...], kwargs_key: str, _cfg: Config,
-            _scope: Scope, _kwargs: dict[str, Any]) -> Any:
-    return _lookups()[name](context.backend(_scope), _cfg, **_kwargs)
+def funnel_summary(filters: Filters, *, medians: bool = True) -> dict[str, Any]:
+    """The funnel headline and its stages (`funnel.summary`)."""
+    v = view(filters)
+    return _funnel_summary(v.key, medians, v)
 
 
-def lookup(name: str, **kwargs: Any) -> Any:
-    """A filter-independent lookup such as one person's statement or one account's profile (cached)."""
-    cfg = context.config()
-    scope = context.require_scope()
-    return _lookup(name, context.version(), repr(cfg), scope.cache_key(), repr(sorted(kwargs.items())), cfg,
-                   scope, kwargs)
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _funnel_breakdown(key: ViewKey, by: BreakdownBy, _view: View) -> pd.DataFrame:
+    return funnel.breakdown(_view.con(), _view.cfg, _view.filters, _view.period(), by=by)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _query(version: str, scope_key: tuple[Any, ...], key: str, _scope: Scope, _fn: Callable[[Any], Any]) -> Any:
-    return _fn(context.backend(_scope))
+def funnel_breakdown(filters: Filters, by: BreakdownBy) -> pd.DataFrame:
+    """The funnel figures per region, segment or rep (`funnel.breakdown`)."""
+    v = view(filters)
+    return _funnel_breakdown(v.key, by, v)
 
 
-def query(key: str, fn: Callable[[Any], Any]) -> Any:
-    """Cache any small read `fn(con)` under `key` for the current dataset version and the user's scope."""
-    scope = context.require_scope()
-    return _query(context.version(), scope.cache_key(), key, scope, fn)
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _funnel_monthly_trend(key: ViewKey, _view: View) -> pd.DataFrame:
+    return funnel.monthly_trend(_view.con(), _view.cfg, _view.filters, _view.period())
 
 
-def table_counts() -> dict[str, Any]:
-    """The data-quality summary ({"tables": {name: {rows, completeness, orphans}}}) of the data in scope."""
-    from b2bmetrics.metrics import quality
+def funnel_monthly_trend(filters: Filters) -> pd.DataFrame:
+    """Won revenue and win rate per month (`funnel.monthly_trend`)."""
+    v = view(filters)
+    return _funnel_monthly_trend(v.key, v)
 
-    return query("quality.summary", lambda con: quality.summary(con, context.config()))
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _funnel_transitions(key: ViewKey, _view: View) -> pd.DataFrame:
+    return funnel.transitions(_view.con(), _view.cfg, _view.filters, _view.period())
 
 
-def commission_rows(filters: Filters, plan: Any = None) -> Any:
+def funnel_transitions(filters: Filters) -> pd.DataFrame:
+    """Stage moves with their deal counts, back-moves included (`funnel.transitions`)."""
+    v = view(filters)
+    return _funnel_transitions(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _funnel_deals_behind(key: ViewKey, stage: str | None, limit: int, _view: View) -> pd.DataFrame:
+    return funnel.deals_behind(_view.con(), _view.cfg, _view.filters, _view.period(), stage=stage, limit=limit)
+
+
+def funnel_deals_behind(filters: Filters, stage: str | None, limit: int) -> pd.DataFrame:
+    """The cohort deals that reached `stage`, newest first, at most `limit` (`funnel.deals_behind`)."""
+    v = view(filters)
+    return _funnel_deals_behind(v.key, stage, limit, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _funnel_time_in_stage(key: ViewKey, _view: View) -> pd.DataFrame:
+    return funnel.time_in_stage(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def funnel_time_in_stage(filters: Filters) -> pd.DataFrame:
+    """Days spent in each stage: median, quartiles, mean (`funnel.time_in_stage`)."""
+    v = view(filters)
+    return _funnel_time_in_stage(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _funnel_open_pipeline(key: ViewKey, _view: View) -> dict[str, Any]:
+    return funnel.open_pipeline(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def funnel_open_pipeline(filters: Filters) -> dict[str, Any]:
+    """The deals open at the period's end and their amount (`funnel.open_pipeline`)."""
+    v = view(filters)
+    return _funnel_open_pipeline(v.key, v)
+
+
+# ---- churn --------------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _churn_summary(key: ViewKey, _view: View) -> dict[str, Any]:
+    return churn.summary(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def churn_summary(filters: Filters) -> dict[str, Any]:
+    """Logo churn, GRR and NRR over the period (`churn.summary`)."""
+    v = view(filters)
+    return _churn_summary(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _churn_monthly(key: ViewKey, _view: View) -> pd.DataFrame:
+    return churn.monthly(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def churn_monthly(filters: Filters) -> pd.DataFrame:
+    """The churn summary month by month (`churn.monthly`)."""
+    v = view(filters)
+    return _churn_monthly(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _churn_cohort_matrix(key: ViewKey, _view: View) -> pd.DataFrame:
+    return churn.cohort_matrix(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def churn_cohort_matrix(filters: Filters) -> pd.DataFrame:
+    """Retention per cohort (month of first contract) and month offset (`churn.cohort_matrix`)."""
+    v = view(filters)
+    return _churn_cohort_matrix(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _churn_kaplan_meier(key: ViewKey, _view: View) -> pd.DataFrame:
+    return churn.kaplan_meier(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def churn_kaplan_meier(filters: Filters) -> pd.DataFrame:
+    """The customer survival curve with its 95% band (`churn.kaplan_meier`)."""
+    v = view(filters)
+    return _churn_kaplan_meier(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _churn_at_risk(key: ViewKey, _view: View) -> pd.DataFrame:
+    return churn.at_risk(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def churn_at_risk(filters: Filters) -> pd.DataFrame:
+    """Active accounts, lowest health score first (`churn.at_risk`)."""
+    v = view(filters)
+    return _churn_at_risk(v.key, v)
+
+
+@st.cache_data(max_entries=LOOKUPS, show_spinner=False)
+def _churn_health(key: ViewKey, account_id: str, as_of: dt.date | None, _view: View) -> dict[str, Any]:
+    return churn.health(_view.con(), _view.cfg, account_id, as_of)
+
+
+def churn_health(account_id: str, as_of: dt.date | None) -> dict[str, Any]:
+    """One account's health score and its reasons as of a day (`churn.health`)."""
+    v = view()
+    return _churn_health(v.key, account_id, as_of, v)
+
+
+# ---- satisfaction -------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _satisfaction_summary(key: ViewKey, _view: View) -> dict[str, Any]:
+    return satisfaction.summary(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def satisfaction_summary(filters: Filters) -> dict[str, Any]:
+    """CSAT, NPS, CES with intervals, first response and the SLA (`satisfaction.summary`)."""
+    v = view(filters)
+    return _satisfaction_summary(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _satisfaction_by_group(key: ViewKey, by: GroupBy, _view: View) -> pd.DataFrame:
+    return satisfaction.by_group(_view.con(), _view.cfg, _view.filters, _view.period(), by=by)
+
+
+def satisfaction_by_group(filters: Filters, by: GroupBy) -> pd.DataFrame:
+    """The satisfaction figures per channel, region, rep, month or segment (`satisfaction.by_group`)."""
+    v = view(filters)
+    return _satisfaction_by_group(v.key, by, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _satisfaction_response_times(key: ViewKey, _view: View) -> pd.DataFrame:
+    return satisfaction.response_times(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def satisfaction_response_times(filters: Filters) -> pd.DataFrame:
+    """A histogram of hours to first response per channel (`satisfaction.response_times`)."""
+    v = view(filters)
+    return _satisfaction_response_times(v.key, v)
+
+
+# ---- accounts -----------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _accounts_list(key: ViewKey, search: str, _view: View) -> pd.DataFrame:
+    return accounts.account_list(_view.con(), _view.cfg, _view.filters, search)
+
+
+def accounts_list(filters: Filters, search: str = "") -> pd.DataFrame:
+    """The accounts the filters and `search` match (`accounts.account_list`)."""
+    v = view(filters)
+    return _accounts_list(v.key, search, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _accounts_ownership(key: ViewKey, _view: View) -> dict[str, pd.DataFrame]:
+    return accounts.ownership(_view.con(), _view.cfg, _view.filters)
+
+
+def accounts_ownership(filters: Filters) -> dict[str, pd.DataFrame]:
+    """Accounts without an owner, and accounts per owner (`accounts.ownership`)."""
+    v = view(filters)
+    return _accounts_ownership(v.key, v)
+
+
+@st.cache_data(max_entries=LOOKUPS, show_spinner=False)
+def _account_profile(key: ViewKey, account_id: str, _view: View) -> dict[str, pd.DataFrame]:
+    return accounts.profile(_view.con(), account_id)
+
+
+def account_profile(account_id: str) -> dict[str, pd.DataFrame]:
+    """One account's rows in every table, within the user's scope (`accounts.profile`)."""
+    v = view()
+    return _account_profile(v.key, account_id, v)
+
+
+# ---- commission ---------------------------------------------------------------------------------
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _commission_all_rows(key: ViewKey, plan_key: str, _plan: Plan | None, _view: View) -> pd.DataFrame:
+    return commission.all_rows(_view.con(), _view.cfg, _view.period(), _plan)
+
+
+def commission_rows(filters: Filters, plan: Plan | None = None) -> pd.DataFrame:
     """The commission rows shown for the filters (`commission.attainment`'s frame).
 
     A payout never depends on the view (CONTRACT §5), so everyone's rows are computed once per
     period and plan (cached) and the filters only pick the people: a region change asks no query.
     """
-    from b2bmetrics.metrics import commission
+    everyone = view(Filters(filters.date_from, filters.date_to))
+    rows = _commission_all_rows(everyone.key, repr(plan), plan, everyone)
+    return commission.in_view(rows, everyone.scope.narrow(filters))
 
-    everyone = metric("commission.all_rows", Filters(filters.date_from, filters.date_to),
-                      **({} if plan is None else {"plan": plan}))
-    return commission.in_view(everyone, context.require_scope().narrow(filters))
+
+@st.cache_data(max_entries=LOOKUPS, show_spinner=False)
+def _commission_statement(key: ViewKey, rep_id: str, period_start: dt.date, _view: View) -> pd.DataFrame:
+    return commission.statement(_view.con(), _view.cfg, rep_id, period_start)
+
+
+def commission_statement(rep_id: str, period_start: dt.date) -> pd.DataFrame:
+    """One person's statement for one commission period (`commission.statement`)."""
+    v = view()
+    return _commission_statement(v.key, rep_id, period_start, v)
+
+
+# ---- data quality and the load log --------------------------------------------------------------
+
+@st.cache_data(max_entries=READS, show_spinner=False)
+def _quality_summary(key: ViewKey, _view: View) -> dict[str, Any]:
+    return quality.summary(_view.con(), _view.cfg)
+
+
+def quality_summary() -> dict[str, Any]:
+    """Rows, completeness and orphans per table of the data in scope (`quality.summary`)."""
+    v = view()
+    return _quality_summary(v.key, v)
+
+
+@st.cache_data(max_entries=READS, show_spinner=False)
+def _quality_columns(key: ViewKey, table: str, _view: View) -> pd.DataFrame:
+    return quality.columns(_view.con(), table)
+
+
+def quality_columns(table: str) -> pd.DataFrame:
+    """Each column of `table`: kind, required, non-empty and distinct values (`quality.columns`)."""
+    v = view()
+    return _quality_columns(v.key, table, v)
+
+
+@st.cache_data(max_entries=READS, show_spinner=False)
+def _quality_last_rejects(key: ViewKey, _view: View) -> pd.DataFrame:
+    return quality.last_rejects(_view.con())
+
+
+def quality_last_rejects() -> pd.DataFrame:
+    """The rejected rows of each table's latest load (`quality.last_rejects`)."""
+    v = view()
+    return _quality_last_rejects(v.key, v)
+
+
+@st.cache_data(max_entries=READS, show_spinner=False)
+def _quality_load_history(key: ViewKey, _view: View) -> pd.DataFrame:
+    return quality.load_history(_view.con())
+
+
+def quality_load_history() -> pd.DataFrame:
+    """Every load, newest first (`quality.load_history`)."""
+    v = view()
+    return _quality_load_history(v.key, v)
+
+
+@st.cache_data(max_entries=READS, show_spinner=False)
+def _row_count(key: ViewKey, table: str, _view: View) -> int:
+    con = _view.con()
+    if table not in con.list_tables():  # a database not made by b2bmetrics: the table has no rows
+        return 0
+    return int(con.table(table).count().execute())
+
+
+def row_count(table: str) -> int:
+    """Rows of `table` in the user's scope: a page's "is there data" check, which must not wait for
+    the whole data-quality summary."""
+    v = view()
+    return _row_count(v.key, table, v)

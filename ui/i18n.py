@@ -1,10 +1,13 @@
-"""UI texts in English and Chinese. KPI labels come from `b2bmetrics.registry`, not from here."""
+"""UI texts in English and Chinese. KPI and column labels come from `b2bmetrics.registry`, not from
+here: `kpi_label` and `label` read them in the chosen language."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from b2bmetrics.registry import KPI_BY_KEY, Lang
+from b2bmetrics.registry import Lang, column_label, kpi, value_label
 
 LANG_KEY = "lang"
 # The widget's options are the labels themselves: a bound widget writes its option's label into
@@ -74,10 +77,28 @@ def t(key: str, **fmt: object) -> str:
 
 
 def kpi_label(key: str) -> str:
-    return KPI_BY_KEY[key].label(lang())
+    """The label of KPI `key` ("family.name") in the current language."""
+    return kpi(key).label.of(lang())
+
+
+def kpi_help(key: str) -> str:
+    """What KPI `key` means, in the current language."""
+    return kpi(key).description.of(lang())
+
+
+def label(name: str) -> str:
+    """The header of table column `name` in the current language (see `registry.column`)."""
+    return column_label(name, lang())
 
 
 def pick(en: str, zh: str) -> str:
     """Inline two-language text for a page's own one-off labels."""
     return zh if lang() == "zh" else en
 
+
+
+def words(column_name: str, value: Any) -> str:
+    """Code `value` of column `column_name` (a role, a status, a channel…) in words; "—" for none."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    return str(value_label(column_name, value, lang()))

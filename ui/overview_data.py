@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
+import pandas as pd
+
 from b2bmetrics.filters import Filters
-from ui import data
+from ui import commission_data, data
 
 
 def previous_filters(filters: Filters) -> tuple[Filters, int] | None:
@@ -22,26 +23,28 @@ def previous_filters(filters: Filters) -> tuple[Filters, int] | None:
                    filters.reps), days
 
 
-def family_summaries(filters: Filters) -> dict[str, dict]:
+def family_summaries(filters: Filters) -> dict[str, dict[str, Any]]:
     """What the tiles read, each shared with its page's cache: the funnel headline (no tile shows
     stage medians), the open pipeline at the period's end, churn and satisfaction summaries, and the
     commission rows' total payout."""
     rows = data.commission_rows(filters)
     return {
-        "funnel": data.metric("funnel.summary", filters, medians=False),
-        "pipeline": data.metric("funnel.open_pipeline", filters),
-        "churn": data.metric("churn.summary", filters),
-        "satisfaction": data.metric("satisfaction.summary", filters),
-        "commission": {"total_payout": math.fsum(rows["payout"])},
+        "funnel": data.funnel_summary(filters, medians=False),
+        "pipeline": data.funnel_open_pipeline(filters),
+        "churn": data.churn_summary(filters),
+        "satisfaction": data.satisfaction_summary(filters),
+        "commission": {"total_payout": commission_data.total_payout(rows)},
     }
 
 
-def monthly_trend(filters: Filters) -> tuple[Any, Any]:
-    return data.metric("funnel.monthly_trend", filters), data.metric("churn.monthly", filters)
+def monthly_trend(filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Won revenue and win rate per month, and churn per month (for NRR beside them)."""
+    return data.funnel_monthly_trend(filters), data.churn_monthly(filters)
 
 
-def by_region(filters: Filters) -> Any:
-    return data.metric("funnel.breakdown", filters, by="region")
+def by_region(filters: Filters) -> pd.DataFrame:
+    """The funnel per region."""
+    return data.funnel_breakdown(filters, "region")
 
 
 def compute_all(filters: Filters) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 import pandas as pd
 import streamlit as st
@@ -12,25 +11,11 @@ from b2bmetrics.filters import Filters
 from ui import context, data, sidebar
 from ui.i18n import t
 
-def _count_rows(name: str) -> Callable[[Any], int]:
-    def count(con: Any) -> int:
-        try:
-            return int(con.table(name).count().execute())
-        except Exception:  # noqa: BLE001 - a database without the table (not made by b2bmetrics) has no rows
-            return 0
-    return count
-
-
-def row_count(name: str) -> int:
-    """Rows of table `name` in the user's scope (cached per dataset version): a page's "is there data"
-    check, which must not wait for the whole data-quality summary."""
-    return int(data.query(f"rows.{name}", _count_rows(name)))
-
 
 def start(title_key: str, tables: Iterable[str] = ()) -> Filters:
     """Title the page and return the filters; stops the page with a message when `tables` are empty."""
     st.title(t(title_key))
-    missing = [name for name in tables if not row_count(name)]
+    missing = [name for name in tables if not data.row_count(name)]
     if missing:
         st.info(t("no_data") + f"  \n`{', '.join(missing)}`", icon=":material/info:")
         if context.require_scope().may_manage_data:  # other roles have no Data page to link to

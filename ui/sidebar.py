@@ -12,12 +12,13 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-import ibis
 import pandas as pd
 import streamlit as st
 
 from b2bmetrics.access import Scope
+from b2bmetrics.backend import Backend
 from b2bmetrics.filters import Filters, data_date_range
+from b2bmetrics.metrics.filtering import people_by_region, region_choices
 from ui import context, data
 from ui.i18n import LANG_KEY, LANGS, t
 
@@ -25,41 +26,28 @@ KEY_PERIOD, KEY_REGION, KEY_SEGMENT, KEY_REP = "period", "region", "segment", "r
 FILTERS_STATE = "b2b_filters"
 
 
-def _options(con: Any) -> dict[str, Any]:
-    cfg = context.config()
+def _options(con: Backend) -> dict[str, Any]:
+    # the region rule (`[filters] region_of`) decides which regions and whose people a filter offers:
+    # one query each per data version, so a region change asks none
+    region_of = context.config().region_of
     acc, reps = con.table("accounts"), con.table("reps")
-    owner = reps if cfg.region_of == "rep" else acc
-    regions = owner.select(v=owner.region).distinct().execute()["v"].dropna().tolist()
     segments = acc.select(v=acc.segment).distinct().execute()["v"].dropna().tolist()
     people = reps.select("rep_id", "rep_name", "role").execute()
     lo, hi = data_date_range(con)
-    return {"regions": sorted(regions), "segments": sorted(segments), "reps": people, "range": (lo, hi),
-            "people_by_region": _people_by_region(con)}
+    return {"regions": region_choices(con, region_of), "segments": sorted(segments), "reps": people,
+            "range": (lo, hi), "people_by_region": people_by_region(con, region_of)}
 
 
-def _people_by_region(con: Any) -> dict[str, set[str]]:
-    """Who a rep filter can mean in each region: its people (`reps.region`, what commission and
-    `region_of = "rep"` go by) and, with regions of accounts, the owners of its accounts and of their
-    deals. One query per data version, so a region change asks none."""
-    reps = con.table("reps")
-    pairs = [reps.select(region=reps.region, rep_id=reps.rep_id)]
-    if context.config().region_of == "account":
-        acc, deals = con.table("accounts"), con.table("deals")
-        pairs.append(acc.select(region=acc.region, rep_id=acc.owner_rep_id))
-        homes = acc.select(_a=acc.account_id, region=acc.region)
-        owned = deals.join(homes, deals.account_id == homes._a)
-        pairs.append(owned.select(region=owned.region, rep_id=owned.owner_rep_id))
-    u = ibis.union(*pairs).distinct()
-    frame = u.filter(u.region.notnull(), u.rep_id.notnull()).execute()
-    out: dict[str, set[str]] = {}
-    for region, rep_id in zip(frame["region"], frame["rep_id"], strict=True):
-        out.setdefault(region, set()).add(rep_id)
-    return out
+@st.cache_data(max_entries=data.READS, show_spinner=False)
+def _cached_options(key: data.ViewKey, _view: data.View) -> dict[str, Any]:
+    return _options(_view.con())
 
 
 def options() -> dict[str, Any]:
-    """Regions, segments, people and the date range of the data in the user's scope."""
-    return data.query("sidebar.options", _options)
+    """Regions, segments, people and the date range of the data in the user's scope (cached per
+    dataset version and scope)."""
+    v = data.view()
+    return _cached_options(v.key, v)
 
 
 def default_period(lo: dt.date, hi: dt.date) -> tuple[dt.date, dt.date]:

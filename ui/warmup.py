@@ -14,17 +14,18 @@ import time
 
 from streamlit.logger import get_logger
 
-from ui import context, overview_data, page, sidebar
+from ui import context, data, overview_data, sidebar
 
 log = get_logger(__name__)
 
 
 def warm() -> None:
+    """Compute the default view's overview into the caches (local mode, a database with deals)."""
     started = time.perf_counter()
     try:
         if context.auth_configured() or not context.store().exists():
             return  # per-user views, or a first run that creates the demo database itself
-        if not page.row_count("deals"):
+        if not data.row_count("deals"):
             return
         overview_data.compute_all(sidebar.default_filters())
         log.info("overview of the default view computed in %.1f s", time.perf_counter() - started)
