@@ -114,13 +114,13 @@ def _with_derived_tables(db: Path) -> None:
     build them (an empty write), or the KPIs would be timed on the live path. In a process of its
     own: a child's peak RSS starts from its parent's, so the parent stays small."""
     code = ("import sys\n"
-            "from b2bmetrics import derived\n"
-            "from b2bmetrics.config import Config\n"
+            "from b2bmetrics.metrics.materialized import RELATIONS\n"
             "from b2bmetrics.store import Store\n"
+            "from b2bmetrics.store.materialize import lookup\n"
             "store = Store.at(sys.argv[1])\n"
             "con = store.ibis()\n"
-            "if any(derived.table(con, n, Config()) is None for n in derived.RELATIONS):\n"
-            "    with store.write():\n"
+            "if any(lookup(con, r) is None for r in RELATIONS):\n"
+            "    with store.write(relations=RELATIONS, changed=()):\n"
             "        pass\n")
     subprocess.run([sys.executable, "-c", code, str(db)], cwd=ROOT, check=True)
 
