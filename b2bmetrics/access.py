@@ -10,14 +10,21 @@ Scopes (CONTRACT §1 tables):
 
 * executive, analyst: everything (no wrapper at all).
 * manager with `regions`: accounts of those regions (`[filters] region_of` decides whether an
-  account's region is `accounts.region` or its owner's `reps.region`), their deals (with
-  `region_of = "rep"`: deals owned by reps of those regions), the contracts, tickets, surveys and
-  activities of those accounts, the stage history and splits of those deals, the reps of those
-  regions (and whoever else owns one of those accounts or deals) and the quotas of the regions' reps.
+  account's region is `accounts.region` or its owner's `reps.region`: `metrics._rules`), their
+  deals (with `region_of = "rep"`: deals owned by reps of those regions), the contracts, tickets,
+  surveys and activities of those accounts, the stage history, splits and snapshots of those deals,
+  the payments of those accounts and deals, the reps of those regions (and whoever else owns one
+  of those accounts or deals) and the quotas of the regions' reps.
 * rep with `rep_id`: the accounts they own; the deals they own, are split-credited on or referred,
-  so their commission is complete; the stage history and splits of those deals; contracts of
-  their accounts and of their deals' accounts (clawbacks read them); tickets, surveys and
-  activities of their accounts; only themselves in reps and quotas.
+  so their commission is complete; the stage history, splits and snapshots of those deals;
+  contracts of their accounts and of their deals' accounts (clawbacks read them) and payments of
+  their accounts and of their deals (commission on collected cash reads them); tickets, surveys
+  and activities of their accounts; only themselves in reps and quotas.
+
+Targets (CONTRACT §1 v2) follow the people of the scope, as quotas do (a manager: the reps of
+their regions; a rep: themselves): their `rep` rows, the `team` rows of the teams those people
+are in, a manager's `region` rows of their regions; `company` rows only for all-data roles (a
+company target says what everyone sells, outside any one scope).
 """
 
 from __future__ import annotations
@@ -26,14 +33,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 
 from b2bmetrics.config import read_toml
 from b2bmetrics.errors import B2BError
 from b2bmetrics.filters import Filters
+from b2bmetrics.metrics._rules import account_in_regions, deal_in_regions, person_in_regions, reps_in_regions
 from b2bmetrics.schema import TABLES
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
 
 ROLES_ENV = "B2BMETRICS_ROLES"
 ROLES_FILE = "roles.toml"
@@ -183,6 +194,10 @@ def scope_of(email: str | None, roles: Mapping[str, Scope]) -> Scope | None:
 
 # what may be read through a ScopedBackend besides table(): plain facts about the backend
 _SAFE_ATTRIBUTES = frozenset({"name", "version", "dialect"})
+# the tables cut by the deals in scope, and those cut by the accounts in scope (besides the rules
+# of reps, quotas, targets, accounts and deals themselves)
+_BY_DEAL = frozenset({"deal_stage_history", "deal_splits", "deal_snapshots"})
+_BY_ACCOUNT = frozenset({"contracts", "tickets", "surveys", "activities", "payments"})
 
 
 class ScopedBackend:
@@ -194,9 +209,11 @@ class ScopedBackend:
     tables. Expressions built on these tables execute on the wrapped backend as usual.
     """
 
-    def __init__(self, base: Any, scope: Scope, region_of: str = "account") -> None:
+    def __init__(self, base: Backend, scope: Scope, region_of: str = "account") -> None:
         if scope.unrestricted:
-            raise ValueError("an unrestricted scope needs no ScopedBackend; use the backend itself")
+            # a caller's mistake, not the user's: `scoped()` hands all-data roles the backend itself
+            raise ValueError(f"ScopedBackend({scope.role!r}): an unrestricted scope needs no wrapper; "
+                             "call access.scoped(base, scope), which returns the backend itself")
         self._base = base
         self.scope = scope
         self._region_of = region_of
@@ -232,34 +249,42 @@ class ScopedBackend:
                 return t.filter(t.rep_id == self.scope.rep_id)
             # owners from elsewhere of the region's accounts and deals keep their names, so an
             # account is not shown as "without an owner" just because its owner sits in another region
-            return t.filter(t.region.isin(list(self.scope.regions))
+            return t.filter(person_in_regions(t, self.scope.regions)
                             | t.rep_id.isin(self.table("accounts").owner_rep_id)
                             | t.rep_id.isin(self.table("deals").owner_rep_id))
         if name == "quotas":
-            people = self._region_reps() if self.scope.role == "manager" else self.table("reps")
-            return t.filter(t.rep_id.isin(people.rep_id))
+            return t.filter(t.rep_id.isin(self._people().rep_id))
+        if name == "targets":
+            return t.filter(self._target_condition(t))
         if name == "accounts":
             return t.filter(self._account_condition(t))
         if name == "deals":
             return t.filter(self._deal_condition(t))
-        if name in ("deal_stage_history", "deal_splits"):
+        if name in _BY_DEAL:
             return t.filter(t.deal_id.isin(self.table("deals").deal_id))
+        if name not in _BY_ACCOUNT:  # a table added to the schema without a rule here: fail closed
+            raise AccessDenied(f"table {name!r} has no access rule yet, so a restricted scope ({self.scope.role}) "
+                               "cannot read it", fix="give it a rule in b2bmetrics/access.py")
         in_accounts = t.account_id.isin(self.table("accounts").account_id)
         if name == "contracts" and self.scope.role == "rep":
             # a split or referred deal's clawback reads its account's contracts
             return t.filter(in_accounts | t.account_id.isin(self.table("deals").account_id))
+        if name == "payments":
+            # commission on collected cash reads the payments of every deal in scope, whoever's account
+            return t.filter(in_accounts | t.deal_id.isin(self.table("deals").deal_id))
         return t.filter(in_accounts)
 
-    def _region_reps(self) -> ir.Table:
-        reps = self._base.table("reps")
-        return reps.filter(reps.region.isin(list(self.scope.regions)))
+    def _people(self) -> ir.Table:
+        """The people whose own numbers (quotas, targets) the scope holds: a manager's regions'
+        reps (not the outside owners `reps` also lists), a rep themselves."""
+        if self.scope.role == "manager":
+            return reps_in_regions(self._base, self.scope.regions)
+        return self.table("reps")
 
     def _account_condition(self, acc: ir.Table) -> ir.BooleanValue:
         if self.scope.role == "rep":
             return acc.owner_rep_id == self.scope.rep_id
-        if self._region_of == "rep":
-            return acc.owner_rep_id.isin(self._region_reps().rep_id)
-        return acc.region.isin(list(self.scope.regions))
+        return account_in_regions(self._base, self._region_of, acc, self.scope.regions)
 
     def _deal_condition(self, deals: ir.Table) -> ir.BooleanValue:
         if self.scope.role == "rep":
@@ -267,11 +292,19 @@ class ScopedBackend:
             credited = splits.filter(splits.rep_id == self.scope.rep_id).deal_id
             return ((deals.owner_rep_id == self.scope.rep_id) | deals.deal_id.isin(credited)
                     | (deals.referrer_id == self.scope.rep_id))
-        if self._region_of == "rep":
-            return deals.owner_rep_id.isin(self._region_reps().rep_id)
-        return deals.account_id.isin(self.table("accounts").account_id)
+        return deal_in_regions(self._base, self._region_of, deals, self.scope.regions)
+
+    def _target_condition(self, targets: ir.Table) -> ir.BooleanValue:
+        """`rep` rows of the scope's people, `team` rows of their teams, a manager's `region` rows;
+        never a `company` row (nor a row without a key)."""
+        people = self._people()
+        cond = (((targets.level == "rep") & targets.key.isin(people.rep_id))
+                | ((targets.level == "team") & targets.key.isin(people.filter(people.team.notnull()).team)))
+        if self.scope.role == "manager":
+            cond = cond | ((targets.level == "region") & targets.key.isin(list(self.scope.regions)))
+        return targets.key.notnull() & cond
 
 
-def scoped(base: Any, scope: Scope, region_of: str = "account") -> Any:
+def scoped(base: Backend, scope: Scope, region_of: str = "account") -> Backend:
     """The backend a user with `scope` reads: `base` itself for all-data roles, else a ScopedBackend."""
     return base if scope.unrestricted else ScopedBackend(base, scope, region_of)

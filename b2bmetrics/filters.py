@@ -1,24 +1,25 @@
 """Filters (period, regions, segments, reps): one object for the CLI and the pages alike.
 
-CONTRACT §5: region and segment select accounts, and every metric keeps only rows of those
-accounts (with `region_of = "rep"`, region selects deals and accounts by their owner's
-`reps.region` instead). Rep selects deals owned by the rep (funnel), accounts whose owner is the
-rep (churn, satisfaction), and the rep's own rows (commission). The helpers here build ibis
-expressions; nothing is executed until a metric asks for its small result.
+`Filters` is what the user asked for; `resolve_period` fills its open ends from the data
+(CONTRACT §5 "Period"). How the filters select rows (region and segment select accounts, rep
+selects owners) is the metrics' business: `metrics/filtering.py`, on the region rule of
+`metrics/_rules.py`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
 
-from b2bmetrics.config import Config
 from b2bmetrics.schema import TABLES
 from b2bmetrics.store.materialize import Relation, lookup
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _as_date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def resolve_period(con: Any, filters: Filters) -> Period:
+def resolve_period(con: Backend, filters: Filters) -> Period:
     """Fill the open ends of the period from the data (CONTRACT §5 "Period")."""
     start, end = filters.date_from, filters.date_to
     if start is None or end is None:
@@ -116,62 +117,10 @@ def resolve_period(con: Any, filters: Filters) -> Period:
     return Period(start, end, filters.period_given)
 
 
-def accounts_in_scope(con: Any, cfg: Config, filters: Filters, *, with_rep: bool) -> ir.Table | None:
-    """Account ids selected by region/segment (and, when `with_rep`, by owner rep); None = all accounts."""
-    if not (filters.scopes_accounts or (with_rep and filters.reps)):
-        return None
-    acc = con.table("accounts")
-    cond = []
-    if filters.segments:
-        cond.append(acc.segment.isin(list(filters.segments)))
-    if filters.regions:
-        if cfg.region_of == "rep":
-            reps = con.table("reps")
-            owners = reps.filter(reps.region.isin(list(filters.regions))).select("rep_id")
-            cond.append(acc.owner_rep_id.isin(owners.rep_id))
-        else:
-            cond.append(acc.region.isin(list(filters.regions)))
-    if with_rep and filters.reps:
-        cond.append(acc.owner_rep_id.isin(list(filters.reps)))
-    return acc.filter(*cond).select("account_id").distinct()
+def data_as_of(con: Backend) -> dt.date:
+    """"Now" for the data: its latest day (`data_date_range`), today when it has no date at all.
 
-
-def scope_by_account(table: ir.Table, scope: ir.Table | None) -> ir.Table:
-    """Keep the rows of `table` whose account_id is in `scope` (all rows when scope is None)."""
-    if scope is None:
-        return table
-    return table.filter(table.account_id.isin(scope.account_id))
-
-
-def deals_in_scope(con: Any, cfg: Config, filters: Filters, deals: ir.Table | None = None) -> ir.Table:
-    """Deals selected by region, segment and rep for the funnel (rep = the deal's owner), from
-    `deals` (a table with the `deals` columns; the `deals` table itself by default)."""
-    deals = con.table("deals") if deals is None else deals
-    cond = []
-    if filters.segments or (filters.regions and cfg.region_of == "account"):
-        acc = con.table("accounts")
-        acc_cond = []
-        if filters.segments:
-            acc_cond.append(acc.segment.isin(list(filters.segments)))
-        if filters.regions and cfg.region_of == "account":
-            acc_cond.append(acc.region.isin(list(filters.regions)))
-        cond.append(deals.account_id.isin(acc.filter(*acc_cond).account_id))
-    if filters.regions and cfg.region_of == "rep":
-        reps = con.table("reps")
-        cond.append(deals.owner_rep_id.isin(reps.filter(reps.region.isin(list(filters.regions))).rep_id))
-    if filters.reps:
-        cond.append(deals.owner_rep_id.isin(list(filters.reps)))
-    return deals.filter(*cond) if cond else deals
-
-
-def people_in_view(con: Any, filters: Filters) -> ir.Table | None:
-    """People whose commission rows are shown (region: reps.region; rep: those ids); None = all."""
-    if not (filters.regions or filters.reps):
-        return None
-    reps = con.table("reps")
-    cond = []
-    if filters.regions:
-        cond.append(reps.region.isin(list(filters.regions)))
-    if filters.reps:
-        cond.append(reps.rep_id.isin(list(filters.reps)))
-    return reps.filter(*cond).select("rep_id")
+    What the accounts page reads MRR now and health on, so both describe the same day; a database
+    loaded last month is described as it was then, not as if every contract had run on since.
+    """
+    return data_date_range(con)[1] or dt.date.today()

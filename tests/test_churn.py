@@ -262,12 +262,19 @@ def test_at_risk_golden() -> None:
     assert x["health_score"] == pytest.approx(34.5)
     assert x["days_since_activity"] == pytest.approx(61.0)
     assert x["open_tickets"] == 2 and x["mrr_change"] == pytest.approx(-0.3)
-    assert x["reasons"] == "NPS detractor (4); no activity for 61 days; MRR down 30%; 2 open tickets"
+    assert churn.reasons_text(x["reasons"]) == "NPS detractor (4); no activity for 61 days; MRR down 30%; 2 open tickets"
+    # codes and the numbers they quote, worst first: satisfaction 25, activity 15.5, MRR 15, tickets 10
+    assert [(r.code, r.value) for r in x["reasons"]] == [("nps_detractor", 4.0), ("idle_days", 61),
+                                                         ("mrr_down", 30), ("open_tickets", 2)]
+    assert churn.reasons_text(x["reasons"], "zh") == "NPS 贬损者（4 分）；61 天未跟进；MRR 下降 30%；2 个未结工单"
     z = df.iloc[1]
     assert z["health_score"] == 60.0  # 100 − 30 (no activity at all) − 10 (CSAT 3)
-    assert z["reasons"] == "no activity on record; CSAT 3/5"
+    assert churn.reasons_text(z["reasons"]) == "no activity on record; CSAT 3/5"
+    assert churn.reasons_text(z["reasons"], "zh") == "无跟进记录；CSAT 3/5"
     y = df.iloc[2]
-    assert y["health_score"] == 100.0 and y["reasons"] == ""
+    assert y["health_score"] == 100.0 and churn.reasons_text(y["reasons"]) == ""
+    shown = churn.with_reason_text(df, "zh")  # what the pages show and download
+    assert shown["reasons"].tolist()[1] == "无跟进记录；CSAT 3/5" and shown["reasons"].tolist()[2] == ""
     assert x["owner_name"] == "Zhang Wei"
     assert len(churn.at_risk(con, CFG, Q1, resolve_period(con, Q1), limit=1)) == 1
 
@@ -276,9 +283,21 @@ def test_health_of_one_account() -> None:
     con = make_db(HEALTH_ROWS)
     x = churn.health(con, CFG, "x", as_of=D(2024, 3, 31))
     assert x["health_score"] == pytest.approx(34.5) and x["active"] is True
+    assert churn.reasons_text(x["reasons"]) == "NPS detractor (4); no activity for 61 days; MRR down 30%; 2 open tickets"
     w = churn.health(con, CFG, "w", as_of=D(2024, 3, 31))
     assert w["active"] is False
     assert churn.health(con, CFG, "nobody", as_of=D(2024, 3, 31)) == {}
+
+
+def test_every_reason_reads_in_both_languages() -> None:
+    R = churn.Reason
+    assert set(churn.REASON_TEXT) == {"no_activity", "idle_days", "mrr_down", "open_ticket", "open_tickets",
+                                      "nps_detractor", "nps_passive", "csat_low"}
+    one = (R("tickets", "open_ticket", 1), R("satisfaction", "nps_passive", 7.0), R("satisfaction", "csat_low", 2.0))
+    # one factor's two answers stay together; the factors are apart
+    assert churn.reasons_text(one) == "1 open ticket; NPS passive (7), CSAT 2/5"
+    assert churn.reasons_text(one, "zh") == "1 个未结工单；NPS 中立者（7 分），CSAT 2/5"
+    assert churn.reasons_text(()) == "" and churn.reasons_text((), "zh") == ""
 
 
 def test_sensible_frames_on_the_golden_fixture(con: Any) -> None:
@@ -319,4 +338,5 @@ def test_sensible_frames_on_demo_data(demo: Any) -> None:
     assert (km["ci_low"] <= km["survival"] + 1e-12).all() and (km["survival"] <= km["ci_high"] + 1e-12).all()
     risk = churn.at_risk(demo, CFG, f, p, limit=20)
     assert len(risk) == 20 and list(risk["health_score"]) == sorted(risk["health_score"])
-    assert risk["health_score"].between(0, 100).all() and (risk["reasons"].iloc[:5] != "").all()
+    assert risk["health_score"].between(0, 100).all()
+    assert all(churn.reasons_text(r) != "" for r in risk["reasons"].iloc[:5])

@@ -18,58 +18,14 @@ from b2bmetrics.config import Config, Plan, Tier, parse_plan
 from b2bmetrics.filters import Filters, Period
 from b2bmetrics.metrics import commission as cm
 from tests.conftest import make_db
+from tests.datasets import COMMISSION_ROWS, FEB_TO_MAY, Q1, Q2, deal
 
 D = dt.datetime
 CFG = Config()
-Q1, Q2 = dt.date(2024, 1, 1), dt.date(2024, 4, 1)
-# overlaps Q1 and Q2 2024: each row still counts its whole quarter
-FEB_TO_MAY = Period(dt.date(2024, 2, 10), dt.date(2024, 5, 1), True)
+# the fixture, COMMISSION_ROWS, is in tests/datasets.py (the speed-equivalence test reads it too):
+# people R1, R2 (sales), E1 (employee), P1 (partner); deals D1–D11 with their notes beside them
+ROWS = COMMISSION_ROWS
 
-
-def deal(did: str, owner: str | None, amount: float | None, closed: dt.datetime | None, account: str = "A",
-         status: str | None = "won", **kw: Any) -> dict[str, Any]:
-    return {"deal_id": did, "stage": "won" if status in ("won", None) else status, "status": status,
-            "account_id": account, "owner_rep_id": owner, "amount": amount, "closed_at": closed, **kw}
-
-
-ROWS: dict[str, list[dict[str, Any]]] = {
-    "reps": [
-        {"rep_id": "R1", "region": "north", "role": "sales"},
-        {"rep_id": "R2", "region": "south", "role": "sales"},
-        {"rep_id": "E1", "region": "north", "role": "employee"},
-        {"rep_id": "P1", "region": "south", "role": "partner"},
-    ],
-    "accounts": [{"account_id": "A", "account_name": "Acme", "region": "east", "segment": "smb"},
-                 {"account_id": "B", "account_name": "Beta", "region": "west", "segment": "ent"}],
-    "contracts": [
-        {"contract_id": "C1", "account_id": "A", "start_date": dt.date(2023, 1, 1), "mrr": 10.0},
-        # B is active 2024-01-01 … 2024-04-30 (end_date is the first inactive day)
-        {"contract_id": "C2", "account_id": "B", "start_date": dt.date(2024, 1, 1), "end_date": dt.date(2024, 5, 1),
-         "mrr": 10.0},
-    ],
-    "quotas": [
-        {"rep_id": "R1", "period_start": Q1, "quota_amount": 100000.0},
-        {"rep_id": "R1", "period_start": Q2, "quota_amount": 50000.0},
-        # not the first day of a quarter: ignored in quarter mode
-        {"rep_id": "R2", "period_start": dt.date(2024, 2, 1), "quota_amount": 99999.0},
-    ],
-    "deals": [
-        deal("D1", "R1", 80000.0, D(2024, 1, 15, 10)),
-        deal("D2", "R1", 50000.0, D(2024, 3, 31, 23), referrer_id="E1"),
-        deal("D3", "R2", 10000.0, D(2024, 2, 20)),  # split R1 60 % / R2 40 %
-        # B lapses on 2024-05-01: day 0 = 03-10, +90 = 2024-06-08 -> clawed back in Q2
-        deal("D4", "R2", 20000.0, D(2024, 3, 10), account="B", referrer_id="E1"),
-        deal("D5", "R1", 30000.0, D(2024, 5, 5), referrer_id="R1"),  # refers own deal: no referral
-        deal("D6", "X9", 5000.0, D(2024, 4, 20), referrer_id="P1"),  # owner not in reps
-        deal("D7", "R1", 99999.0, D(2024, 2, 1), status="lost"),
-        deal("D8", "R1", None, None, status="open"),
-        deal("D9", "R1", None, D(2024, 2, 2)),  # won without amount: credits nothing
-        deal("D10", "R1", 40000.0, None),  # won without close date: in no period
-        deal("D11", "R2", 1000.0, D(2024, 4, 2), status=None),  # no status, stage won -> won
-    ],
-    "deal_splits": [{"deal_id": "D3", "rep_id": "R1", "share": 0.6},
-                    {"deal_id": "D3", "rep_id": "R2", "share": 0.4}],
-}
 
 # The hand-worked rows for FEB_TO_MAY (marginal):
 # Q1 R1: credited D1 80000 + D2 50000 + 60 % of D3 6000 = 136000, quota 100000, attainment 1.36;
@@ -367,7 +323,7 @@ def test_statement_with_a_cap_allocates_pro_rata(con: Any) -> None:
 
 def test_what_if(con: Any) -> None:
     plan_b = parse_plan({"mode": "retroactive"})
-    df = cm.what_if(con, CFG, Filters(), FEB_TO_MAY, plan_b)
+    df = cm.what_if(cm.attainment(con, CFG, Filters(), FEB_TO_MAY), cm.attainment(con, CFG, Filters(), FEB_TO_MAY, plan_b))
     total = df[df["is_total"]].iloc[0]
     assert total["payout_a"] == pytest.approx(14020.0)
     assert total["payout_b"] == pytest.approx(21020.0)
@@ -378,7 +334,7 @@ def test_what_if(con: Any) -> None:
 
 def test_what_if_with_another_period_unit(con: Any) -> None:
     plan_b = replace(CFG.commission, period="month")
-    df = cm.what_if(con, CFG, Filters(), FEB_TO_MAY, plan_b)
+    df = cm.what_if(cm.all_rows(con, CFG, FEB_TO_MAY), cm.all_rows(con, CFG, FEB_TO_MAY, plan_b))
     total = df[df["is_total"]].iloc[0]
     assert total["payout_a"] == pytest.approx(14020.0)
     body = df[~df["is_total"]]
@@ -386,7 +342,7 @@ def test_what_if_with_another_period_unit(con: Any) -> None:
 
 
 def test_referral_earnings_by_role(con: Any) -> None:
-    df = cm.referral_earnings(con, CFG, Filters(), FEB_TO_MAY).set_index("role")
+    df = cm.referral_earnings(cm.attainment(con, CFG, Filters(), FEB_TO_MAY), CFG.commission).set_index("role")
     # employee E1: D2 + D4 = 70000 referred, 1400 earned, D4's 400 reversed in Q2
     assert df.loc["employee", "referred_deals"] == 2
     assert df.loc["employee", "referred_amount"] == pytest.approx(70000.0)
@@ -400,7 +356,7 @@ def test_attainment_and_leaderboard(con: Any) -> None:
     att = cm.attainment(con, CFG, Filters(), FEB_TO_MAY)
     x9 = att[att["rep_id"] == "X9"].iloc[0]
     assert x9["rep_name"] is None or x9["rep_name"] != x9["rep_name"]  # not in reps
-    board = cm.leaderboard(con, CFG, Filters(), FEB_TO_MAY)
+    board = cm.leaderboard(att)
     assert board.iloc[0]["rep_id"] == "R1" and board.iloc[0]["rank"] == 1
     # R1: (136000 + 30000) / (100000 + 50000)
     assert board.iloc[0]["attainment"] == pytest.approx(166000 / 150000)
@@ -426,6 +382,8 @@ def test_everyones_rows_picked_in_pandas_equal_the_view_asked_of_the_database(co
     asked = cm.attainment(con, CFG, view, FEB_TO_MAY)
     pd.testing.assert_frame_equal(picked, asked.reset_index(drop=True), check_dtype=False)
     assert math.fsum(picked["payout"]) == pytest.approx(cm.summary(con, CFG, view, FEB_TO_MAY)["total_payout"])
+    # one sum for every view: the page's total of these rows is the JSON's, to the last bit
+    assert cm.total_payout(picked["payout"]) == cm.summary(con, CFG, view, FEB_TO_MAY)["total_payout"]
 
 
 def test_rows_of_an_empty_period_are_an_empty_frame(con: Any) -> None:

@@ -1,6 +1,6 @@
 """The column-wise commission rows equal a plain row-by-row reading of the same query result.
 
-`commission._facts_of` and `_row_columns` work on arrays for speed (tens of thousands of rows at
+`commission.facts._facts_of` and `commission.rows._row_columns` work on arrays for speed (tens of thousands of rows at
 scale). The reference below is the straightforward version they replaced: dicts keyed by
 (person, period), the scalar tier arithmetic, one row at a time. Both read the very same query
 result, so any difference, down to the last bit of a float or the sign of a zero, is theirs.
@@ -24,14 +24,14 @@ from b2bmetrics import demo
 from b2bmetrics.config import Config, Plan, Tier
 from b2bmetrics.filters import Filters, Period, resolve_period
 from b2bmetrics.metrics import commission as cm
+from b2bmetrics.metrics.commission import facts as cm_facts
 from b2bmetrics.store import connect_duckdb, init_schema
-from tests import test_commission as golden
 from tests.conftest import make_db
-from tests.test_properties_satisfaction_commission import deal_sets, plans
+from tests.datasets import COMMISSION_ROWS, FEB_TO_MAY, deal, deal_sets, plans
 
 D = dt.datetime
 CFG = Config()
-FACTS_OF = cm._facts_of  # the real one, whatever a test has patched in
+FACTS_OF = cm_facts._facts_of  # the real one, whatever a test has patched in
 PLANS = {
     "marginal": CFG.commission,
     "retroactive": replace(CFG.commission, mode="retroactive"),
@@ -97,7 +97,7 @@ def assert_same_as_reference(monkeypatch: pytest.MonkeyPatch, con: Any, filters:
         results.append(df)
         return FACTS_OF(df, unit, periods)
 
-    monkeypatch.setattr(cm, "_facts_of", keep_result)
+    monkeypatch.setattr(cm_facts, "_facts_of", keep_result)
     got = cm.summary(con, CFG, filters, period, plan)
     rows = reference_rows(results[0], plan, cm.commission_periods(period, plan.period)) if results else []
     expected = {"total_payout": math.fsum(r["payout"] for r in rows), "rows": rows}
@@ -133,9 +133,9 @@ def test_demo_rows_equal_the_reference(monkeypatch: pytest.MonkeyPatch, demo_con
 
 @pytest.mark.parametrize("plan", PLANS, ids=list(PLANS))
 def test_golden_fixture_rows_equal_the_reference(monkeypatch: pytest.MonkeyPatch, plan: str) -> None:
-    con = make_db(golden.ROWS)
+    con = make_db(COMMISSION_ROWS)
     for filters in (Filters(), Filters(regions=("north",)), Filters(reps=("R2", "X9"))):
-        assert_same_as_reference(monkeypatch, con, filters, golden.FEB_TO_MAY, PLANS[plan])
+        assert_same_as_reference(monkeypatch, con, filters, FEB_TO_MAY, PLANS[plan])
     assert_same_as_reference(monkeypatch, con, Filters(), Period(dt.date(2030, 1, 1), dt.date(2030, 1, 2), True),
                              PLANS[plan])
 
@@ -156,16 +156,16 @@ EDGES: dict[str, list[dict[str, Any]]] = {
                {"rep_id": "Z", "period_start": dt.date(2024, 1, 1), "quota_amount": None},  # a quota of 0
                {"rep_id": "B", "period_start": dt.date(2024, 4, 1), "quota_amount": 5000.0}],  # a quota alone
     "deals": [
-        golden.deal("E1", "R10", 1234.56, D(2024, 1, 20), account="L", referrer_id="张"),
-        golden.deal("E2", "R10", 0.1, D(2024, 2, 25), account="L", referrer_id="张"),
-        golden.deal("E3", "R9", 20000.3, D(2024, 3, 3), account="L", referrer_id="b"),
-        golden.deal("E4", "b", -500.0, D(2024, 3, 5), account="L"),  # a credit note: negative credit
-        golden.deal("E5", "Z", 777.7, D(2024, 2, 1), account="A", referrer_id="张"),
-        golden.deal("E6", "张", 3333.33, D(2024, 1, 9), account="L"),
+        deal("E1", "R10", 1234.56, D(2024, 1, 20), account="L", referrer_id="张"),
+        deal("E2", "R10", 0.1, D(2024, 2, 25), account="L", referrer_id="张"),
+        deal("E3", "R9", 20000.3, D(2024, 3, 3), account="L", referrer_id="b"),
+        deal("E4", "b", -500.0, D(2024, 3, 5), account="L"),  # a credit note: negative credit
+        deal("E5", "Z", 777.7, D(2024, 2, 1), account="A", referrer_id="张"),
+        deal("E6", "张", 3333.33, D(2024, 1, 9), account="L"),
         # 张's referrals from two origin periods (March and April) are clawed back in one period
         # (Q2 after 90 days, May after 60): their amounts add up
-        golden.deal("E7", "R10", 100.1, D(2024, 3, 25), account="M", referrer_id="张"),
-        golden.deal("E8", "Z", 200.2, D(2024, 4, 1), account="M", referrer_id="张"),
+        deal("E7", "R10", 100.1, D(2024, 3, 25), account="M", referrer_id="张"),
+        deal("E8", "Z", 200.2, D(2024, 4, 1), account="M", referrer_id="张"),
     ],
     "deal_splits": [{"deal_id": "E3", "rep_id": "R9", "share": 0.7}, {"deal_id": "E3", "rep_id": "Z", "share": 0.3}],
 }

@@ -12,12 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from b2bmetrics.config import Config, Plan, Tier
+from b2bmetrics.config import Config, Plan
 from b2bmetrics.filters import Filters, Period
 from b2bmetrics.metrics import commission as cm
 from b2bmetrics.metrics import quality
 from b2bmetrics.metrics import satisfaction as sat
 from tests.conftest import make_db
+from tests.datasets import deal_sets, plans
 
 BOUNDED = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # each example builds a database and asks several queries (~0.1 s each): fewer examples
@@ -25,16 +26,6 @@ DB_BOUNDED = settings(max_examples=20, deadline=None, suppress_health_check=[Hea
 QUALITY_BOUNDED = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CFG = Config()
 YEAR = Period(dt.date(2024, 1, 1), dt.date(2024, 12, 31), True)
-
-
-@st.composite
-def plans(draw: st.DrawFn) -> Plan:
-    n = draw(st.integers(1, 4))
-    bounds = sorted(draw(st.lists(st.floats(0.05, 3.0), min_size=n - 1, max_size=n - 1, unique=True)))
-    rates = draw(st.lists(st.floats(0.0, 0.3), min_size=n, max_size=n))
-    tiers = tuple(Tier(b, r) for b, r in zip(bounds, rates, strict=False)) + (Tier(None, rates[-1]),)
-    return Plan(mode=draw(st.sampled_from(["marginal", "retroactive"])), tiers=tiers,
-                cap=draw(st.sampled_from([0.0, 0.0, 1000.0, 50000.0])))
 
 
 money = st.floats(0.0, 1e7, allow_nan=False)
@@ -98,35 +89,6 @@ def test_satisfaction_rates_are_in_range(surveys: list[tuple[str, int, str]],
     groups = sat.by_group(con, CFG, Filters(), YEAR, "region")
     assert int(groups["tickets"].sum()) == got["tickets"]
     assert int(groups["csat_n"].sum()) == got["csat_responses"]
-
-
-@st.composite
-def deal_sets(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
-    people = ["R1", "R2", "E1"]
-    deals, splits = [], []
-    for i in range(draw(st.integers(0, 8))):
-        did = f"D{i}"
-        amount = draw(st.one_of(st.none(), st.floats(0.0, 200000.0).map(lambda x: round(x, 2))))
-        day = dt.date(2024, 1, 1) + dt.timedelta(days=draw(st.integers(0, 200)))
-        deals.append({"deal_id": did, "stage": "won", "status": draw(st.sampled_from(["won", "won", "lost"])),
-                      "account_id": draw(st.sampled_from(["A", "B"])), "owner_rep_id": draw(st.sampled_from(people)),
-                      "amount": amount, "closed_at": dt.datetime.combine(day, dt.time(12)),
-                      "referrer_id": draw(st.one_of(st.none(), st.sampled_from(people)))})
-        if draw(st.booleans()):
-            share = draw(st.sampled_from([0.25, 0.5, 0.6]))
-            splits += [{"deal_id": did, "rep_id": "R1", "share": share},
-                       {"deal_id": did, "rep_id": "R2", "share": round(1 - share, 6)}]
-    end = draw(st.sampled_from([None, dt.date(2024, 3, 1), dt.date(2024, 6, 1)]))
-    return {
-        "reps": [{"rep_id": p, "region": "n"} for p in people],
-        "accounts": [{"account_id": "A"}, {"account_id": "B"}],
-        "contracts": [{"contract_id": "C1", "account_id": "A", "start_date": dt.date(2023, 1, 1), "mrr": 1.0},
-                      {"contract_id": "C2", "account_id": "B", "start_date": dt.date(2023, 1, 1), "end_date": end,
-                       "mrr": 1.0}],
-        "quotas": [{"rep_id": "R1", "period_start": dt.date(2024, 1, 1), "quota_amount": 100000.0}],
-        "deals": deals,
-        "deal_splits": splits,
-    }
 
 
 @DB_BOUNDED

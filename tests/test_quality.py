@@ -51,9 +51,9 @@ def test_summary_golden(con: Any) -> None:
     assert got["reps"] == {"rows": 3, "completeness": pytest.approx(11 / 21), "orphans": 1}
     # accounts: 7 × 2 = 14 cells, 4 filled; B's owner is nobody
     assert got["accounts"] == {"rows": 2, "completeness": pytest.approx(4 / 14), "orphans": 1}
-    # deals: 10 × 4 = 40 cells; D1 5, D2 4, D3 3, D4 2 ("" is empty) = 14;
-    # orphans D1 (account Z and owner Y, once) and D3 (referrer) -> 2
-    assert got["deals"] == {"rows": 4, "completeness": pytest.approx(14 / 40), "orphans": 2}
+    # deals: 13 columns (v2 adds expected_close_at, probability, forecast_category) × 4 = 52 cells;
+    # D1 5, D2 4, D3 3, D4 2 ("" is empty) = 14; orphans D1 (account Z and owner Y, once) and D3 (referrer) -> 2
+    assert got["deals"] == {"rows": 4, "completeness": pytest.approx(14 / 52), "orphans": 2}
     assert got["deal_splits"] == {"rows": 2, "completeness": 1.0, "orphans": 1}
     # surveys: 8 columns, 6 filled; ticket T404 names no ticket
     assert got["surveys"] == {"rows": 1, "completeness": pytest.approx(6 / 8), "orphans": 1}
@@ -91,8 +91,8 @@ def test_present_columns_come_from_the_load_log() -> None:
 
 def test_without_a_load_log_every_canonical_column_counts() -> None:
     con = make_db({"deals": [{"deal_id": "D1", "stage": "won"}]})
-    # 2 of 10 canonical cells filled
-    assert quality.summary(con, Config())["tables"]["deals"]["completeness"] == pytest.approx(0.2)
+    # 2 of 13 canonical cells filled (10 columns of v1, and v2's expected_close_at, probability, forecast_category)
+    assert quality.summary(con, Config())["tables"]["deals"]["completeness"] == pytest.approx(2 / 13)
 
 
 def test_columns_profile(con: Any) -> None:

@@ -2,21 +2,43 @@
 
 These are lookups rather than KPIs: each returns small frames (one account's rows, or one row per
 account after aggregation in the database).
+
+"MRR now" (the list's `mrr_now`, ownership's `active_mrr`) is MRR on the data's as-of day,
+`filters.data_as_of` (its latest day, the day the accounts page scores health on), by the churn
+rule of `_rules`: contracts with `start_date ≤ d` and (`end_date` empty or `end_date > d`). A
+contract ending next year counts today; one starting next month does not yet.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import TYPE_CHECKING
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from b2bmetrics.config import Config
-from b2bmetrics.filters import Filters, accounts_in_scope
+from b2bmetrics.filters import Filters, data_as_of
+from b2bmetrics.metrics._rules import active_on, deal_status, mrr_on
+from b2bmetrics.metrics.filtering import accounts_in_scope
+from b2bmetrics.metrics.satisfaction import first_response_hours
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
 
 
-def account_list(con: Any, cfg: Config, filters: Filters, search: str = "", limit: int = 500) -> pd.DataFrame:
-    """Accounts in scope matching `search` (id, name, industry or owner), with MRR now and open deals."""
+def _mrr_now(con: Backend, as_of: dt.date | None) -> ir.Table:
+    """Per account with a contract: `mrr` on `as_of` (default `data_as_of`); NULL when none is active."""
+    day = ibis.date(as_of or data_as_of(con))
+    contracts = con.table("contracts")
+    return contracts.group_by("account_id").aggregate(mrr=mrr_on(contracts, day))
+
+
+def account_list(con: Backend, cfg: Config, filters: Filters, search: str = "", limit: int = 500,
+                 as_of: dt.date | None = None) -> pd.DataFrame:
+    """Accounts in scope matching `search` (id, name, industry or owner), with `mrr_now` (MRR on
+    `as_of`, by default the data's as-of day; NULL without an active contract) and open deals."""
     acc = con.table("accounts")
     scope = accounts_in_scope(con, cfg, filters, with_rep=True)
     if scope is not None:
@@ -31,11 +53,9 @@ def account_list(con: Any, cfg: Config, filters: Filters, search: str = "", limi
             | acc.industry.fillna("").lower().contains(needle)
             | acc.owner_name.fillna("").lower().contains(needle)
         )
-    contracts = con.table("contracts")
-    active = contracts.filter(contracts.end_date.isnull())
-    mrr = active.group_by("account_id").aggregate(mrr_now=active.mrr.sum())
+    mrr = _mrr_now(con, as_of).rename(mrr_now="mrr")
     deals = con.table("deals")
-    still_open = deals.filter(deals.status == "open")
+    still_open = deals.filter(deal_status(cfg.pipeline, deals) == "open")
     open_deals = still_open.group_by("account_id").aggregate(open_deals=still_open.count())
     out = (acc.left_join(mrr, "account_id").drop("account_id_right")
            .left_join(open_deals, "account_id").drop("account_id_right"))
@@ -43,10 +63,10 @@ def account_list(con: Any, cfg: Config, filters: Filters, search: str = "", limi
     return out.execute()
 
 
-def profile(con: Any, account_id: str) -> dict[str, pd.DataFrame]:
+def profile(con: Backend, account_id: str) -> dict[str, pd.DataFrame]:
     """Everything about one account: the account row, owner and team, contracts, deals with stage
     paths, tickets with response hours, surveys and activities."""
-    def rows(table: str) -> Any:
+    def rows(table: str) -> ir.Table:
         t = con.table(table)
         return t.filter(t.account_id == account_id)
 
@@ -61,10 +81,8 @@ def profile(con: Any, account_id: str) -> dict[str, pd.DataFrame]:
         path_text = paths.groupby("deal_id")["stage"].agg(" → ".join)
         deals["stage_path"] = deals["deal_id"].map(path_text)
     tickets_t = rows("tickets")
-    tickets = tickets_t.mutate(
-        first_response_hours=(tickets_t.first_response_at.epoch_seconds() - tickets_t.opened_at.epoch_seconds())
-        / 3600.0
-    ).order_by(ibis.desc(tickets_t.opened_at)).execute()
+    tickets = tickets_t.mutate(first_response_hours=first_response_hours(tickets_t)).order_by(
+        ibis.desc(tickets_t.opened_at)).execute()
     surveys = rows("surveys").order_by(ibis.desc(con.table("surveys").submitted_at)).execute()
     activities = rows("activities").order_by("occurred_at").execute()
     # the team: the owner plus everyone who worked the account (activities, tickets, deals)
@@ -92,21 +110,20 @@ def mrr_over_time(contracts: pd.DataFrame) -> pd.DataFrame:
     months = pd.date_range(start, end + pd.offsets.MonthEnd(1), freq="ME")
     starts = pd.to_datetime(contracts["start_date"])
     ends = pd.to_datetime(contracts["end_date"])
-    mrr = [float(contracts.loc[(starts <= m) & (ends.isna() | (ends > m)), "mrr"].sum()) for m in months]
+    mrr = [float(contracts.loc[active_on(starts, ends, m), "mrr"].sum()) for m in months]
     return pd.DataFrame({"month": months, "mrr": mrr})
 
 
-def ownership(con: Any, cfg: Config, filters: Filters) -> dict[str, pd.DataFrame]:
-    """Accounts without an owner, and accounts, active MRR and open deals per owner."""
+def ownership(con: Backend, cfg: Config, filters: Filters, as_of: dt.date | None = None) -> dict[str, pd.DataFrame]:
+    """Accounts without an owner, and per owner the accounts and their `active_mrr` (MRR on `as_of`,
+    by default the data's as-of day)."""
     acc = con.table("accounts")
     scope = accounts_in_scope(con, cfg, filters, with_rep=False)
     if scope is not None:
         acc = acc.filter(acc.account_id.isin(scope.account_id))
     reps = con.table("reps")
     unowned = acc.filter(acc.owner_rep_id.isnull() | ~acc.owner_rep_id.isin(reps.rep_id))
-    contracts = con.table("contracts")
-    active = contracts.filter(contracts.end_date.isnull()).group_by("account_id").aggregate(mrr=contracts.mrr.sum())
-    owned = acc.filter(acc.owner_rep_id.notnull()).left_join(active, "account_id")
+    owned = acc.filter(acc.owner_rep_id.notnull()).left_join(_mrr_now(con, as_of), "account_id")
     per_owner = owned.group_by("owner_rep_id").aggregate(accounts=owned.account_id.nunique(),
                                                          active_mrr=owned.mrr.sum())
     per_owner = per_owner.left_join(reps.select("rep_id", "rep_name", "region", "role"),

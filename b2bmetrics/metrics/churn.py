@@ -38,15 +38,18 @@ known by the end of D. 100 minus four penalties whose maxima add up to 100:
 * MRR trend, up to 25: MRR on D against MRR on D − 90 days; a fall of x % costs 25 × x / 50,
   capped at 25 (a fall of half or more); growth, flat MRR or no MRR 90 days ago costs nothing.
 
-`reasons` lists the factors with a penalty, worst first, e.g. "no activity for 74 days; MRR down
-30%; 2 open tickets; NPS detractor (4)".
+`reasons` lists the factors with a penalty, worst first, as `Reason` codes with the number each
+quotes; `REASON_TEXT` (beside the weights) says each in English and Chinese, and `reasons_text`
+writes them out, e.g. "no activity for 74 days; MRR down 30%; 2 open tickets; NPS detractor (4)"
+or "74 天未跟进；MRR 下降 30%；2 个未结工单；NPS 贬损者（4 分）".
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -55,21 +58,24 @@ import pandas as pd
 from scipy import stats
 
 from b2bmetrics.config import Config
-from b2bmetrics.filters import (
-    Filters,
-    Period,
-    accounts_in_scope,
-    data_date_range,
-    resolve_period,
-    scope_by_account,
+from b2bmetrics.filters import Filters, Period, data_as_of, resolve_period
+from b2bmetrics.metrics._rules import (
+    active_during,
+    contract_active_on,
+    contract_has_days,
+    days_between,
+    mrr_on,
 )
 from b2bmetrics.metrics.cells import count as _count
 from b2bmetrics.metrics.cells import num as _num
 from b2bmetrics.metrics.cells import ratio as _ratio
+from b2bmetrics.metrics.filtering import accounts_in_scope, scope_by_account
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
 
 SUMMARY_KEYS: tuple[str, ...] = ("active_accounts_start", "churned_accounts", "logo_churn_rate", "mrr_start",
                                  "mrr_end", "gross_revenue_retention", "net_revenue_retention")
-DAY_S = 86400
 
 # health score weights (see the module docstring)
 W_ACTIVITY, W_SATISFACTION, W_TICKETS, W_MRR = 30.0, 25.0, 20.0, 25.0
@@ -77,6 +83,31 @@ ACTIVITY_GRACE_DAYS, ACTIVITY_FULL_DAYS = 30.0, 90.0
 TICKET_PENALTY = 5.0
 MRR_LOOKBACK_DAYS = 90
 MRR_FULL_DROP = 0.5
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One thing that lowered a health score: `code` (a key of `REASON_TEXT`), the number it quotes,
+    and the penalty factor it belongs to (activity, mrr, tickets, satisfaction)."""
+
+    factor: str
+    code: str
+    value: int | float | None = None
+
+
+# what each reason says, in English and Chinese; `{value}` is the number it quotes
+REASON_TEXT: dict[str, tuple[str, str]] = {
+    "no_activity": ("no activity on record", "无跟进记录"),
+    "idle_days": ("no activity for {value} days", "{value} 天未跟进"),
+    "mrr_down": ("MRR down {value}%", "MRR 下降 {value}%"),
+    "open_ticket": ("{value} open ticket", "{value} 个未结工单"),
+    "open_tickets": ("{value} open tickets", "{value} 个未结工单"),
+    "nps_detractor": ("NPS detractor ({value:g})", "NPS 贬损者（{value:g} 分）"),
+    "nps_passive": ("NPS passive ({value:g})", "NPS 中立者（{value:g} 分）"),
+    "csat_low": ("CSAT {value:g}/5", "CSAT {value:g}/5"),
+}
+# between the factors, and between two reasons of one factor (an NPS and a CSAT answer)
+REASON_SEPARATORS: dict[str, tuple[str, str]] = {"en": ("; ", ", "), "zh": ("；", "，")}
 
 
 # ---- small helpers ---------------------------------------------------------------------------
@@ -103,12 +134,7 @@ def _month_index(d: ir.DateValue) -> ir.IntegerValue:
     return (d.year() * 12 + d.month() - 1).cast("int64")
 
 
-def active_on(contracts: ir.Table, day: ir.Value) -> ir.BooleanValue:
-    """The contract counts on `day`: start_date ≤ day and (no end_date or end_date > day)."""
-    return (contracts.start_date <= day) & (contracts.end_date.isnull() | (contracts.end_date > day))
-
-
-def _contracts(con: Any, cfg: Config, filters: Filters) -> ir.Table:
+def _contracts(con: Backend, cfg: Config, filters: Filters) -> ir.Table:
     return scope_by_account(con.table("contracts"), accounts_in_scope(con, cfg, filters, with_rep=True))
 
 
@@ -120,12 +146,11 @@ def _retention(contracts: ir.Table, windows: ir.Table) -> ir.Table:
     Contracts are joined to the windows they can matter for (active on some day of [d_from, d_to]),
     reduced to one row per (window, account), then to one row per window.
     """
-    j = contracts.join(windows, [contracts.start_date <= windows.d_to,
-                                 contracts.end_date.isnull() | (contracts.end_date > windows.d_from)])
-    act_from, act_to = active_on(j, j.d_from), active_on(j, j.d_to)
+    j = contracts.join(windows, active_during(contracts.start_date, contracts.end_date, windows.d_from,
+                                              windows.d_to))
     per = j.group_by(["key", "account_id"]).aggregate(
-        n_from=j.count(where=act_from), mrr_from=j.mrr.sum(where=act_from),
-        n_to=j.count(where=act_to), mrr_to=j.mrr.sum(where=act_to),
+        n_from=j.count(where=contract_active_on(j, j.d_from)), mrr_from=mrr_on(j, j.d_from),
+        n_to=j.count(where=contract_active_on(j, j.d_to)), mrr_to=mrr_on(j, j.d_to),
     )
     mrr_from, mrr_to = ibis.coalesce(per.mrr_from, 0.0), ibis.coalesce(per.mrr_to, 0.0)
     in_s = per.n_from > 0
@@ -162,7 +187,7 @@ def _numbers(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def summary(con: Any, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
+def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
     """CONTRACT §4 "churn" for the period, in one query; ratios are None when |S| or mrr_start is 0."""
     if period.empty_data or period.start is None or period.end is None:
         return _numbers({})
@@ -173,7 +198,7 @@ def summary(con: Any, cfg: Config, filters: Filters, period: Period) -> dict[str
 MONTHLY_COLUMNS = ["month", "from", "to", *SUMMARY_KEYS, "active_accounts_end", "new_accounts", "mrr_total_end"]
 
 
-def monthly(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+def monthly(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
     """The churn numbers per calendar month overlapping the period (one query; see the module docstring).
 
     Columns: month (first day, datetime64), from, to (dates), the seven summary numbers,
@@ -202,7 +227,7 @@ def monthly(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataF
 COHORT_COLUMNS = ["cohort", "month_offset", "observed_on", "active", "size", "retention"]
 
 
-def cohort_matrix(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+def cohort_matrix(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
     """Retention by acquisition month, long format, in one query.
 
     Columns: cohort (first day of the month of the account's first contract), month_offset (0 =
@@ -225,7 +250,7 @@ def cohort_matrix(con: Any, cfg: Config, filters: Filters, period: Period) -> pd
     pairs = first.join(months, first.cidx <= months.midx)
     cs = c.select(_c_acc="account_id", start_date="start_date", end_date="end_date")
     hits = pairs.join(cs, pairs.account_id == cs._c_acc)
-    hits = hits.filter(active_on(hits, hits.obs))
+    hits = hits.filter(contract_active_on(hits, hits.obs))
     active = hits.group_by(["cidx", "midx"]).aggregate(active=hits.account_id.nunique())
     grid = sizes.join(months, sizes.cidx <= months.midx)
     grid = grid.left_join(active, [grid.cidx == active.cidx, grid.midx == active.midx])
@@ -247,15 +272,15 @@ def cohort_matrix(con: Any, cfg: Config, filters: Filters, period: Period) -> pd
 
 # ---- lifetimes and survival ----------------------------------------------------------------
 
-def _lifetime_table(con: Any, cfg: Config, filters: Filters, start: dt.date, as_of: dt.date) -> ir.Table:
+def _lifetime_table(con: Backend, cfg: Config, filters: Filters, start: dt.date, as_of: dt.date) -> ir.Table:
     """One row per customer whose first contract starts in [start, as_of]: first_start, churned,
     end_day (churn day, or as_of when still active) and duration_days (integer days)."""
     c = _contracts(con, cfg, filters)
-    c = c.filter(c.end_date.isnull() | (c.end_date > c.start_date), c.start_date <= as_of)
+    c = c.filter(contract_has_days(c.start_date, c.end_date), c.start_date <= as_of)
     day = ibis.date(as_of)
     per = c.group_by("account_id").aggregate(
         first_start=c.start_date.min(),
-        active=c.count(where=c.end_date.isnull() | (c.end_date > day)),
+        active=c.count(where=contract_active_on(c, day)),
         last_end=c.end_date.max(),
     )
     per = per.filter(per.first_start >= start)
@@ -265,7 +290,7 @@ def _lifetime_table(con: Any, cfg: Config, filters: Filters, start: dt.date, as_
                       duration_days=end_day.delta(per.first_start, unit="day").cast("int64")).drop("active")
 
 
-def lifetimes(con: Any, cfg: Config, filters: Filters, period: Period | None = None) -> pd.DataFrame:
+def lifetimes(con: Backend, cfg: Config, filters: Filters, period: Period | None = None) -> pd.DataFrame:
     """Per customer (first contract start within the period), observed on the period's last day:
     account_id, first_start, last_active_day, duration_days, churned. One row per account."""
     period = period or resolve_period(con, filters)
@@ -292,7 +317,7 @@ def lifetimes(con: Any, cfg: Config, filters: Filters, period: Period | None = N
 KM_COLUMNS = ["days", "survival", "ci_low", "ci_high", "at_risk", "events", "censored"]
 
 
-def kaplan_meier(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+def kaplan_meier(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
     """Kaplan–Meier customer survival (scipy.stats.ecdf on right-censored lifetimes).
 
     The database returns one row per (duration, churned) with a count; the curve, its 95 %
@@ -338,7 +363,7 @@ def kaplan_meier(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.
 
 # ---- health --------------------------------------------------------------------------------
 
-def _health_table(con: Any, base: ir.Table, as_of: dt.date) -> ir.Table:
+def _health_table(con: Backend, base: ir.Table, as_of: dt.date) -> ir.Table:
     """Health of the accounts in `base` (one column, account_id) as of the end of `as_of`."""
     day = ibis.date(as_of)
     before = ibis.date(as_of - dt.timedelta(days=MRR_LOOKBACK_DAYS))
@@ -346,9 +371,8 @@ def _health_table(con: Any, base: ir.Table, as_of: dt.date) -> ir.Table:
 
     c = con.table("contracts")
     c = c.filter(c.account_id.isin(base.account_id))
-    now, then = active_on(c, day), active_on(c, before)
     mrr = c.group_by(_m_acc=c.account_id).aggregate(
-        active_contracts=c.count(where=now), mrr=c.mrr.sum(where=now), mrr_before=c.mrr.sum(where=then))
+        active_contracts=c.count(where=contract_active_on(c, day)), mrr=mrr_on(c, day), mrr_before=mrr_on(c, before))
 
     a = con.table("activities")
     a = a.filter(a.account_id.isin(base.account_id), a.occurred_at < ref)
@@ -376,7 +400,7 @@ def _health_table(con: Any, base: ir.Table, as_of: dt.date) -> ir.Table:
     j = j.left_join(sat, j.account_id == sat._s_acc)
     j = j.left_join(tix, j.account_id == tix._t_acc)
 
-    days_idle = (ref.epoch_seconds() - j.last_activity_at.epoch_seconds()) / DAY_S
+    days_idle = days_between(j.last_activity_at, ref)
     ramp = ((days_idle - ACTIVITY_GRACE_DAYS) / (ACTIVITY_FULL_DAYS - ACTIVITY_GRACE_DAYS)).clip(lower=0, upper=1)
     p_activity = ibis.coalesce(ramp * W_ACTIVITY, W_ACTIVITY)
     nps_pen = ibis.cases((j.last_nps <= 6, W_SATISFACTION), (j.last_nps <= 8, 10.0), else_=0.0)
@@ -400,28 +424,55 @@ def _health_table(con: Any, base: ir.Table, as_of: dt.date) -> ir.Table:
     )
 
 
-def _reasons(rec: dict[str, Any]) -> str:
-    """The factors that lowered the score, worst first."""
-    found: list[tuple[float, str]] = []
+def _reasons(rec: dict[str, Any]) -> tuple[Reason, ...]:
+    """The factors that lowered the score, worst first (ties in the order of the docstring's list)."""
+    found: list[tuple[float, list[Reason]]] = []
     if rec["penalty_activity"] > 0:
         idle = _num(rec["days_since_activity"])
-        text = "no activity on record" if idle is None else f"no activity for {int(idle)} days"
-        found.append((rec["penalty_activity"], text))
+        found.append((rec["penalty_activity"], [Reason("activity", "no_activity") if idle is None
+                                                else Reason("activity", "idle_days", int(idle))]))
     if rec["penalty_mrr"] > 0 and _num(rec["mrr_change"]) is not None:
-        found.append((rec["penalty_mrr"], f"MRR down {round(-100 * float(rec['mrr_change']))}%"))
+        found.append((rec["penalty_mrr"], [Reason("mrr", "mrr_down", round(-100 * float(rec["mrr_change"])))]))
     if rec["penalty_tickets"] > 0:
         n = int(rec["open_tickets"])
-        found.append((rec["penalty_tickets"], f"{n} open ticket{'s' if n != 1 else ''}"))
+        found.append((rec["penalty_tickets"], [Reason("tickets", "open_ticket" if n == 1 else "open_tickets", n)]))
     if rec["penalty_satisfaction"] > 0:
         parts = []
         nps, csat = _num(rec["last_nps"]), _num(rec["last_csat"])
         if nps is not None and nps <= 8:
-            parts.append(f"NPS {'detractor' if nps <= 6 else 'passive'} ({nps:g})")
+            parts.append(Reason("satisfaction", "nps_detractor" if nps <= 6 else "nps_passive", nps))
         if csat is not None and csat <= 3:
-            parts.append(f"CSAT {csat:g}/5")
-        found.append((rec["penalty_satisfaction"], ", ".join(parts)))
+            parts.append(Reason("satisfaction", "csat_low", csat))
+        found.append((rec["penalty_satisfaction"], parts))
     found.sort(key=lambda x: -x[0])
-    return "; ".join(text for _, text in found)
+    return tuple(reason for _, reasons in found for reason in reasons)
+
+
+def reason_text(reason: Reason, lang: str = "en") -> str:
+    """What one reason says in `lang` ("en" or "zh")."""
+    en, zh = REASON_TEXT[reason.code]
+    return (zh if lang == "zh" else en).format(value=reason.value)
+
+
+def reasons_text(reasons: tuple[Reason, ...], lang: str = "en") -> str:
+    """The reasons of one account as a line of text in `lang`: factors apart, the reasons of one
+    factor together ("NPS detractor (4), CSAT 3/5"); "" when nothing lowered the score."""
+    between, within = REASON_SEPARATORS["zh" if lang == "zh" else "en"]
+    factors: list[list[str]] = []
+    previous = None
+    for reason in reasons:
+        if reason.factor != previous:
+            factors.append([])
+            previous = reason.factor
+        factors[-1].append(reason_text(reason, lang))
+    return between.join(within.join(parts) for parts in factors)
+
+
+def with_reason_text(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """`at_risk` rows with `reasons` written out in `lang`, as a page shows and downloads them."""
+    if "reasons" not in frame:
+        return frame
+    return frame.assign(reasons=[reasons_text(r, lang) for r in frame["reasons"]])
 
 
 HEALTH_COLUMNS = ["account_id", "account_name", "owner_rep_id", "owner_name", "region", "segment", "health_score",
@@ -433,12 +484,12 @@ def _health_frame(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=HEALTH_COLUMNS)
     df = df.copy()
-    df["reasons"] = [_reasons(r) for r in df.to_dict("records")]
+    df["reasons"] = pd.Series([_reasons(r) for r in df.to_dict("records")], index=df.index, dtype=object)
     df["health_score"] = df["health_score"].astype("float64").round(1)
     return df[HEALTH_COLUMNS].reset_index(drop=True)
 
 
-def at_risk(con: Any, cfg: Config, filters: Filters, period: Period, limit: int = 50) -> pd.DataFrame:
+def at_risk(con: Backend, cfg: Config, filters: Filters, period: Period, limit: int = 50) -> pd.DataFrame:
     """Accounts active on the period's last day, lowest health score first (ties: larger MRR first).
 
     Columns: account_id, account_name, owner_rep_id, owner_name, region, segment, health_score,
@@ -449,19 +500,19 @@ def at_risk(con: Any, cfg: Config, filters: Filters, period: Period, limit: int 
     if period.empty_data or period.end is None:
         return pd.DataFrame(columns=HEALTH_COLUMNS)
     c = _contracts(con, cfg, filters)
-    base = c.filter(active_on(c, ibis.date(period.end))).select("account_id").distinct()
+    base = c.filter(contract_active_on(c, ibis.date(period.end))).select("account_id").distinct()
     h = _health_table(con, base, period.end)
     h = h.order_by([h.health_score, ibis.desc(h.mrr), h.account_id]).limit(limit)
     return _health_frame(h.execute())
 
 
-def health(con: Any, cfg: Config, account_id: str, as_of: dt.date | None = None) -> dict[str, Any]:
+def health(con: Backend, cfg: Config, account_id: str, as_of: dt.date | None = None) -> dict[str, Any]:
     """Health score and reasons of one account as of `as_of` (default: the latest date in the data).
 
     Returns the at_risk row as a dict plus `active` and `as_of`; {} for an unknown account.
     """
     if as_of is None:
-        as_of = data_date_range(con)[1] or dt.date.today()
+        as_of = data_as_of(con)
     acc = con.table("accounts")
     base = acc.filter(acc.account_id == account_id).select("account_id")
     c = con.table("contracts")
@@ -471,6 +522,6 @@ def health(con: Any, cfg: Config, account_id: str, as_of: dt.date | None = None)
         return {}
     active = bool(df["active"].iloc[0])
     rec = _health_frame(df).iloc[0].to_dict()
-    out: dict[str, Any] = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in rec.items()}
+    out: dict[str, Any] = {k: (None if not isinstance(v, str | tuple) and pd.isna(v) else v) for k, v in rec.items()}
     out.update({"active": active, "as_of": as_of})
     return out

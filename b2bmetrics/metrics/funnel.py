@@ -1,7 +1,7 @@
 """The sales funnel (CONTRACT §5 "Funnel", cohort view): reach, conversion, win rate, cycle, velocity.
 
 The cohort is the deals created in the period, after the region / segment / rep filters
-(`filters.deals_in_scope`). A deal without `created_at` belongs to it only when no period was
+(`filtering.deals_in_scope`). A deal without `created_at` belongs to it only when no period was
 given. Each cohort deal gets a `reach`: the highest position in `[pipeline] stages` that appears in
 its stage history or as its current stage (a won deal reaches the last stage); the lost stage has
 no position and every deal reaches at least position 0. Every number here is an ibis expression
@@ -9,8 +9,8 @@ run by the backend; only aggregates become pandas frames.
 
 Choices where the contract is silent:
 
-* status: the `status` column; when it is empty, it is derived from the current stage exactly as
-  ingest does (won stage -> won, lost stage -> lost, otherwise open).
+* status: `_rules.deal_status`, the `status` column; when it is empty, it is derived from the
+  current stage exactly as ingest does (won stage -> won, lost stage -> lost, otherwise open).
 * stage visits: history entries are ordered per deal by `entered_at`, ties broken by pipeline
   position (the lost stage and unknown stages last), so two entries at the same instant give the
   earlier stage a 0-day visit. A visit of stage i lasts from its entry to the deal's next history
@@ -18,7 +18,7 @@ Choices where the contract is silent:
   same stage logged again). A deal that enters a stage twice contributes one visit per entry
   that has a next entry; the last entry of a deal has no end and is left out (the deal is still
   there, or closed without a recorded move). `median_days_in_stage` is the exact median over those visits.
-* durations are exact fractional days from epoch seconds, never calendar-day counts.
+* durations are exact fractional days (`_rules.days_between`), never calendar-day counts.
 * `won_amount` is 0.0 (an empty sum) when no won deal has an amount; means and ratios are None.
 * transitions count consecutive history entries only; a close that was never written to the
   history (no `lost` entry) is not invented.
@@ -26,34 +26,26 @@ Choices where the contract is silent:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from b2bmetrics.config import Config
-from b2bmetrics.filters import Filters, Period, deals_in_scope
+from b2bmetrics.filters import Filters, Period
+from b2bmetrics.metrics._rules import days_between, deal_status, with_region
 from b2bmetrics.metrics.cells import count as _count
 from b2bmetrics.metrics.cells import num as _num
 from b2bmetrics.metrics.cells import ratio as _ratio
+from b2bmetrics.metrics.filtering import deals_in_scope
 from b2bmetrics.store.materialize import Relation, lookup
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
 
 BreakdownBy = Literal["region", "segment", "rep"]
 BREAKDOWNS: tuple[str, ...] = ("region", "segment", "rep")
-DAY_S = 86400
-
-
-# ---- small helpers on aggregated cells -----------------------------------------------------
-
-
-def days_between(start: ir.Value, end: ir.Value) -> ir.FloatingValue:
-    """Exact fractional days from `start` to `end` (timestamps); NULL when either is NULL.
-
-    Counted in whole microseconds (`delta`), which every backend computes exactly; Spark's
-    `epoch_seconds` (unix_timestamp) would drop the fraction of a second.
-    """
-    return end.delta(start, unit="microsecond") / (DAY_S * 1_000_000)
 
 
 # ---- expressions ---------------------------------------------------------------------------
@@ -69,13 +61,6 @@ def _stage_name(cfg: Config, position: ir.IntegerValue) -> ir.StringValue:
     return position.cases(*[(i, s) for i, s in enumerate(stages)], else_=ibis.null()).cast("string")
 
 
-def effective_status(cfg: Config, deals: ir.Table) -> ir.StringValue:
-    """`status`, or derived from the current stage when empty (as ingest derives it)."""
-    p = cfg.pipeline
-    derived = ibis.cases((deals.stage == p.won_stage, "won"), (deals.stage == p.lost_stage, "lost"), else_="open")
-    return ibis.coalesce(deals.status, derived)
-
-
 def _in_cohort(deals: ir.Table, period: Period) -> ir.BooleanValue:
     """Created on a day of the period; undated deals only when no period was given."""
     cond: ir.BooleanValue = ibis.literal(False)
@@ -86,7 +71,7 @@ def _in_cohort(deals: ir.Table, period: Period) -> ir.BooleanValue:
     return cond
 
 
-def _cohort_deals(con: Any, cfg: Config, filters: Filters, period: Period) -> ir.Table:
+def _cohort_deals(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table:
     """The cohort's `deals` rows as they are (no reach): what selects their stage history."""
     deals = deals_in_scope(con, cfg, filters)
     return deals.filter(_in_cohort(deals, period))
@@ -97,7 +82,7 @@ def _whole(filters: Filters, period: Period) -> bool:
     return not (filters.scopes_accounts or filters.reps or period.given)
 
 
-def history_reach(con: Any, cfg: Config, deals: ir.Table | None) -> ir.Table:
+def history_reach(con: Backend, cfg: Config, deals: ir.Table | None) -> ir.Table:
     """Per deal in the stage history (of `deals`, or all): `_h_deal` and `_h_top`, the highest
     pipeline position it shows (NULL when only lost / unknown stages)."""
     hist = con.table("deal_stage_history")
@@ -106,7 +91,7 @@ def history_reach(con: Any, cfg: Config, deals: ir.Table | None) -> ir.Table:
     return hist.group_by(_h_deal=hist.deal_id).aggregate(_h_top=stage_position(cfg, hist.stage).max())
 
 
-def cohort(con: Any, cfg: Config, filters: Filters, period: Period) -> ir.Table:
+def cohort(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table:
     """The cohort deals (every `deals` column) with `status` filled in and `reach` (int position).
 
     Building block of every funnel number; nothing is executed. Read from the store's derived
@@ -127,10 +112,10 @@ def deal_facts_live(con: Any, cfg: Config) -> ir.Table:
     return _with_reach(con, cfg, con.table("deals"), history_reach(con, cfg, None))
 
 
-def _with_reach(con: Any, cfg: Config, deals: ir.Table, top: ir.Table) -> ir.Table:
+def _with_reach(con: Backend, cfg: Config, deals: ir.Table, top: ir.Table) -> ir.Table:
     j = deals.left_join(top, deals.deal_id == top._h_deal)
     last = len(cfg.pipeline.stages) - 1
-    status = effective_status(cfg, j)
+    status = deal_status(cfg.pipeline, j)
     reach = ibis.greatest(
         ibis.coalesce(j._h_top, 0),
         ibis.coalesce(stage_position(cfg, j.stage), 0),
@@ -178,7 +163,7 @@ STAGE_VISITS = Relation("stage_visits", _kept_visits, inputs=_HISTORY, config_ke
                         needs_rows=frozenset({"deal_stage_history"}))
 
 
-def stage_visits(con: Any, cfg: Config, deals: ir.Table, whole: bool = False) -> ir.Table:
+def stage_visits(con: Backend, cfg: Config, deals: ir.Table, whole: bool = False) -> ir.Table:
     """`stage_visits_live` of `deals`, read from the store's derived copy when it has one. That
     copy holds the visits of every deal in `deals` (history of unknown deals left out), so when
     `whole` says `deals` is every deal it needs no selection; and only visits with a next entry
@@ -189,7 +174,7 @@ def stage_visits(con: Any, cfg: Config, deals: ir.Table, whole: bool = False) ->
     return stored if whole else stored.filter(stored.deal_id.isin(deals.deal_id))
 
 
-def _visit_days(con: Any, cfg: Config, deals: ir.Table, whole: bool) -> ir.Table:
+def _visit_days(con: Backend, cfg: Config, deals: ir.Table, whole: bool) -> ir.Table:
     """`pos` and `days` of each history entry of `deals`: what the medians need of `stage_visits`.
 
     Read from the store's derived `stage_visits` when it has one. Derived live, the same days as
@@ -253,7 +238,7 @@ def _derived(rec: dict[str, Any], n_stages: int) -> dict[str, Any]:
 
 # ---- KPIs ----------------------------------------------------------------------------------
 
-def summary(con: Any, cfg: Config, filters: Filters, period: Period, *, medians: bool = True) -> dict[str, Any]:
+def summary(con: Backend, cfg: Config, filters: Filters, period: Period, *, medians: bool = True) -> dict[str, Any]:
     """CONTRACT §4 "funnel": stages with entered / conversion / median days, and the cohort KPIs.
 
     One query: the cohort aggregate cross-joined with the per-stage medians of stage visits. With
@@ -291,22 +276,20 @@ def summary(con: Any, cfg: Config, filters: Filters, period: Period, *, medians:
     }
 
 
-def _group_key(con: Any, cfg: Config, c: ir.Table, by: str) -> ir.Table:
+def _group_key(con: Backend, cfg: Config, c: ir.Table, by: str) -> ir.Table:
     """`c` with `group` (and `rep_name` for by="rep")."""
     if by == "rep":
         reps = con.table("reps").select(_r_id="rep_id", rep_name="rep_name")
         j = c.left_join(reps, c.owner_rep_id == reps._r_id)
         return j.mutate(group=j.owner_rep_id).drop("_r_id")
-    if by == "region" and cfg.region_of == "rep":
-        reps = con.table("reps").select(_r_id="rep_id", _r_region="region")
-        j = c.left_join(reps, c.owner_rep_id == reps._r_id)
-        return j.mutate(group=j._r_region).drop("_r_id", "_r_region")
+    if by == "region":
+        return with_region(con, cfg.region_of, c, name="group", owner="owner_rep_id")
     acc = con.table("accounts").select(_a_id="account_id", _a_key=by)
     j = c.left_join(acc, c.account_id == acc._a_id)
     return j.mutate(group=j._a_key).drop("_a_id", "_a_key")
 
 
-def breakdown(con: Any, cfg: Config, filters: Filters, period: Period, by: BreakdownBy) -> pd.DataFrame:
+def breakdown(con: Backend, cfg: Config, filters: Filters, period: Period, by: BreakdownBy) -> pd.DataFrame:
     """The funnel per region, segment or owner rep, in one query.
 
     Columns: `group` (NULL = unknown: no account, no owner, or no region/segment), `rep_name`
@@ -345,7 +328,7 @@ def _months(period: Period) -> list[pd.Timestamp]:
                               pd.Timestamp(period.end), freq="MS"))
 
 
-def open_pipeline(con: Any, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
+def open_pipeline(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
     """The pipeline as it stood at the end of the period (a snapshot, not the cohort): deals created
     by then and not yet closed — `closed_at` after the period, or no `closed_at` and still open.
 
@@ -357,18 +340,18 @@ def open_pipeline(con: Any, cfg: Config, filters: Filters, period: Period) -> di
         return {"open_deals": None, "open_amount": None}
     d = deals_in_scope(con, cfg, filters)
     end = period.end_exclusive_ts()
-    still_open = ibis.ifelse(d.closed_at.isnull(), effective_status(cfg, d) == "open", d.closed_at >= end)
+    still_open = ibis.ifelse(d.closed_at.isnull(), deal_status(cfg.pipeline, d) == "open", d.closed_at >= end)
     d = d.filter(d.created_at.notnull(), d.created_at < end, still_open)
     row = d.aggregate(n=d.count(), amount=d.amount.sum()).execute().iloc[0]
     return {"open_deals": _count(row["n"]), "open_amount": _num(row["amount"]) or 0.0}
 
 
-def monthly_trend(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+def monthly_trend(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
     """Cohort deals by creation month: month (first day), created, won_deals, lost_deals, open_deals,
     win_rate, won_amount. Every month of the period has a row (zeros when nothing was created);
     deals without `created_at` have no month and are left out."""
     deals = _cohort_deals(con, cfg, filters, period)  # no reach needed: the stage history is not read
-    c = deals.mutate(status=effective_status(cfg, deals))
+    c = deals.mutate(status=deal_status(cfg.pipeline, deals))
     c = c.filter(c.created_at.notnull())
     c = c.mutate(month=c.created_at.truncate("M").cast("date"))
     won = c.status == "won"
@@ -387,7 +370,7 @@ def monthly_trend(con: Any, cfg: Config, filters: Filters, period: Period) -> pd
     return out[["month", "created", "won_deals", "lost_deals", "open_deals", "win_rate", "won_amount"]]
 
 
-def transitions(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+def transitions(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
     """Stage-to-stage moves between consecutive history entries of cohort deals (a Sankey's links).
 
     Columns: source, target, deals (distinct deals that made the move), moves (times it was made;
@@ -411,7 +394,7 @@ def transitions(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.D
     return df[["source", "target", "deals", "moves", "back", "to_lost"]].reset_index(drop=True)
 
 
-def deals_behind(con: Any, cfg: Config, filters: Filters, period: Period, stage: str | None = None,
+def deals_behind(con: Backend, cfg: Config, filters: Filters, period: Period, stage: str | None = None,
                  status: str | None = None, limit: int = 5000) -> pd.DataFrame:
     """The cohort deals behind a number: reach ≥ `stage` (the lost stage means status lost) and/or
     `status` (open / won / lost). Columns: deal_id, account_id, account_name, owner_rep_id,
@@ -435,7 +418,7 @@ def deals_behind(con: Any, cfg: Config, filters: Filters, period: Period, stage:
     return _deal_frame(con, cfg, c, limit)
 
 
-def _deal_frame(con: Any, cfg: Config, c: ir.Table, limit: int) -> pd.DataFrame:
+def _deal_frame(con: Backend, cfg: Config, c: ir.Table, limit: int) -> pd.DataFrame:
     acc = con.table("accounts").select(_a_id="account_id", account_name="account_name")
     reps = con.table("reps").select(_r_id="rep_id", owner_name="rep_name")
     j = c.left_join(acc, c.account_id == acc._a_id)
@@ -446,7 +429,7 @@ def _deal_frame(con: Any, cfg: Config, c: ir.Table, limit: int) -> pd.DataFrame:
                     "created_at", "closed_at", "status", "stage", "reach_stage").execute()
 
 
-def time_in_stage(con: Any, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+def time_in_stage(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
     """Per stage, over the visits of cohort deals that left it (see the module docstring):
     stage, phase, visits, deals, median_days, mean_days, p25_days, p75_days (exact quantiles).
     One row per pipeline stage; a stage nobody left has 0 visits and NULL durations."""

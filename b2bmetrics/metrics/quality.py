@@ -22,7 +22,7 @@ Choices where the contract is silent:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -31,6 +31,11 @@ import pandas as pd
 from b2bmetrics.config import Config
 from b2bmetrics.schema import TABLES, Table
 from b2bmetrics.store.materialize import ByTable, Relation, lookup
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
+
+LOAD_LOG = ("loads", "load_rejects")  # the store's audit tables: not canonical, not under a scope
 
 
 def _nonempty(col: ir.Column) -> ir.BooleanValue:
@@ -97,16 +102,26 @@ def _table_counts(tables: dict[str, ir.Table], table: Table, width: int) -> ir.T
     return agg.select("table_name", "rows", "orphans", *[f"c{i}" for i in range(width)])
 
 
-def _load_log_columns(con: Any) -> dict[str, set[str]]:
+def _load_log(con: Backend, *names: str) -> list[ir.Table] | None:
+    """The audit tables `names` (of LOAD_LOG), or None when the backend has not all of them: a
+    restricted scope (it offers canonical tables only), a database written by other means, a
+    partial export."""
+    have = set(con.list_tables())
+    if not set(names) <= have:
+        return None
+    return [con.table(name) for name in names]
+
+
+def _load_log_columns(con: Backend) -> dict[str, set[str]]:
     """Canonical columns each table's current rows came with, from `loads.mapping` when it records them.
 
     A replace load starts the table afresh; the files of one ingest share `loaded_at` (the first
     replaces, the rest add to it), and append loads add their columns.
     """
-    try:
-        loads = con.table("loads")
-    except Exception:  # a backend without the audit tables (e.g. a partial Parquet export)
+    log = _load_log(con, "loads")
+    if log is None:
         return {}
+    [loads] = log
     if not {"mapping", "mode", "loaded_at"} <= set(loads.columns):
         return {}
     df = loads.select("load_id", "table_name", "mode", "loaded_at", "mapping").order_by("load_id").execute()
@@ -133,7 +148,7 @@ def _mapping_columns(table: Table, mapping: Any) -> set[str] | None:
         return None
     try:
         raw = json.loads(mapping)
-    except ValueError:
+    except json.JSONDecodeError:
         return None
     if isinstance(raw, dict) and isinstance(raw.get("columns"), dict | list):
         raw = raw["columns"]
@@ -173,7 +188,7 @@ QUALITY_COUNTS = Relation(
     by_table=ByTable("table_name", affected=_counts_affected, build=lambda con, cfg, tables: counts_expr(con, tables)))
 
 
-def summary(con: Any, cfg: Config | None = None) -> dict[str, Any]:
+def summary(con: Backend, cfg: Config | None = None) -> dict[str, Any]:
     """CONTRACT §4 "quality": {"tables": {name: {"rows", "completeness", "orphans"}}} for every table.
 
     completeness = non-empty cells / (rows × present canonical columns), None for an empty table.
@@ -202,8 +217,11 @@ def summary(con: Any, cfg: Config | None = None) -> dict[str, Any]:
     return {"tables": out}
 
 
-def columns(con: Any, table: str) -> pd.DataFrame:
-    """Per canonical column of `table`: kind, required, references, non_null, completeness, distinct (one query)."""
+def columns(con: Backend, table: str) -> pd.DataFrame:
+    """Per canonical column of `table`: kind, required, references, non_null, completeness, distinct (one query).
+
+    ValueError for a name that is no canonical table (a caller's mistake: the page lists the tables).
+    """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
     spec = TABLES[table]
@@ -226,13 +244,13 @@ def columns(con: Any, table: str) -> pd.DataFrame:
                                       "distinct"])
 
 
-def last_rejects(con: Any, limit: int | None = 10_000) -> pd.DataFrame:
+def last_rejects(con: Backend, limit: int | None = 10_000) -> pd.DataFrame:
     """The rejected rows of each table's most recent load (`load_rejects` joined with `loads`)."""
     cols = ["table_name", "load_id", "file_name", "loaded_at", "row", "column", "value", "reason"]
-    try:
-        loads, rejects = con.table("loads"), con.table("load_rejects")
-    except Exception:
+    log = _load_log(con, *LOAD_LOG)
+    if log is None:
         return pd.DataFrame(columns=cols)
+    loads, rejects = log
     last = loads.group_by("table_name").aggregate(_last=loads.load_id.max())
     info = loads.select(_lid="load_id", loaded_at="loaded_at")
     last = last.join(info, last._last == info._lid)
@@ -244,13 +262,13 @@ def last_rejects(con: Any, limit: int | None = 10_000) -> pd.DataFrame:
     return j.execute()
 
 
-def load_history(con: Any, limit: int | None = 1_000) -> pd.DataFrame:
+def load_history(con: Backend, limit: int | None = 1_000) -> pd.DataFrame:
     """Every load, newest first: id, table, file, sha256, rows, rejected, mode, time."""
-    try:
-        loads = con.table("loads")
-    except Exception:
+    log = _load_log(con, "loads")
+    if log is None:
         return pd.DataFrame(columns=["load_id", "table_name", "file_name", "sha256", "rows", "rejected", "mode",
                                      "loaded_at"])
+    [loads] = log
     q = loads.order_by(ibis.desc(loads.load_id))
     if limit is not None:
         q = q.limit(limit)

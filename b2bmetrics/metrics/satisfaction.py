@@ -7,9 +7,9 @@ in Python, on the handful of counts that come back.
 
 Choices where the contract is silent:
 
-* first-response hours are exact, `(first_response_at − opened_at)` in fractional hours; a ticket
-  meets the SLA when answered in at most `first_response_sla_hours` (a reply at exactly 24 h is
-  within a 24 h SLA);
+* first-response hours are exact (`_rules.hours_between`: `first_response_at − opened_at` in
+  fractional hours); a ticket meets the SLA when answered in at most `first_response_sla_hours`
+  (a reply at exactly 24 h is within a 24 h SLA);
 * a ticket without `first_response_at` is unanswered: it counts in `tickets` and against the SLA,
   and not in the median;
 * surveys whose score is missing are left out (ingest refuses them anyway).
@@ -18,7 +18,7 @@ Choices where the contract is silent:
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -26,10 +26,15 @@ import numpy as np
 import pandas as pd
 
 from b2bmetrics.config import Config
-from b2bmetrics.filters import Filters, Period, accounts_in_scope, scope_by_account
+from b2bmetrics.filters import Filters, Period
+from b2bmetrics.metrics._rules import hours_between, with_region
 from b2bmetrics.metrics.cells import count as _count
 from b2bmetrics.metrics.cells import num as _num
 from b2bmetrics.metrics.cells import ratio as _ratio
+from b2bmetrics.metrics.filtering import accounts_in_scope, scope_by_account
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
 
 Z95 = 1.959964
 SMALL_SAMPLE = 30  # fewer answers than this: the page marks the group instead of ranking it
@@ -67,19 +72,16 @@ def nps_interval(promoters: int, detractors: int, n: int, z: float = Z95) -> tup
 # ---- expressions ----------------------------------------------------------------------------
 
 def first_response_hours(tickets: ir.Table) -> ir.FloatingValue:
-    """Exact hours from opening to the first response; NULL when unanswered.
-
-    Counted in whole microseconds, exact on every backend (Spark's epoch_seconds drops fractions).
-    """
-    return tickets.first_response_at.delta(tickets.opened_at, unit="microsecond") / 3_600_000_000
+    """Exact hours from opening to the first response (`_rules.hours_between`); NULL when unanswered."""
+    return hours_between(tickets.opened_at, tickets.first_response_at)
 
 
-def _surveys(con: Any, cfg: Config, filters: Filters, period: Period) -> ir.Table:
+def _surveys(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table:
     s = scope_by_account(con.table("surveys"), accounts_in_scope(con, cfg, filters, with_rep=True))
     return s.filter(period.contains(s.submitted_at), s.score.notnull())
 
 
-def _tickets(con: Any, cfg: Config, filters: Filters, period: Period) -> ir.Table:
+def _tickets(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table:
     t = scope_by_account(con.table("tickets"), accounts_in_scope(con, cfg, filters, with_rep=True))
     return t.filter(period.contains(t.opened_at))
 
@@ -109,7 +111,7 @@ def _ticket_measures(t: ir.Table, hours: ir.FloatingValue, sla: float) -> dict[s
 
 # ---- KPIs -----------------------------------------------------------------------------------
 
-def summary(con: Any, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
+def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
     """CONTRACT §4 "satisfaction": the ten numbers, in one query; ratios and means are None when undefined."""
     s = _surveys(con, cfg, filters, period)
     t = _tickets(con, cfg, filters, period)
@@ -134,7 +136,7 @@ def summary(con: Any, cfg: Config, filters: Filters, period: Period) -> dict[str
     }
 
 
-def _keyed(con: Any, cfg: Config, rows: ir.Table, by: GroupBy, *, surveys: bool) -> ir.Table:
+def _keyed(con: Backend, cfg: Config, rows: ir.Table, by: GroupBy, *, surveys: bool) -> ir.Table:
     """`rows` (surveys or tickets) with a `grp` column for `by`.
 
     channel: the ticket's channel; a survey takes the channel of the ticket it names (NULL when it
@@ -145,31 +147,25 @@ def _keyed(con: Any, cfg: Config, rows: ir.Table, by: GroupBy, *, surveys: bool)
     if by == "month":
         ts = rows.submitted_at if surveys else rows.opened_at
         return rows.mutate(grp=ts.truncate("M").cast("date"))
+    if by == "region":
+        return with_region(con, cfg.region_of, rows, name="grp")
     if by == "channel":
         if not surveys:
             return rows.mutate(grp=rows.channel)
         tk = con.table("tickets").select(_tk_id="ticket_id", _tk_channel="channel").distinct()
         joined = rows.left_join(tk, rows.ticket_id == tk._tk_id)
         return joined.mutate(grp=joined._tk_channel).drop("_tk_id", "_tk_channel")
-    acc = con.table("accounts").select(_acc_id="account_id", _acc_region="region", _acc_segment="segment",
-                                       _acc_owner="owner_rep_id")
+    acc = con.table("accounts").select(_acc_id="account_id", _acc_segment="segment", _acc_owner="owner_rep_id")
     j = rows.left_join(acc, rows.account_id == acc._acc_id)
-    helpers = ["_acc_id", "_acc_region", "_acc_segment", "_acc_owner"]
+    helpers = ["_acc_id", "_acc_segment", "_acc_owner"]
     if by == "segment":
         key: ir.Value = j._acc_segment
-    elif by == "rep":
+    else:  # rep
         key = ibis.coalesce(j.rep_id, j._acc_owner) if surveys else j._acc_owner
-    elif cfg.region_of == "rep":
-        reps = con.table("reps").select(_rep_id="rep_id", _rep_region="region")
-        j = j.left_join(reps, j._acc_owner == reps._rep_id)
-        helpers += ["_rep_id", "_rep_region"]
-        key = j._rep_region
-    else:
-        key = j._acc_region
     return j.mutate(grp=key).drop(*helpers)
 
 
-def by_group(con: Any, cfg: Config, filters: Filters, period: Period, by: GroupBy) -> pd.DataFrame:
+def by_group(con: Backend, cfg: Config, filters: Filters, period: Period, by: GroupBy) -> pd.DataFrame:
     """Per group: CSAT (+ Wilson CI, n), NPS (+ CI, n), CES (n), tickets, median first response, SLA rate.
 
     One query. The first column is named after `by` (NULL = unknown: no channel, unlinked survey,
@@ -238,7 +234,7 @@ def _group_frame(df: pd.DataFrame, by: str) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def response_times(con: Any, cfg: Config, filters: Filters, period: Period, *, bins: int = 12,
+def response_times(con: Backend, cfg: Config, filters: Filters, period: Period, *, bins: int = 12,
                    width_hours: float | None = None) -> pd.DataFrame:
     """Histogram of first-response hours per ticket channel, binned in the database.
 
