@@ -87,7 +87,7 @@ def render_breakdowns(filters: Filters) -> None:
                 hovertemplate="%{x}: %{y:.1%}<extra></extra>")
     fig.update_layout(xaxis_title=label(by), yaxis_title=kpi_label("funnel.win_rate"), yaxis_tickformat=".0%")
     charts.show(charts.style(fig, height=300), f"funnel_by_{by}")
-    show_table(frame, f"funnel_by_{by}", f"funnel_by_{by}")
+    show_table(funnel_data.breakdown_table(frame, by), f"funnel_by_{by}", f"funnel_by_{by}")
 
 
 def render_deals_behind(filters: Filters, stages: pd.DataFrame) -> None:

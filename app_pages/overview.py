@@ -7,7 +7,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from b2bmetrics.filters import Filters
-from ui import charts, overview_data, page
+from ui import charts, funnel_data, overview_data, page
 from ui.download import download
 from ui.i18n import kpi_label, label, t
 from ui.tables import show_table
@@ -23,7 +23,7 @@ TILES = [
     ("satisfaction.nps", "app_pages/satisfaction.py"),
     ("commission.total_payout", "app_pages/commission.py"),
 ]
-REGION_COLUMNS = ["group", "won_deals", "won_amount", "win_rate", "overall_conversion", "avg_sales_cycle_days"]
+REGION_COLUMNS = ["region", "won_deals", "won_amount", "win_rate", "overall_conversion", "avg_sales_cycle_days"]
 
 
 def render_tiles(filters: Filters) -> None:
@@ -68,7 +68,8 @@ def render_regions(filters: Filters) -> None:
     with left:
         charts.show(charts.style(fig), "overview_regions")
     with right:
-        show_table(by_region, "regions", "overview_regions", columns=REGION_COLUMNS)
+        show_table(funnel_data.breakdown_table(by_region, "region"), "regions", "overview_regions",
+                   columns=REGION_COLUMNS)
 
 
 filters = page.start("page_overview", tables=("deals",))

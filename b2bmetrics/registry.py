@@ -369,10 +369,11 @@ VALUE_LABELS: dict[str, dict[str, Text]] = {
     "line": {"credit": Text("Credit", "业绩计入"), "referral": Text("Referral", "推荐佣金"),
              "clawback": Text("Clawback", "追回"), "referral_clawback": Text("Referral clawback", "推荐佣金追回")},
     "mode": {"replace": Text("Replace", "替换"), "append": Text("Append", "追加")},
-    # activities (CONTRACT §2) and the usual ticket channels and priorities
+    # activities and surveys (CONTRACT §2), and the usual ticket channels and priorities
     "kind": {"visit": Text("Visit", "拜访"), "call": Text("Call", "电话"), "email": Text("Email", "邮件"),
              "message": Text("Message", "消息"), "training": Text("Training", "培训"),
-             "meeting": Text("Meeting", "会议")},
+             "meeting": Text("Meeting", "会议"),
+             **{k: KPI_BY_KEY[f"satisfaction.{k}"].label for k in ("csat", "nps", "ces")}},
     "channel": {"online": Text("Online", "线上"), "offline": Text("Offline", "线下"), "phone": Text("Phone", "电话"),
                 "wechat": Text("WeChat", "微信"), "email": Text("Email", "邮件")},
     "priority": {"low": Text("Low", "低"), "normal": Text("Normal", "普通"), "high": Text("High", "高"),

@@ -70,3 +70,8 @@ def deals_caption(listed: int, limit: int, stage: str, stages: pd.DataFrame) -> 
     entered = dict(zip(stages["stage"], stages["entered"], strict=True))
     total = f"{entered[stage]:,}" if stage in entered else f"≥ {limit:,}"
     return pick(f"{total} deals; the newest {limit:,} are listed", f"共 {total} 个商机；列出最新的 {limit:,} 个")
+
+
+def breakdown_table(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The breakdown with its group column named after what it groups by (headed "Region", not "Group")."""
+    return frame.rename(columns={"group": by})

@@ -31,6 +31,13 @@ def _number_format(fmt: Format) -> str | None:
     return spec.of(lang()) if isinstance(spec, Text) else spec
 
 
+def _time_format(values: pd.Series) -> str:
+    """Days alone when every time is midnight (a hire date, a contract start), else to the minute."""
+    times = values.dropna()
+    at_midnight = bool(((times - times.dt.normalize()) == pd.Timedelta(0)).all())
+    return "YYYY-MM-DD" if at_midnight else "YYYY-MM-DD HH:mm"
+
+
 def column_config(frame: pd.DataFrame, *, progress: Mapping[str, tuple[float, float]] | None = None,
                   ) -> dict[str, Any]:
     """Headers, help and number formats of `frame`'s columns; `progress` columns (name -> (min, max))
@@ -52,6 +59,8 @@ def column_config(frame: pd.DataFrame, *, progress: Mapping[str, tuple[float, fl
             config[name] = st.column_config.CheckboxColumn(label, help=help_text)
         elif numeric and number_format:
             config[name] = st.column_config.NumberColumn(label, format=number_format, help=help_text)
+        elif pd.api.types.is_datetime64_any_dtype(frame[name]):
+            config[name] = st.column_config.DatetimeColumn(label, format=_time_format(frame[name]), help=help_text)
         else:
             config[name] = st.column_config.Column(label, help=help_text)
     return config
