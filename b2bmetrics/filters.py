@@ -72,7 +72,7 @@ class Period:
 DATE_KINDS = ("timestamp", "date")
 
 
-def date_range_expr(con: Any) -> ir.Table:
+def date_range_expr(con: Backend) -> ir.Table:
     """One row: `lo` and `hi`, the earliest and latest date in any date column of any table."""
     parts = []
     for table in TABLES.values():
@@ -88,7 +88,7 @@ def date_range_expr(con: Any) -> ir.Table:
 DATE_RANGE = Relation("date_range", lambda con, cfg: date_range_expr(con))
 
 
-def data_date_range(con: Any) -> tuple[dt.date | None, dt.date | None]:
+def data_date_range(con: Backend) -> tuple[dt.date | None, dt.date | None]:
     """Earliest and latest date found in any date column of any loaded table, in one query
     (a store keeps the answer beside the data: `DATE_RANGE`)."""
     stored = lookup(con, DATE_RANGE)

@@ -107,7 +107,7 @@ def cohort(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Ta
     return _with_reach(con, cfg, deals, history_reach(con, cfg, None if _whole(filters, period) else deals))
 
 
-def deal_facts_live(con: Any, cfg: Config) -> ir.Table:
+def deal_facts_live(con: Backend, cfg: Config) -> ir.Table:
     """Every deal with `status` filled in and `reach`: what `cohort` selects from."""
     return _with_reach(con, cfg, con.table("deals"), history_reach(con, cfg, None))
 
@@ -124,7 +124,7 @@ def _with_reach(con: Backend, cfg: Config, deals: ir.Table, top: ir.Table) -> ir
     return j.mutate(status=status, reach=reach).drop("_h_deal", "_h_top")
 
 
-def stage_visits_live(con: Any, cfg: Config, deals: ir.Table | None = None) -> ir.Table:
+def stage_visits_live(con: Backend, cfg: Config, deals: ir.Table | None = None) -> ir.Table:
     """History entries (of `deals`, or all) with the deal's next entry, derived from the raw
     history: deal_id, stage, pos, next_stage, days (NULL when the entry is the deal's last).
     Entries without `entered_at` are left out."""
@@ -142,7 +142,7 @@ def stage_visits_live(con: Any, cfg: Config, deals: ir.Table | None = None) -> i
 
 # ---- relations the store keeps beside the data (store.materialize) ---------------------------
 
-def _kept_visits(con: Any, cfg: Config) -> ir.Table:
+def _kept_visits(con: Backend, cfg: Config) -> ir.Table:
     """`stage_visits_live` of the known deals, only the visits with a next entry: every reader
     keeps only those (a length, a transition), and a deal's last entry is a quarter of the rows."""
     v = stage_visits_live(con, cfg, con.table("deals"))

@@ -170,7 +170,7 @@ def _counts(tables: dict[str, ir.Table], only: frozenset[str] | None = None) -> 
                         if only is None or table.name in only], distinct=False)
 
 
-def counts_expr(con: Any, only: frozenset[str] | None = None) -> ir.Table:
+def counts_expr(con: Backend, only: frozenset[str] | None = None) -> ir.Table:
     """The counts `summary` reads (table_name, rows, orphans, c0, c1, …) of every table (or of
     those in `only`), as the store keeps them."""
     return _counts({name: con.table(name) for name in TABLES}, only)
