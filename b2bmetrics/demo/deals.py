@@ -33,6 +33,8 @@ STAGES: tuple[str, ...] = DEFAULT_STAGES
 LOST = "lost"
 STAGE_NAMES: tuple[str, ...] = (*STAGES, LOST)  # stage codes: index into this tuple
 WON_CODE, LOST_CODE = len(STAGES) - 1, len(STAGES)
+
+# ---- where deals come from ---------------------------------------------------------------------
 SOURCES = ("官网", "展会", "电话营销", "搜索推广", "转介绍", "合作伙伴", "老客户")
 SRC_WEB, SRC_EVENT, SRC_PHONE, SRC_SEARCH, SRC_REFERRAL, SRC_PARTNER, SRC_CUSTOMER = range(7)
 SOURCE_WEIGHTS_NEW = (0.30, 0.16, 0.22, 0.17, 0.09, 0.06, 0.0)

@@ -19,7 +19,7 @@ an access scope, which sees only canonical tables) gets None and derives live, a
 whose rows another tool changed since the last write: every write records each table's row count
 (`_derived_row_counts`), and a reader trusts the stored relations only while the counts agree.
 
-This module knows no metric: it imports config, schema, backend and errors only.
+This module knows no metric: of b2bmetrics it imports the config, the schema and the backend protocol.
 """
 
 from __future__ import annotations
