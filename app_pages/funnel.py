@@ -106,7 +106,7 @@ def render_deals_behind(filters: Filters, stages: pd.DataFrame) -> None:
 filters = page.start("page_funnel", tables=("deals",))
 summary = data.funnel_summary(filters, medians=False)
 tis = data.funnel_time_in_stage(filters)
-kpi_tiles({"funnel": summary}, HEADLINE, per_row=6)
+kpi_tiles({"funnel": summary}, HEADLINE, per_row=3)  # money in 中文 (¥3,444万) needs a wide tile
 stages = render_funnel(summary, tis)
 render_time_in_stage(tis)
 render_sankey(filters)
