@@ -286,7 +286,7 @@ def detect_delimiter(text: str, whole: bool, suffix: str) -> str:
     if suffix in (".tsv", ".tab"):
         order.remove("\t")
         order.insert(0, "\t")
-    best: tuple[Any, ...] | None = None
+    best: tuple[bool, bool, float, int, int] | None = None
     choice = order[0]
     for rank, delim in enumerate(order):
         recs = records(text, delim, whole)
@@ -437,11 +437,14 @@ def check_zip(path: Path) -> None:
 def read_workbook(path: Path) -> list[Sheet]:
     """Every visible worksheet with data; refuses broken workbooks and zip bombs."""
     check_zip(path)
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineError, CalamineWorkbook
 
+    # what a broken workbook raises: calamine's own error types (ZipError, XmlError, ... all CalamineError),
+    # and ValueError or OSError for what it cannot decode or open
+    unreadable = (CalamineError, ValueError, OSError)
     try:
         wb = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types (and ValueError, OSError)
+    except unreadable as exc:
         raise B2BError(f"{path.name}: is not a readable workbook ({type(exc).__name__}: {exc})",
                        fix="open it in Excel and save it again as .xlsx, or export a CSV") from exc
     sheets: list[Sheet] = []
@@ -454,7 +457,7 @@ def read_workbook(path: Path) -> list[Sheet]:
                 continue
             try:
                 rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=True)
-            except Exception as exc:
+            except unreadable as exc:
                 raise B2BError(f"{path.name}[{name}]: the sheet cannot be read ({type(exc).__name__}: {exc})",
                                fix="open the workbook in Excel and save it again, or export the sheet as CSV") from exc
             sheet = _sheet(name, rows)
