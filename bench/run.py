@@ -225,21 +225,12 @@ def m_pandas(size: int) -> Callable[[], Any]:
     return lambda: compute(db)
 
 
-def _run_entry_script(main_script_path: str) -> None:
-    code = compile(Path(main_script_path).read_text(encoding="utf-8"), main_script_path, "exec")
-    exec(code, {"__name__": "__main__", "__file__": main_script_path})  # noqa: S102
-
-
 def m_page(size: int, page: str, repeat: int) -> dict[str, Any]:
     """Time `AppTest.run()` after a region change on one page; returns the child's result itself."""
     os.environ["B2BMETRICS_DB"] = str(db_path(size))
     os.chdir(ROOT)
-    from streamlit.runtime.scriptrunner import script_runner
     from streamlit.testing.v1 import AppTest
 
-    # as tests/test_pages.py: AppTest switches Streamlit back to the v1 pages/ mode before each run,
-    # which would run the page file alone; a served app runs dashboard.py every time
-    script_runner._mpa_v1 = _run_entry_script  # type: ignore[attr-defined]
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=CHILD_TIMEOUT_S)
     started = time.perf_counter()
     at.run()
