@@ -19,7 +19,7 @@ SELECTED = "acc_selected"  # the account whose profile is shown, kept across rer
 def render_list(filters: Filters) -> str | None:
     search = st.text_input(pick("Search accounts (id, name, industry, owner)", "搜索客户（编号、名称、行业、负责人）"),
                            key="acc_search")
-    found = data.accounts_list(filters, search)
+    found = data.accounts_list(filters, search, sidebar.options()["as_of"])
     if page.empty(found):
         return None
     picked = show_table(found, "accounts", "acc_list", select_row=True)
@@ -41,8 +41,9 @@ def render_profile(account_id: str) -> None:
     acc = account.iloc[0]
     st.header(f"{acc['account_name'] or account_id}")
     st.caption(accounts_data.subtitle(acc))
-    # as of the data's last day, which the sidebar already knows (health would otherwise scan every table for it)
-    health = data.churn_health(account_id, sidebar.options()["range"][1])
+    # as of the day the data last saw something happen, which the sidebar already knows (health
+    # would otherwise scan every table for it)
+    health = data.churn_health(account_id, sidebar.options()["as_of"])
     history = accounts_data.mrr_history(prof["contracts"])
     cols = st.columns(4)
     score = health.get("health_score")
@@ -93,7 +94,7 @@ def render_profile(account_id: str) -> None:
 
 def render_ownership(filters: Filters) -> None:
     st.subheader(pick("Ownership", "客户归属"))
-    own = data.accounts_ownership(filters)
+    own = data.accounts_ownership(filters, sidebar.options()["as_of"])
     left, right = st.columns(2)
     with left:
         st.markdown(pick(f"**Accounts without an owner** ({len(own['unowned']):,})",

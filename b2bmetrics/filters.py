@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
-from b2bmetrics.schema import TABLES
+from b2bmetrics.schema import EVENT_DATES, TABLES
 from b2bmetrics.store.materialize import Relation, lookup
 
 if TYPE_CHECKING:
@@ -73,15 +73,19 @@ DATE_KINDS = ("timestamp", "date")
 
 
 def date_range_expr(con: Backend) -> ir.Table:
-    """One row: `lo` and `hi`, the earliest and latest date in any date column of any table."""
+    """One row: `lo` and `hi`, the earliest and latest date in any date column of any table (the
+    default period), and `as_of`, the latest day something happened (`schema.EVENT_DATES`)."""
     parts = []
     for table in TABLES.values():
         t = con.table(table.name)
         for col in table.columns:
-            if col.kind in DATE_KINDS and col.in_date_range:
-                parts.append(t.select(d=t[col.name].cast("date")).filter(lambda r: r.d.notnull()))
-    union = ibis.union(*parts)
-    return union.aggregate(lo=union.d.min(), hi=union.d.max())
+            event = (table.name, col.name) in EVENT_DATES
+            if col.kind in DATE_KINDS and (col.in_date_range or event):
+                parts.append(t.select(d=t[col.name].cast("date"), r=ibis.literal(col.in_date_range),
+                                      e=ibis.literal(event)).filter(lambda r: r.d.notnull()))
+    union = ibis.union(*parts, distinct=False)
+    return union.aggregate(lo=union.d.min(where=union.r), hi=union.d.max(where=union.r),
+                           as_of=union.d.max(where=union.e))
 
 
 # kept by the store beside the data (store.materialize): every date column of every table, scanned
@@ -91,10 +95,13 @@ DATE_RANGE = Relation("date_range", lambda con, cfg: date_range_expr(con))
 def data_date_range(con: Backend) -> tuple[dt.date | None, dt.date | None]:
     """Earliest and latest date found in any date column of any loaded table, in one query
     (a store keeps the answer beside the data: `DATE_RANGE`)."""
+    row = _date_row(con)
+    return (_as_date(row["lo"].iloc[0]), _as_date(row["hi"].iloc[0]))
+
+
+def _date_row(con: Backend) -> Any:
     stored = lookup(con, DATE_RANGE)
-    row = (stored if stored is not None else date_range_expr(con)).execute()
-    lo, hi = row["lo"].iloc[0], row["hi"].iloc[0]
-    return (_as_date(lo), _as_date(hi))
+    return (stored if stored is not None else date_range_expr(con)).execute()
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -118,9 +125,12 @@ def resolve_period(con: Backend, filters: Filters) -> Period:
 
 
 def data_as_of(con: Backend) -> dt.date:
-    """"Now" for the data: its latest day (`data_date_range`), today when it has no date at all.
+    """"Now" for the data: the latest day something happened (CONTRACT §5 v2, `schema.EVENT_DATES`),
+    else its latest date of any kind, else today.
 
     What the accounts page reads MRR now and health on, so both describe the same day; a database
-    loaded last month is described as it was then, not as if every contract had run on since.
+    loaded last month is described as it was then, not as if every contract had run on since, and a
+    contract ending next year is active "now" (its end is a plan, not something that happened).
     """
-    return data_date_range(con)[1] or dt.date.today()
+    row = _date_row(con)
+    return _as_date(row["as_of"].iloc[0]) or _as_date(row["hi"].iloc[0]) or dt.date.today()

@@ -363,6 +363,15 @@ _table(Table("deal_snapshots", (
     label_en="Deal snapshots", label_zh="商机快照"))
 
 # Load order within one ingest: people first (names resolve against reps), parents before children.
+# CONTRACT §5 (v2) "Period": the columns that record something that happened. The latest of them is
+# the data's "now" (`filters.data_as_of`); planned and future dates (contract ends, expected closes,
+# due dates, quota periods, hire dates) never move it.
+EVENT_DATES: tuple[tuple[str, str], ...] = (
+    ("deals", "created_at"), ("deals", "closed_at"), ("deal_stage_history", "entered_at"),
+    ("contracts", "start_date"), ("tickets", "opened_at"), ("surveys", "submitted_at"),
+    ("activities", "occurred_at"), ("payments", "paid_at"),
+)
+
 LOAD_ORDER: tuple[str, ...] = ("reps", "accounts", "quotas", "targets", "deals", "deal_stage_history",
                                "deal_splits", "deal_snapshots", "contracts", "payments", "tickets", "surveys",
                                "activities")

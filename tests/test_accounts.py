@@ -114,9 +114,7 @@ def test_now_is_the_day_the_accounts_page_scores_health_on(con: Any) -> None:
         accounts.ownership(con, CFG, Filters(), as_of=day)["per_owner"])
 
 
-# CONTRACT §5 (v2): planned and future dates, contract ends among them, never move the data's last
-# day; while `contracts.end_date` still counts in `filters.date_range_expr`, "now" is the end itself
-@pytest.mark.xfail(strict=True, reason="schema: contracts.end_date is still in_date_range (moves the as-of day)")
+# CONTRACT §5 (v2): planned and future dates, contract ends among them, never move the data's last day
 def test_a_contract_ending_next_year_counts_today_by_default() -> None:
     con = make_db({"accounts": [{"account_id": "A"}],
                    "contracts": [k("C", "A", D(2024, 1, 1), D(2026, 1, 1), 10.0)],

@@ -261,25 +261,25 @@ def satisfaction_response_times(filters: Filters) -> pd.DataFrame:
 # ---- accounts -----------------------------------------------------------------------------------
 
 @st.cache_data(max_entries=VIEWS, show_spinner=False)
-def _accounts_list(key: ViewKey, search: str, _view: View) -> pd.DataFrame:
-    return accounts.account_list(_view.con(), _view.cfg, _view.filters, search)
+def _accounts_list(key: ViewKey, search: str, as_of: dt.date | None, _view: View) -> pd.DataFrame:
+    return accounts.account_list(_view.con(), _view.cfg, _view.filters, search, as_of=as_of)
 
 
-def accounts_list(filters: Filters, search: str = "") -> pd.DataFrame:
-    """The accounts the filters and `search` match (`accounts.account_list`)."""
+def accounts_list(filters: Filters, search: str = "", as_of: dt.date | None = None) -> pd.DataFrame:
+    """The accounts the filters and `search` match, with MRR on `as_of` (`accounts.account_list`)."""
     v = view(filters)
-    return _accounts_list(v.key, search, v)
+    return _accounts_list(v.key, search, as_of, v)
 
 
 @st.cache_data(max_entries=VIEWS, show_spinner=False)
-def _accounts_ownership(key: ViewKey, _view: View) -> dict[str, pd.DataFrame]:
-    return accounts.ownership(_view.con(), _view.cfg, _view.filters)
+def _accounts_ownership(key: ViewKey, as_of: dt.date | None, _view: View) -> dict[str, pd.DataFrame]:
+    return accounts.ownership(_view.con(), _view.cfg, _view.filters, as_of=as_of)
 
 
-def accounts_ownership(filters: Filters) -> dict[str, pd.DataFrame]:
-    """Accounts without an owner, and accounts per owner (`accounts.ownership`)."""
+def accounts_ownership(filters: Filters, as_of: dt.date | None = None) -> dict[str, pd.DataFrame]:
+    """Accounts without an owner, and accounts per owner with MRR on `as_of` (`accounts.ownership`)."""
     v = view(filters)
-    return _accounts_ownership(v.key, v)
+    return _accounts_ownership(v.key, as_of, v)
 
 
 @st.cache_data(max_entries=LOOKUPS, show_spinner=False)
