@@ -1,4 +1,4 @@
-"""Golden tests for metrics/commission.py (CONTRACT §5 "Commission"), every number worked by hand.
+"""Golden tests for metrics/commission/ (CONTRACT §5 "Commission"), every number worked by hand.
 
 Default plan: bands (0, 0.5] 4 %, (0.5, 1.0] 8 %, above 12 %; marginal; default_quota 0; no cap;
 referral 2 %; clawback 90 days.

@@ -345,7 +345,7 @@ def test_sensible_frames_on_demo_data(demo: Any) -> None:
     undated = int(deals.filter(deals.created_at.isnull()).count().execute())  # the demo leaves a few gaps
     assert trend["created"].sum() + undated == ent[0]
     moves = funnel.transitions(demo, CFG, f, p)
-    assert moves["back"].any() and moves["to_lost"].any()  # the demo has back-moves (story in demo.py)
+    assert moves["back"].any() and moves["to_lost"].any()  # the demo has back-moves (story in b2bmetrics/demo/deals.py)
     tis = funnel.time_in_stage(demo, CFG, f, p)
     assert (tis["median_days"].dropna() > 0).all()
     # the funnel page shows time in stage's medians beside the headline asked without them: the same numbers
