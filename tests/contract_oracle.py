@@ -1,6 +1,6 @@
 """An independent oracle for CONTRACT §4/§5: the `kpis` JSON computed in plain Python from table rows.
 
-Written from /work/shared/CONTRACT.md alone (not from b2bmetrics/metrics), so a disagreement with
+Written from the data contract (CONTRACT.md, the team's shared copy) alone (not from b2bmetrics/metrics), so a disagreement with
 `compute_kpis` points at either a project bug or an ambiguity of the contract. Where the contract is
 silent, the oracle follows the choices docs/metrics.md records; each such place says "documented
 choice". Input: table name -> list of row dicts (canonical column -> Python value, None = null).
