@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import ibis.expr.types as ir
 
 from b2bmetrics.config import read_toml
@@ -248,10 +249,14 @@ class ScopedBackend:
             if self.scope.role == "rep":
                 return t.filter(t.rep_id == self.scope.rep_id)
             # owners from elsewhere of the region's accounts and deals keep their names, so an
-            # account is not shown as "without an owner" just because its owner sits in another region
-            return t.filter(person_in_regions(t, self.scope.regions)
-                            | t.rep_id.isin(self.table("accounts").owner_rep_id)
+            # account is not shown as "without an owner" just because its owner sits in another
+            # region; but not their region, so choosing that region finds none of them (their
+            # payouts are outside the scope)
+            inside = person_in_regions(t, self.scope.regions)
+            kept = t.filter(inside | t.rep_id.isin(self.table("accounts").owner_rep_id)
                             | t.rep_id.isin(self.table("deals").owner_rep_id))
+            return kept.mutate(region=ibis.ifelse(person_in_regions(kept, self.scope.regions), kept.region,
+                                                  ibis.null(kept.region.type())))
         if name == "quotas":
             return t.filter(t.rep_id.isin(self._people().rep_id))
         if name == "targets":

@@ -581,3 +581,21 @@ def test_a_rep_sees_their_own_deals_and_statement(signed: Any, downloads: dict[s
     at.switch_page("app_pages/accounts.py").run()
     assert not at.exception
     assert [o.split(" ")[0] for o in at.selectbox(key="acc_pick").options] == ["A1"]
+
+
+def test_a_manager_choosing_another_region_sees_no_payout_of_its_people() -> None:
+    """N1 (北区) owns a deal on an East account, so East's scoped `reps` lists N1 by name; choosing
+    North must still show none of N1's commission: 1000 won at quota 0 pays 12 % = 120 in the whole data."""
+    con = make_db({"reps": [{"rep_id": "E1", "region": EAST}, {"rep_id": "N1", "region": "北区"}],
+                   "accounts": [{"account_id": "A1", "region": EAST, "owner_rep_id": "N1"}],
+                   "deals": [{"deal_id": "D1", "stage": "won", "status": "won", "account_id": "A1",
+                              "owner_rep_id": "N1", "amount": 1000.0, "created_at": dt.datetime(2024, 1, 5),
+                              "closed_at": dt.datetime(2024, 2, 1)}]})
+    north = Filters(Q1.date_from, Q1.date_to, regions=("北区",))
+    assert compute_kpis(con, Config(), north)["commission"]["total_payout"] == pytest.approx(120.0)
+    scope = Scope("manager", regions=(EAST,))
+    scoped_con = ScopedBackend(con, scope)
+    assert compute_kpis(scoped_con, Config(), scope.narrow(north))["commission"] == {"total_payout": 0.0, "rows": []}
+    # the owner keeps their name beside the East account, not their region
+    reps = scoped_con.table("reps").execute().set_index("rep_id")
+    assert reps.loc["N1", "region"] is None or reps["region"].isna()["N1"]
