@@ -43,13 +43,14 @@ def render_profile(account_id: str) -> None:
     st.caption(accounts_data.subtitle(acc))
     # as of the day the data last saw something happen, which the sidebar already knows (health
     # would otherwise scan every table for it)
-    health = data.churn_health(account_id, sidebar.options()["as_of"])
+    as_of = sidebar.options()["as_of"]
+    health = data.churn_health(account_id, as_of)
     history = accounts_data.mrr_history(prof["contracts"])
     cols = st.columns(4)
     score = health.get("health_score")
     cols[0].metric(label("health_score"), f"{score:.0f}" if score is not None else "—",
                    help=pick("0–100; see Churn & retention for how it is scored", "0–100，计分方法见“流失与留存”页"))
-    cols[1].metric(label("mrr_now"), money(accounts_data.mrr_now(history)))
+    cols[1].metric(label("mrr_now"), money(accounts_data.mrr_now(prof["contracts"], as_of)))
     cols[2].metric(label("deals"), f"{len(prof['deals']):,}")
     cols[3].metric(label("tickets"), f"{len(prof['tickets']):,}")
     if health.get("reasons"):

@@ -130,3 +130,15 @@ def test_mrr_over_time_uses_the_same_rule() -> None:
     # Jan 31: C5 50; Feb 29: C5 ends that day (over), C4 starts (counts): 40; Mar 31: 40
     assert dict(zip(got["month"].dt.strftime("%Y-%m-%d"), got["mrr"], strict=True)) == {
         "2024-01-31": 50.0, "2024-02-29": 40.0, "2024-03-31": 40.0}
+
+
+def test_one_accounts_mrr_now_on_its_profile_is_the_lists() -> None:
+    """The profile's tile reads MRR on the as-of day, not the chart's last month (which runs one
+    month past the latest end, where every dated contract is over)."""
+    contracts = pd.DataFrame([k("C1", "A", D(2024, 1, 1), D(2026, 12, 31), 100.0),  # runs on past as-of
+                              k("C2", "A", D(2024, 1, 1), D(2024, 5, 1), 30.0),  # over before it
+                              k("C3", "A", D(2024, 7, 1), None, 5.0)])  # starts after it
+    assert accounts.mrr_on_day(contracts, D(2024, 6, 30)) == 100.0  # C1 only
+    assert accounts.mrr_on_day(contracts, D(2024, 7, 1)) == 105.0  # C1 + C3 (starts that day)
+    assert accounts.mrr_over_time(contracts)["mrr"].iloc[-1] == 5.0  # Jan 2027: only the open C3
+    assert accounts.mrr_on_day(contracts.iloc[0:0], D(2024, 6, 30)) is None

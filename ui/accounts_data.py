@@ -3,11 +3,12 @@ its name, its activities by channel."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pandas as pd
 
-from b2bmetrics.metrics.accounts import mrr_over_time
+from b2bmetrics.metrics.accounts import mrr_on_day, mrr_over_time
 
 CHANNEL_COLORS = {"online": "#1f6feb", "offline": "#2da44e", "phone": "#d29922", "wechat": "#1b7c83"}
 OTHER_COLOR = "#6e7781"
@@ -18,9 +19,10 @@ def mrr_history(contracts: pd.DataFrame) -> pd.DataFrame:
     return mrr_over_time(contracts)
 
 
-def mrr_now(history: pd.DataFrame) -> float | None:
-    """The last month's MRR (None without contracts)."""
-    return float(history["mrr"].iloc[-1]) if len(history) else None
+def mrr_now(contracts: pd.DataFrame, as_of: dt.date) -> float | None:
+    """MRR on the data's as-of day, as the account list shows it (`accounts.mrr_on_day`; None
+    without contracts). Not the history's last month, which runs past the latest contract end."""
+    return mrr_on_day(contracts, as_of)
 
 
 def subtitle(account: pd.Series) -> str:

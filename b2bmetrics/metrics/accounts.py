@@ -4,7 +4,7 @@ These are lookups rather than KPIs: each returns small frames (one account's row
 account after aggregation in the database).
 
 "MRR now" (the list's `mrr_now`, ownership's `active_mrr`) is MRR on the data's as-of day,
-`filters.data_as_of` (its latest day, the day the accounts page scores health on), by the churn
+`filters.data_as_of` (the latest day something happened, the day the accounts page scores health on), by the churn
 rule of `_rules`: contracts with `start_date ≤ d` and (`end_date` empty or `end_date > d`). A
 contract ending next year counts today; one starting next month does not yet.
 """
@@ -112,6 +112,15 @@ def mrr_over_time(contracts: pd.DataFrame) -> pd.DataFrame:
     ends = pd.to_datetime(contracts["end_date"])
     mrr = [float(contracts.loc[active_on(starts, ends, m), "mrr"].sum()) for m in months]
     return pd.DataFrame({"month": months, "mrr": mrr})
+
+
+def mrr_on_day(contracts: pd.DataFrame, day: dt.date) -> float | None:
+    """One account's MRR on `day` from its (few) contract rows (`_rules.active_on`): the figure the
+    account list calls `mrr_now` when `day` is the data's as-of day; None without contracts."""
+    if contracts.empty:
+        return None
+    starts, ends = pd.to_datetime(contracts["start_date"]), pd.to_datetime(contracts["end_date"])
+    return float(contracts.loc[active_on(starts, ends, pd.Timestamp(day)), "mrr"].sum())
 
 
 def ownership(con: Backend, cfg: Config, filters: Filters, as_of: dt.date | None = None) -> dict[str, pd.DataFrame]:
