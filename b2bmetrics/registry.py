@@ -3,8 +3,8 @@
 As in Rill's metrics views and dbt MetricFlow, a KPI is a declaration: key, labels and description
 in English and Chinese, format, and kind (`simple`: one aggregate; `ratio`: Σ numerator / Σ
 denominator, undefined when the denominator is 0; `derived`: a formula of other figures, named in
-`inputs`). The CLI's table output, the dashboard's tiles and table headers and the docs read them
-from here and never retype them. `key` is the KPI's path in the `kpis` JSON (CONTRACT §4), e.g.
+`inputs`). The CLI's table output and the dashboard's tiles and table headers read them from here
+and never retype them (the formulas are the contract's; docs/metrics.md is prose, by hand). `key` is the KPI's path in the `kpis` JSON (CONTRACT §4), e.g.
 "funnel.win_rate"; a measure (`MEASURES`) is a figure a ratio is made of that the JSON need not carry.
 
 A table column is either a KPI's (its header is the KPI's label: `csat_n` is

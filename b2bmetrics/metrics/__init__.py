@@ -4,7 +4,7 @@
 takes an ibis backend, so the same code runs on DuckDB (default) and on Spark.
 
 Importing a module of this package runs this file first, so it imports nothing at import time:
-modules below the families (`filters`, `access`) may use `metrics._rules` without a loop.
+a module below the families (`access` reads the region rule of `metrics._rules`) imports it without a loop.
 """
 
 from __future__ import annotations

@@ -507,7 +507,8 @@ def at_risk(con: Backend, cfg: Config, filters: Filters, period: Period, limit: 
 
 
 def health(con: Backend, cfg: Config, account_id: str, as_of: dt.date | None = None) -> dict[str, Any]:
-    """Health score and reasons of one account as of `as_of` (default: the latest date in the data).
+    """Health score and reasons of one account as of `as_of` (default: `filters.data_as_of`,
+    the latest day something happened).
 
     Returns the at_risk row as a dict plus `active` and `as_of`; {} for an unknown account.
     """
