@@ -132,5 +132,11 @@ def data_as_of(con: Backend) -> dt.date:
     loaded last month is described as it was then, not as if every contract had run on since, and a
     contract ending next year is active "now" (its end is a plan, not something that happened).
     """
+    return data_dates(con)[2]
+
+
+def data_dates(con: Backend) -> tuple[dt.date | None, dt.date | None, dt.date]:
+    """`data_date_range` and `data_as_of` from one query (what the sidebar asks once per version)."""
     row = _date_row(con)
-    return _as_date(row["as_of"].iloc[0]) or _as_date(row["hi"].iloc[0]) or dt.date.today()
+    lo, hi = _as_date(row["lo"].iloc[0]), _as_date(row["hi"].iloc[0])
+    return lo, hi, _as_date(row["as_of"].iloc[0]) or hi or dt.date.today()

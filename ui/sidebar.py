@@ -17,7 +17,7 @@ import streamlit as st
 
 from b2bmetrics.access import Scope
 from b2bmetrics.backend import Backend
-from b2bmetrics.filters import Filters, data_as_of, data_date_range
+from b2bmetrics.filters import Filters, data_dates
 from b2bmetrics.metrics.filtering import people_by_region, region_choices
 from ui import context, data
 from ui.i18n import LANG_KEY, LANGS, t
@@ -33,9 +33,9 @@ def _options(con: Backend) -> dict[str, Any]:
     acc, reps = con.table("accounts"), con.table("reps")
     segments = acc.select(v=acc.segment).distinct().execute()["v"].dropna().tolist()
     people = reps.select("rep_id", "rep_name", "role").execute()
-    lo, hi = data_date_range(con)
+    lo, hi, as_of = data_dates(con)
     return {"regions": region_choices(con, region_of), "segments": sorted(segments), "reps": people,
-            "range": (lo, hi), "as_of": data_as_of(con), "people_by_region": people_by_region(con, region_of)}
+            "range": (lo, hi), "as_of": as_of, "people_by_region": people_by_region(con, region_of)}
 
 
 @st.cache_data(max_entries=data.READS, show_spinner=False)
