@@ -34,7 +34,8 @@ def kpi_table(kpis: dict[str, Any], lang: Lang = "en", currency: str = "CNY") ->
 
     def col(name: str) -> str:
         declared = column(name)
-        assert declared is not None, f"registry.COLUMNS declares no column {name!r}"
+        if declared is None:  # a programming error: every column the report prints is declared
+            raise KeyError(f"registry.COLUMNS declares no column {name!r}")
         return declared.label.of(lang)
 
     def fmt(name: str) -> Format:

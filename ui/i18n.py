@@ -81,11 +81,6 @@ def kpi_label(key: str) -> str:
     return kpi(key).label.of(lang())
 
 
-def kpi_help(key: str) -> str:
-    """What KPI `key` means, in the current language."""
-    return kpi(key).description.of(lang())
-
-
 def label(name: str) -> str:
     """The header of table column `name` in the current language (see `registry.column`)."""
     return column_label(name, lang())
