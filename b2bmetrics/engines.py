@@ -2,8 +2,9 @@
 
 The metric code is ibis throughout, so the same functions run on whichever backend `con` is:
 `compute_kpis(spark_backend(DIR, "local[*]"), cfg, filters)` gives the JSON that
-`compute_kpis(store.ibis(), cfg, filters)` gives, up to the last bits of float sums (Spark adds in
-partition order).
+`compute_kpis(store.ibis(), cfg, filters)` gives, byte for byte once printed: money is summed in
+decimals and every mean is one division of an exact sum, so neither DuckDB's threads nor Spark's
+partition order can change a digit.
 
 What keeps the two in step:
 
@@ -11,7 +12,9 @@ What keeps the two in step:
   as timestamps not adjusted to UTC; Spark reads those as TIMESTAMP_NTZ
   (`spark.sql.parquet.inferTimestampNTZ.enabled`), and the session time zone is UTC, so neither a
   comparison, a cast to DATE nor a difference ever shifts a value by the machine's zone.
-* DATE columns stay DATE; money and scores stay DOUBLE; empty tables keep their schema.
+* DATE columns stay DATE; money stays DECIMAL(18,4) and split shares DECIMAL(12,10) (Parquet
+  DECIMAL, read by Spark as DecimalType(18,4) / DecimalType(12,10)); scores and probabilities stay
+  DOUBLE; empty tables keep their schema.
 * Each `spark_backend` call gets its own Spark session (`newSession()` on the shared context), so
   two exports can be open at once without their table views replacing each other.
 """

@@ -21,8 +21,8 @@ Kind = Literal[
     "person",  # a rep id, or a rep_name resolved to its id
     "timestamp",  # a date or date-time: TIMESTAMP
     "date",  # a calendar date: DATE
-    "money",  # a non-negative amount in the dataset currency: DOUBLE
-    "share",  # 0 < share <= 1 (a percentage such as 60% is accepted)
+    "money",  # a non-negative amount in the dataset currency: DECIMAL(18,4), exact (below 10^14, 4 places)
+    "share",  # 0 < share <= 1 (a percentage such as 60% is accepted): DECIMAL(12,10), so amount × share is exact
     "score",  # a survey score checked against its kind's scale
     "stage",  # a pipeline stage after aliases
     "status",  # open / won / lost
@@ -44,8 +44,8 @@ SQL_TYPE: dict[str, str] = {
     "person": "VARCHAR",
     "timestamp": "TIMESTAMP",
     "date": "DATE",
-    "money": "DOUBLE",
-    "share": "DOUBLE",
+    "money": "DECIMAL(18,4)",
+    "share": "DECIMAL(12,10)",
     "score": "DOUBLE",
     "stage": "VARCHAR",
     "status": "VARCHAR",

@@ -180,3 +180,22 @@ def dates(days: Array, valid: Array | None = None) -> pa.Array:
 def numbers(x: Array, valid: Array | None = None) -> pa.Array:
     mask = None if valid is None else ~np.asarray(valid, dtype=bool)
     return pa.array(np.nan_to_num(np.asarray(x, np.float64)), type=pa.float64(), mask=mask)
+
+
+MONEY = pa.decimal128(18, 4)  # schema kind "money": DECIMAL(18,4)
+SHARE = pa.decimal128(12, 10)  # schema kind "share": DECIMAL(12,10)
+
+
+def decimals(x: Array, dtype: pa.Decimal128Type = MONEY, places: int = 2, valid: Array | None = None) -> pa.Array:
+    """Exact decimals of `x` rounded to `places` (money generated as cents is stored as those cents,
+    never as the binary expansion of a float): the unscaled integers are written straight into the
+    Arrow buffer (16-byte little-endian two's complement)."""
+    units = np.round(np.nan_to_num(np.asarray(x, np.float64)) * 10.0**places).astype(np.int64)
+    units = units * np.int64(10 ** (dtype.scale - places))
+    words = np.empty((len(units), 2), dtype=np.int64)
+    words[:, 0] = units
+    words[:, 1] = units >> 63  # the sign, extended into the high word
+    out = pa.Array.from_buffers(dtype, len(units), [None, pa.py_buffer(words.tobytes())])
+    if valid is not None:
+        out = pc.if_else(pa.array(np.asarray(valid, dtype=bool)), out, pa.scalar(None, dtype))
+    return out

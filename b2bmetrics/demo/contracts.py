@@ -14,9 +14,9 @@ from b2bmetrics.demo.base import (
     add_months,
     choice_by_group,
     dates,
+    decimals,
     ensure,
     make_ids,
-    numbers,
     sigmoid,
     take,
 )
@@ -37,7 +37,7 @@ class Contracts:
         return pa.table({
             "contract_id": make_ids("C", len(order), 7), "account_id": take(accts.ids, self.account[order]),
             "start_date": dates(self.start[order]), "end_date": dates(self.end[order], ~np.isnan(self.end[order])),
-            "mrr": numbers(self.mrr[order]),
+            "mrr": decimals(self.mrr[order]),
         })
 
 

@@ -26,7 +26,8 @@ HISTORY_DAYS = 3 * 365 + 1  # the data covers three years up to `today`
 # (v2) what the demo does not generate yet: these tables stay empty, these columns null
 NOT_GENERATED: tuple[str, ...] = ("payments", "targets", "deal_snapshots")
 NOT_GENERATED_COLUMNS: dict[str, tuple[str, ...]] = {"deals": ("expected_close_at", "probability", "forecast_category")}
-ARROW_TYPE = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(), "DOUBLE": pa.float64()}
+ARROW_TYPE = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(), "DOUBLE": pa.float64(),
+              "DECIMAL(18,4)": pa.decimal128(18, 4), "DECIMAL(12,10)": pa.decimal128(12, 10)}
 
 
 # ---- public API ---------------------------------------------------------------------------------

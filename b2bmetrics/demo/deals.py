@@ -9,16 +9,17 @@ import pyarrow as pa
 
 from b2bmetrics.config import DEFAULT_STAGES
 from b2bmetrics.demo.base import (
+    SHARE,
     WORK_PER_DAY,
     Array,
     Clock,
     choice,
     dates,
+    decimals,
     ensure,
     from_work,
     labels,
     make_ids,
-    numbers,
     quarter,
     repeat_index,
     round_money,
@@ -88,7 +89,7 @@ class Deals:
         return pa.table({
             "deal_id": self.ids, "stage": labels(STAGE_NAMES, self.stage),
             "account_id": take(accts.ids, self.account, self.account_known),
-            "owner_rep_id": take(people.ids, self.owner), "amount": numbers(self.amount, self.amount_known),
+            "owner_rep_id": take(people.ids, self.owner), "amount": decimals(self.amount, valid=self.amount_known),
             "created_at": timestamps(self.created, self.created_known),
             "closed_at": timestamps(self.closed, ~np.isnan(self.closed)),
             "status": labels(("open", "won", "lost"), self.status),
@@ -248,7 +249,7 @@ def make_splits(rng: np.random.Generator, people: People, deals: Deals) -> pa.Ta
     rep = np.column_stack([deals.owner[idx], partner]).ravel()
     share = np.column_stack([first_share, 1.0 - first_share]).ravel()
     return pa.table({"deal_id": take(deals.ids, deal), "rep_id": take(people.ids, rep),
-                     "share": numbers(share)})
+                     "share": decimals(share, SHARE, places=10)})
 
 
 # ---- quotas -------------------------------------------------------------------------------------
@@ -292,4 +293,4 @@ def make_quotas(rng: np.random.Generator, clock: Clock, people: People, deals: D
     raw = trend[qi] * 0.95 * ramp * book[rep] * personal * np.clip(0.9 + 0.08 * tenure_years, 0.9, 1.15)
     quota = np.maximum(np.round(raw / 10_000.0) * 10_000.0, 30_000.0)
     return pa.table({"rep_id": take(people.ids, rep), "period_start": dates(period_start),
-                     "quota_amount": numbers(quota)})
+                     "quota_amount": decimals(quota)})

@@ -24,8 +24,12 @@ Values, per `schema.Column.kind`:
   `CNY 1,234`, `RMB`, `USD`, scientific notation; `(1,234)` reads as negative. Negative, NaN and
   infinite amounts are refused. Commas must be thousands separators (`1,5` is refused, not 15).
   Currency symbols and codes are dropped, not converted: a dataset has one currency
-  (`[data] currency`).
-* share: `0.6` or `60%`; must be in (0, 1]. score: a number within its row's survey kind's scale.
+  (`[data] currency`). Amounts are exact decimals, DECIMAL(18,4): the text is cast to a decimal,
+  never through a binary float (`12.5万` is 12.5 × 10,000 in decimals); more than 4 decimal places
+  (`1234.5600000001`, a workbook float's artefact) are rounded half away from zero to 4; an amount
+  of 10^14 or more is refused as too large.
+* share: `0.6` or `60%`, exact, DECIMAL(12,10) (more than 10 decimal places are rounded); must be in
+  (0, 1]. score: a number within its row's survey kind's scale.
 * probability: `0.35`, `35%` or `35` (a value above 1 is a percentage), all read as 0.35; in a column
   whose header says % (`Probability (%)`) every value is a percentage (`1` = 1 %). Must be in [0, 1].
 * stage: the pipeline's stages, lost stage and aliases, case-, space- and punctuation-insensitive.
@@ -49,7 +53,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from b2bmetrics.config import Pipeline
-from b2bmetrics.schema import ENUM_ALIASES, STRICT_ENUMS, SURVEY_SCALES, Check, Column, Table
+from b2bmetrics.schema import ENUM_ALIASES, SQL_TYPE, STRICT_ENUMS, SURVEY_SCALES, Check, Column, Table
 
 TRIM_CHARS = " \t\r\n\u00a0\u3000\ufeff"
 YEAR_MIN, YEAR_MAX = 1900, 2199
@@ -112,21 +116,55 @@ def date_sql(r: str, t: str, order: str = "mdy") -> str:
     )
 
 
-def money_sql(r: str, t: str) -> str:
-    """DOUBLE from an amount (sign kept; the checks refuse negatives), NULL when unreadable."""
+MONEY_TYPE = SQL_TYPE["money"]  # DECIMAL(18,4): 4 decimal places, below 10^14
+SHARE_TYPE = SQL_TYPE["share"]  # DECIMAL(12,10)
+MONEY_LIMIT = 10**14  # the first amount DECIMAL(18,4) cannot hold
+# the amount read from its text before it is rounded to 4 places: 22 digits before the point, so an
+# amount in 万 (x 10,000) still fits 38 digits; a value beyond it is refused, never overflows
+_MONEY_WIDE = "DECIMAL(32,10)"
+_SHARE_WIDE = "DECIMAL(18,10)"
+
+
+def _money_text(t: str) -> str:
+    """The digits of an amount (trimmed text `t`): brackets as a minus, currency marks and 万 dropped,
+    thousands separators removed (NULL when a comma is not one)."""
     s1 = rf"regexp_replace({t}, '^\(\s*(.*?)\s*\)$', '-\1')"
     s2 = rf"regexp_replace({s1}, '^([-+]?)\s*(?:[¥￥$€£]|CNY|RMB|USD|EUR|HKD)\s*', '\1', 'i')"
     s3 = rf"regexp_replace({s2}, '\s*(?:万元|万|元|CNY|RMB|USD|EUR|HKD)$', '', 'i')"
     s4 = (r"CASE WHEN contains(s, ',') THEN CASE WHEN regexp_full_match(s, '[-+]?\d{1,3}(,\d{3})+(\.\d*)?') "
           r"THEN replace(s, ',', '') END ELSE s END")
-    scale = rf"CASE WHEN regexp_matches({t}, '万元?$') THEN 10000 ELSE 1 END"
-    slow = f"TRY_CAST(list_transform([{s3}], lambda s: {s4})[1] AS DOUBLE) * {scale}"
-    return f"COALESCE(TRY_CAST({r} AS DOUBLE), {slow})"
+    return f"list_transform([{s3}], lambda s: {s4})[1]"
+
+
+def _wan(t: str) -> str:
+    return rf"regexp_matches({t}, '万元?$')"
+
+
+def money_sql(r: str, t: str) -> str:
+    """DECIMAL(18,4) from an amount's text, exactly (sign kept; the checks refuse negatives); NULL when
+    unreadable or too large (|amount| >= 10^14).
+
+    Never through DOUBLE: the text is cast to a decimal, and more than 4 decimal places (an XLSX
+    cell's float artefact `1234.5600000001`) are rounded half away from zero. `12.5万` is the decimal
+    12.5 times 10,000, rounded to 4 places after the multiplication.
+    """
+    wide = f"TRY_CAST({_money_text(t)} AS {_MONEY_WIDE})"
+    slow = f"TRY_CAST(CASE WHEN {_wan(t)} THEN {wide} * 10000 ELSE {wide} END AS {MONEY_TYPE})"
+    return f"COALESCE(TRY_CAST({r} AS {MONEY_TYPE}), {slow})"
+
+
+def money_double_sql(t: str) -> str:
+    """The amount as a DOUBLE, only to say why a refused value is wrong (negative, too large)."""
+    double = f"TRY_CAST({_money_text(t)} AS DOUBLE)"
+    return f"CASE WHEN {_wan(t)} THEN {double} * 10000 ELSE {double} END"
 
 
 def share_sql(r: str, t: str) -> str:
-    return (f"COALESCE(TRY_CAST({r} AS DOUBLE), CASE WHEN ends_with({t}, '%') "
-            f"THEN TRY_CAST(trim(rtrim({t}, '%')) AS DOUBLE) / 100 END)")
+    """DECIMAL(18,10) from `0.6` or `60%`, exactly (the output casts a share in (0, 1] to DECIMAL(12,10));
+    NULL when unreadable."""
+    pct = f"TRY_CAST(trim(rtrim({t}, '%')) AS {_SHARE_WIDE}) * 0.01"
+    return (f"COALESCE(TRY_CAST({r} AS {_SHARE_WIDE}), CASE WHEN ends_with({t}, '%') "
+            f"THEN TRY_CAST({pct} AS {_SHARE_WIDE}) END)")
 
 
 def probability_sql(r: str, t: str, percent: bool) -> str:
@@ -238,7 +276,7 @@ def bad_sql(col: Column, p: str, spec: StageSpec) -> str:
     if kind in ("timestamp", "date"):
         return f"({p} IS NULL OR NOT ({_in_range(p)}))"
     if kind == "money":
-        return f"({p} IS NULL OR NOT isfinite({p}) OR {p} < 0)"
+        return f"({p} IS NULL OR {p} < 0)"
     if kind == "share":
         return f"({p} IS NULL OR NOT ({p} > 0 AND {p} <= 1))"
     if kind == "probability":
@@ -285,6 +323,8 @@ def staging_sql(spec: StageSpec, target: str) -> str:
             expr = f"COALESCE({p}, CASE WHEN {blank} THEN 'sales' END)"
         elif c.kind == "forecast_category":
             expr = f"nullif({p}, '')"  # Closed / Closed Won / Closed Lost: empty
+        elif c.kind == "share":
+            expr = f"CASE WHEN {p} > 0 AND {p} <= 1 THEN {p} END"  # a refused share may not fit DECIMAL(12,10)
         elif c.kind in PARSED_KINDS:
             expr = p
         else:
@@ -331,7 +371,10 @@ def reason_sql(col: Column, v: str, spec: StageSpec) -> str:
         return (f"CASE {empty} {dayfirst} WHEN {p} IS NOT NULL THEN {lit(name + ' ')} || {q} || "
                 f"' is outside the years {YEAR_MIN}–{YEAR_MAX}' ELSE {lit(name + ' ')} || {q} || ' is not a date' END")
     if kind == "money":
-        return (f"CASE {empty} WHEN {p} < 0 THEN {lit(name + ' ')} || {v} || ' is negative' "
+        d = money_double_sql(trim_sql(v, "all"))
+        return (f"CASE {empty} WHEN {p} < 0 OR (isfinite({d}) AND {d} < 0) THEN {lit(name + ' ')} || {v} || ' is negative' "
+                f"WHEN {p} IS NULL AND isfinite({d}) AND {d} >= {MONEY_LIMIT} THEN {lit(name + ' ')} || {q} || "
+                f"' is too large (amounts are kept exactly to 4 decimal places, below 100,000,000,000,000)' "
                 f"ELSE {lit(name + ' ')} || {q} || ' is not an amount' END")
     if kind == "share":
         return (f"CASE {empty} WHEN {p} IS NULL THEN {lit(name + ' ')} || {q} || ' is not a number' "
@@ -354,10 +397,17 @@ def reason_sql(col: Column, v: str, spec: StageSpec) -> str:
     return f"CASE {empty} ELSE {lit(name + ' ')} || {q} || ' is not valid' END"
 
 
+def decimal_text(v: str) -> str:
+    """A DECIMAL as text without trailing zeros (11198.5100 -> '11198.51', 1000.0000 -> '1000')."""
+    return rf"regexp_replace(regexp_replace(CAST({v} AS VARCHAR), '(\.\d*?)0+$', '\1'), '\.$', '')"
+
+
 def _shown(col: Column, v: str) -> str:
     """A typed value as a user reads it: dates without a midnight time, amounts as numbers."""
     if col.kind in ("timestamp", "date"):
         return f"regexp_replace(CAST({v} AS VARCHAR), ' 00:00:00$', '')"
+    if col.kind in ("money", "share"):
+        return decimal_text(v)
     return f"CAST({v} AS VARCHAR)"
 
 

@@ -39,6 +39,7 @@ from b2bmetrics.ingest.parse import (
     TRIM_CHARS,
     StageSpec,
     check_sql,
+    decimal_text,
     enum_tables,
     ident,
     lit,
@@ -300,8 +301,8 @@ def _duplicate_rejects(con: duckdb.DuckDBPyConnection, table: Table, base: int) 
 def _share_sum_rejects(con: duckdb.DuckDBPyConnection) -> None:
     s = ident(STAGE)
     con.execute(
-        f"INSERT INTO {REJ} SELECT x.rowid, 'share', CAST(x.share AS VARCHAR), 'shares of deal ''' || x.deal_id || "
-        f"''' sum to ' || CAST(round(t.total, 6) AS VARCHAR) || ', not 1' FROM {s} x JOIN ("
+        f"INSERT INTO {REJ} SELECT x.rowid, 'share', {decimal_text('x.share')}, 'shares of deal ''' || x.deal_id || "
+        f"''' sum to ' || {decimal_text('round(t.total, 6)')} || ', not 1' FROM {s} x JOIN ("
         f"SELECT deal_id, sum(share) AS total FROM {s} WHERE deal_id IS NOT NULL AND share IS NOT NULL "
         f"AND rowid NOT IN (SELECT rid FROM {REJ}) GROUP BY deal_id HAVING abs(sum(share) - 1) > 0.001) t "
         f"ON x.deal_id = t.deal_id WHERE x.rowid NOT IN (SELECT rid FROM {REJ})")
@@ -313,6 +314,8 @@ _FIXES = [
     ("is not a date", "write dates as 2024-03-31, 2024/3/31, 2024年3月31日 or 03/31/2024 (one order per column)"),
     ("is negative", "amounts must be zero or more; record refunds and credit notes outside this table"),
     ("is not an amount", "write amounts as 1234.5, 1,234.50, ¥1,234.50 or 1234元"),
+    ("is too large", "an amount must be below 100,000,000,000,000 (10^14): check that the column holds "
+                     "amounts in the dataset currency, not ids or numbers in another unit"),
     ("repeats row", "each id may appear once per file: remove or merge the repeated rows"),
     ("is not a pipeline stage", "add the stage to [pipeline] stages, or map it in [pipeline] aliases of b2bmetrics.toml"),
     ("is outside", "correct the value to its allowed range"),

@@ -54,11 +54,23 @@ def connect_duckdb(path: str | Path = ":memory:", *, read_only: bool = False) ->
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every canonical table and the audit tables when missing."""
+    """Create every canonical table and the audit tables when missing; a database written before money
+    was exact (DOUBLE money and share columns) gets them converted to their DECIMAL types."""
     for table in TABLES.values():
         con.execute(create_table_sql(table))
     con.execute(LOADS_DDL)
     con.execute(LOAD_REJECTS_DDL)
+    exact = {(t.name, c.name): c.sql_type for t in TABLES.values() for c in t.columns if c.kind in ("money", "share")}
+    floats = con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                         "WHERE table_schema = 'main' AND data_type IN ('DOUBLE', 'FLOAT')").fetchall()
+    for name, column in floats:
+        if (name, column) in exact:
+            try:
+                con.execute(f'ALTER TABLE "{name}" ALTER COLUMN "{column}" TYPE {exact[name, column]}')
+            except duckdb.Error as exc:
+                raise B2BError(f"{name}.{column} holds a value that is not an exact amount "
+                               f"({exact[name, column]}): {str(exc).splitlines()[0]}",
+                               fix="load the table again from its files (ingest --replace)") from exc
 
 
 @dataclass(frozen=True)
