@@ -31,7 +31,8 @@ def _insert(con: Any, tables: dict[str, list[dict[str, Any]]]) -> None:
         for row in rows:
             unknown = set(row) - set(cols)
             assert not unknown, f"{name} has no column {unknown}"
-            con.execute(f'INSERT INTO "{name}" VALUES ({placeholders})', [row.get(c) for c in cols])
+        if rows:
+            con.executemany(f'INSERT INTO "{name}" VALUES ({placeholders})', [[row.get(c) for c in cols] for row in rows])
 
 
 def write_db(path: Path, tables: dict[str, list[dict[str, Any]]]) -> Path:
@@ -49,8 +50,9 @@ def write_db(path: Path, tables: dict[str, list[dict[str, Any]]]) -> Path:
 def make_db(tables: dict[str, list[dict[str, Any]]]) -> Any:
     """An in-memory ibis DuckDB backend with every canonical table, holding the given rows.
 
-    Rows are dicts of canonical column -> Python value (str ids, datetime/date, float); columns a
-    row leaves out are null.
+    Rows are dicts of canonical column -> Python value (str ids, datetime/date, float, Decimal or
+    str for money: DuckDB stores each amount as the DECIMAL(18,4) nearest to it); columns a row
+    leaves out are null.
     """
     con = connect_duckdb()
     init_schema(con)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -76,7 +77,9 @@ def test_summary_golden(con: Any) -> None:
     assert out["net_revenue_retention"] == pytest.approx(260 / 350)
     assert list(out) == ["active_accounts_start", "churned_accounts", "logo_churn_rate", "mrr_start", "mrr_end",
                          "gross_revenue_retention", "net_revenue_retention"]
-    assert type(out["active_accounts_start"]) is int and type(out["mrr_start"]) is float
+    # money is exact (CONTRACT §4 v2): Decimals; the ratios are floats
+    assert type(out["active_accounts_start"]) is int and type(out["mrr_start"]) is Decimal
+    assert type(out["mrr_end"]) is Decimal and type(out["gross_revenue_retention"]) is float
 
 
 def test_empty_period_gives_nulls(con: Any) -> None:
@@ -340,3 +343,40 @@ def test_sensible_frames_on_demo_data(demo: Any) -> None:
     assert len(risk) == 20 and list(risk["health_score"]) == sorted(risk["health_score"])
     assert risk["health_score"].between(0, 100).all()
     assert all(churn.reasons_text(r) != "" for r in risk["reasons"].iloc[:5])
+
+
+# ---- exact money (CONTRACT §4 v2) ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cents() -> Any:
+    """10,000 accounts, each with one contract of MRR ¥0.10 or ¥0.20 (alternately) from 2023-12-01,
+    and half of them (the ¥0.20 ones of even numbers below 5,000) ending on 2024-03-31."""
+    accounts, contracts = [], []
+    for i in range(10_000):
+        accounts.append({"account_id": f"a{i:05d}"})
+        contracts.append({"contract_id": f"k{i:05d}", "account_id": f"a{i:05d}", "start_date": D(2023, 12, 1),
+                          "end_date": D(2024, 3, 31) if i % 2 == 0 and i < 5000 else None,
+                          "mrr": "0.10" if i % 2 else "0.20"})
+    return make_db({"accounts": accounts, "contracts": contracts})
+
+
+def test_mrr_sums_are_exact_where_floats_drift(cents: Any) -> None:
+    assert sum([0.2, 0.1] * 5000) != 1500.0  # 1500.0000000000466 in binary floats
+    out = run(cents, Q1)
+    assert out["active_accounts_start"] == 10_000
+    # start: 5,000 × 0.20 + 5,000 × 0.10 = 1,500.00; 2,500 of the ¥0.20 contracts end on Mar 31 (not
+    # active on Mar 31): end = 1,500.00 − 2,500 × 0.20 = 1,000.00
+    assert type(out["mrr_start"]) is Decimal and out["mrr_start"] == Decimal("1500")
+    assert type(out["mrr_end"]) is Decimal and out["mrr_end"] == Decimal("1000")
+    assert out["net_revenue_retention"] == 1000 / 1500 and out["gross_revenue_retention"] == 1000 / 1500
+    assert out["churned_accounts"] == 2500 and out["logo_churn_rate"] == 0.25
+    assert run(cents, Q1) == out
+
+
+def test_monthly_frame_carries_floats(cents: Any) -> None:
+    df = churn.monthly(cents, CFG, Q1, resolve_period(cents, Q1))
+    for col in ("mrr_start", "mrr_end", "mrr_total_end"):
+        assert df[col].dtype == "float64"
+    assert df["mrr_start"].tolist() == [1500.0, 1500.0, 1500.0]
+    assert df["mrr_end"].tolist() == [1500.0, 1500.0, 1000.0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -116,7 +117,9 @@ def test_python_types_only(con: Any) -> None:
     out = run(con, JAN)
     for key in ("won_deals", "open_deals"):
         assert type(out[key]) is int
-    for key in ("won_amount", "win_rate", "avg_sales_cycle_days"):
+    # money is exact (CONTRACT §4 v2): a Decimal; means and ratios are floats
+    assert type(out["won_amount"]) is Decimal and out["won_amount"] == Decimal("100")
+    for key in ("avg_won_amount", "win_rate", "avg_sales_cycle_days"):
         assert type(out[key]) is float
     assert all(type(s["entered"]) is int for s in out["stages"])
 
@@ -265,7 +268,7 @@ def test_breakdown_unknown_group_sorts_last(con: Any) -> None:
 
 
 def test_monthly_trend(con: Any) -> None:
-    f = Filters()
+    f = Filters(date_from=dt.date(2024, 1, 1), date_to=dt.date(2024, 2, 29))
     df = funnel.monthly_trend(con, CFG, f, resolve_period(con, f))
     assert [m.strftime("%Y-%m") for m in df["month"]] == ["2024-01", "2024-02"]
     jan, feb = df.iloc[0], df.iloc[1]
@@ -389,3 +392,50 @@ def test_open_pipeline_is_a_snapshot_at_the_period_end() -> None:
     assert at_end(dt.date(2023, 12, 31)) == {"open_deals": 0, "open_amount": 0.0}
     assert funnel.open_pipeline(con, CFG, Filters(), Period(None, None, False)) == \
         {"open_deals": None, "open_amount": None}
+
+
+# ---- exact money, deterministic means (CONTRACT §4 v2) ----------------------------------------
+
+N_CENTS = 10_000
+
+
+@pytest.fixture(scope="module")
+def cents() -> Any:
+    """10,000 won deals of ¥0.10 and ¥0.20 alternately, each created at midnight and closed 8 hours
+    later (a third of a day), each with two history entries: lead, then won 8 hours later."""
+    deals, hist = [], []
+    for i in range(N_CENTS):
+        created = T(2024, 1, 1 + i % 28)
+        deals.append({"deal_id": f"c{i:05d}", "stage": "won", "status": "won", "amount": "0.10" if i % 2 else "0.20",
+                      "created_at": created, "closed_at": created + dt.timedelta(hours=8)})
+        hist += [h(f"c{i:05d}", "lead", created), h(f"c{i:05d}", "won", created + dt.timedelta(hours=8))]
+    return make_db({"deals": deals, "deal_stage_history": hist})
+
+
+def test_won_amount_is_exact_where_floats_drift(cents: Any) -> None:
+    amounts = [0.2, 0.1] * (N_CENTS // 2)
+    assert sum(amounts) != 1500.0  # 1500.0000000000466 in binary floats
+    out = run(cents, JAN)
+    assert out["won_deals"] == N_CENTS
+    # 5,000 × 0.10 + 5,000 × 0.20 = 1,500.00 exactly
+    assert type(out["won_amount"]) is Decimal and out["won_amount"] == Decimal("1500.00")
+    assert out["avg_won_amount"] == 0.15  # 1500 / 10,000, one division of the exact sum
+    # every cycle is 8 h: the mean is Σ 10,000 × 28,800,000,000 µs / (10,000 × 86,400,000,000) = 1/3, rounded once
+    assert out["avg_sales_cycle_days"] == 1 / 3
+    assert run(cents, JAN) == out  # the same numbers on a second run
+
+
+def test_time_in_stage_mean_is_one_division(cents: Any) -> None:
+    df = funnel.time_in_stage(cents, CFG, JAN, resolve_period(cents, JAN)).set_index("stage")
+    # 10,000 lead visits of 8 h each: exactly a third of a day, median and mean alike
+    assert df.loc["lead", "visits"] == N_CENTS
+    assert df.loc["lead", "mean_days"] == 1 / 3 and df.loc["lead", "median_days"] == 1 / 3
+
+
+def test_page_frames_carry_money_as_floats(cents: Any) -> None:
+    by_rep = funnel.breakdown(cents, CFG, JAN, resolve_period(cents, JAN), "rep")
+    assert by_rep["won_amount"].dtype == "float64" and by_rep["won_amount"].tolist() == [1500.0]
+    trend = funnel.monthly_trend(cents, CFG, JAN, resolve_period(cents, JAN))
+    assert trend["won_amount"].dtype == "float64" and trend["won_amount"].tolist() == [1500.0]
+    behind = funnel.deals_behind(cents, CFG, JAN, resolve_period(cents, JAN), status="won", limit=3)
+    assert behind["amount"].dtype == "float64" and set(behind["amount"]) <= {0.1, 0.2}

@@ -11,7 +11,9 @@
 * Commission period of a date: the first day of its calendar month or quarter.
 * Durations: exact fractional days or hours between two timestamps, counted in whole
   microseconds (every backend computes that exactly; Spark's `epoch_seconds` drops the fraction of
-  a second), never a count of calendar-day boundaries.
+  a second), never a count of calendar-day boundaries. A mean of durations is the exact sum of
+  their microseconds (`exact_sum`, DECIMAL(38,0)) divided once (`cells.mean`), so it never depends
+  on the order in which a backend adds the rows; money is summed as DECIMAL the same way.
 
 Only ibis expressions here (and the date arithmetic of periods); nothing is executed. This module
 imports nothing of b2bmetrics but the config and the backend protocol, so every layer may use it.
@@ -20,10 +22,12 @@ imports nothing of b2bmetrics but the config and the backend protocol, so every 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 import ibis
+import ibis.expr.datatypes as dt_
 import ibis.expr.types as ir
 
 from b2bmetrics.config import Pipeline
@@ -34,8 +38,12 @@ if TYPE_CHECKING:
     from b2bmetrics.backend import Backend
 
 DAY_S = 86400
-_MICROS_PER_HOUR = 3_600_000_000
-_MICROS_PER_DAY = DAY_S * 1_000_000
+MICROS_PER_HOUR = _MICROS_PER_HOUR = 3_600_000_000
+MICROS_PER_DAY = _MICROS_PER_DAY = DAY_S * 1_000_000
+EXACT_INT = dt_.Decimal(38, 0)  # sums of integers that must not depend on the order of the rows
+MONEY = dt_.Decimal(18, 4)  # schema kind "money"
+# a money 0 (coalesce an empty sum with it and the column stays DECIMAL; a float 0.0 would make it DOUBLE)
+MONEY_ZERO = ibis.literal(decimal.Decimal(0), type=MONEY)
 
 # ---- active on day d, MRR on d ----------------------------------------------------------------
 
@@ -161,9 +169,20 @@ def period_of(value: ir.Value, unit: str) -> ir.DateValue:
 # ---- durations ---------------------------------------------------------------------------------
 
 
+def micros_between(start: ir.Value, end: ir.Value) -> ir.IntegerValue:
+    """Whole microseconds from `start` to `end` (timestamps); NULL when either is NULL."""
+    return end.delta(start, unit="microsecond")
+
+
+def exact_sum(value: ir.NumericValue, where: ir.BooleanValue | None = None) -> ir.NumericValue:
+    """The sum of integers (microseconds, counts) as DECIMAL(38,0): exact whatever the order of the
+    rows, and no BIGINT overflow (10 M durations of a year in microseconds pass 2^63)."""
+    return value.cast(EXACT_INT).sum(where=where)
+
+
 def days_between(start: ir.Value, end: ir.Value) -> ir.FloatingValue:
     """Exact fractional days from `start` to `end` (timestamps); NULL when either is NULL."""
-    return end.delta(start, unit="microsecond") / _MICROS_PER_DAY
+    return micros_between(start, end) / _MICROS_PER_DAY
 
 
 def hours_between(start: ir.Value, end: ir.Value) -> ir.FloatingValue:

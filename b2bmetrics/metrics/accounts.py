@@ -7,11 +7,16 @@ account after aggregation in the database).
 `filters.data_as_of` (the latest day something happened, the day the accounts page scores health on), by the churn
 rule of `_rules`: contracts with `start_date ≤ d` and (`end_date` empty or `end_date > d`). A
 contract ending next year counts today; one starting next month does not yet.
+
+Money: MRR is summed exactly (DECIMAL in the database, Decimal in Python); the frames a page shows
+(`account_list`, `profile`, `ownership`, `mrr_over_time`) carry it as floats, each the float of an
+exact amount or sum.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import ibis
@@ -21,6 +26,7 @@ import pandas as pd
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, data_as_of
 from b2bmetrics.metrics._rules import active_on, deal_status, mrr_on
+from b2bmetrics.metrics.cells import float_columns, money
 from b2bmetrics.metrics.filtering import accounts_in_scope
 from b2bmetrics.metrics.satisfaction import first_response_hours
 
@@ -60,7 +66,7 @@ def account_list(con: Backend, cfg: Config, filters: Filters, search: str = "", 
     out = (acc.left_join(mrr, "account_id").drop("account_id_right")
            .left_join(open_deals, "account_id").drop("account_id_right"))
     out = out.order_by([ibis.desc(out.mrr_now), out.account_id]).limit(limit)
-    return out.execute()
+    return float_columns(out.execute(), "mrr_now")
 
 
 def profile(con: Backend, account_id: str) -> dict[str, pd.DataFrame]:
@@ -96,6 +102,8 @@ def profile(con: Backend, account_id: str) -> dict[str, pd.DataFrame]:
         owner = account["owner_rep_id"].iloc[0]
         team["is_owner"] = team["rep_id"] == owner
         team = team.sort_values(["is_owner", "rep_id"], ascending=[False, True])
+    float_columns(contracts, "mrr")
+    float_columns(deals, "amount")
     return {"account": account, "team": team, "contracts": contracts, "deals": deals, "stage_history": paths,
             "tickets": tickets, "surveys": surveys, "activities": activities}
 
@@ -110,7 +118,7 @@ def mrr_over_time(contracts: pd.DataFrame) -> pd.DataFrame:
     months = pd.date_range(start, end + pd.offsets.MonthEnd(1), freq="ME")
     starts = pd.to_datetime(contracts["start_date"])
     ends = pd.to_datetime(contracts["end_date"])
-    mrr = [float(contracts.loc[active_on(starts, ends, m), "mrr"].sum()) for m in months]
+    mrr = [float(_exact_sum(contracts.loc[active_on(starts, ends, m), "mrr"])) for m in months]
     return pd.DataFrame({"month": months, "mrr": mrr})
 
 
@@ -120,7 +128,13 @@ def mrr_on_day(contracts: pd.DataFrame, day: dt.date) -> float | None:
     if contracts.empty:
         return None
     starts, ends = pd.to_datetime(contracts["start_date"]), pd.to_datetime(contracts["end_date"])
-    return float(contracts.loc[active_on(starts, ends, pd.Timestamp(day)), "mrr"].sum())
+    return float(_exact_sum(contracts.loc[active_on(starts, ends, pd.Timestamp(day)), "mrr"]))
+
+
+def _exact_sum(mrr: pd.Series) -> Decimal:
+    """The exact sum of a few MRR cells (Decimal, or the floats of `profile`'s frame by their shortest
+    repr), so the result does not depend on the order of the rows."""
+    return sum((money(v) or Decimal(0) for v in mrr), Decimal(0))
 
 
 def ownership(con: Backend, cfg: Config, filters: Filters, as_of: dt.date | None = None) -> dict[str, pd.DataFrame]:
@@ -140,4 +154,5 @@ def ownership(con: Backend, cfg: Config, filters: Filters, as_of: dt.date | None
     if filters.reps:
         per_owner = per_owner.filter(per_owner.owner_rep_id.isin(list(filters.reps)))
     return {"unowned": unowned.order_by("account_id").limit(1000).execute(),
-            "per_owner": per_owner.order_by(ibis.desc(per_owner.accounts)).execute()}
+            "per_owner": float_columns(
+                per_owner.order_by([ibis.desc(per_owner.accounts), per_owner.owner_rep_id]).execute(), "active_mrr")}

@@ -60,12 +60,14 @@ from scipy import stats
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, data_as_of, resolve_period
 from b2bmetrics.metrics._rules import (
+    MONEY_ZERO,
     active_during,
     contract_active_on,
     contract_has_days,
     days_between,
     mrr_on,
 )
+from b2bmetrics.metrics.cells import Decimal, money
 from b2bmetrics.metrics.cells import count as _count
 from b2bmetrics.metrics.cells import num as _num
 from b2bmetrics.metrics.cells import ratio as _ratio
@@ -152,7 +154,8 @@ def _retention(contracts: ir.Table, windows: ir.Table) -> ir.Table:
         n_from=j.count(where=contract_active_on(j, j.d_from)), mrr_from=mrr_on(j, j.d_from),
         n_to=j.count(where=contract_active_on(j, j.d_to)), mrr_to=mrr_on(j, j.d_to),
     )
-    mrr_from, mrr_to = ibis.coalesce(per.mrr_from, 0.0), ibis.coalesce(per.mrr_to, 0.0)
+    # DECIMAL throughout: every sum is exact, whatever the order of the rows
+    mrr_from, mrr_to = ibis.coalesce(per.mrr_from, MONEY_ZERO), ibis.coalesce(per.mrr_to, MONEY_ZERO)
     in_s = per.n_from > 0
     return per.group_by("key").aggregate(
         active_accounts_start=per.count(where=in_s),
@@ -173,9 +176,9 @@ def _windows(rows: list[tuple[dt.date, dt.date, dt.date]]) -> ir.Table:
 
 def _numbers(rec: dict[str, Any]) -> dict[str, Any]:
     s, churned = _count(rec.get("active_accounts_start")), _count(rec.get("churned_accounts"))
-    mrr_start = _num(rec.get("mrr_start")) or 0.0
-    mrr_end = _num(rec.get("mrr_end")) or 0.0
-    grr_num = _num(rec.get("grr_num")) or 0.0
+    mrr_start = money(rec.get("mrr_start")) or Decimal(0)
+    mrr_end = money(rec.get("mrr_end")) or Decimal(0)
+    grr_num = money(rec.get("grr_num")) or Decimal(0)
     return {
         "active_accounts_start": s,
         "churned_accounts": churned,
@@ -215,9 +218,11 @@ def monthly(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.D
         out.append({"month": pd.Timestamp(m), "from": d_from, "to": d_to, **_numbers(rec),
                     "active_accounts_end": _count(rec.get("active_accounts_end")),
                     "new_accounts": _count(rec.get("new_accounts")),
-                    "mrr_total_end": _num(rec.get("mrr_total_end")) or 0.0})
+                    "mrr_total_end": money(rec.get("mrr_total_end")) or Decimal(0)})
     frame = pd.DataFrame(out, columns=MONTHLY_COLUMNS)
-    for col in ("logo_churn_rate", "gross_revenue_retention", "net_revenue_retention"):
+    # a page's columns: floats (each the float of an exact sum; plotly and pandas arithmetic want floats)
+    for col in ("logo_churn_rate", "gross_revenue_retention", "net_revenue_retention", "mrr_start", "mrr_end",
+                "mrr_total_end"):
         frame[col] = frame[col].astype("float64")
     return frame
 
@@ -408,7 +413,9 @@ def _health_table(con: Backend, base: ir.Table, as_of: dt.date) -> ir.Table:
     p_sat = ibis.greatest(nps_pen, csat_pen)
     open_t = ibis.coalesce(j.open_tickets, 0)
     p_tickets = (open_t * TICKET_PENALTY).clip(upper=W_TICKETS).cast("float64")
-    mrr_now, mrr_before = ibis.coalesce(j.mrr, 0.0), ibis.coalesce(j.mrr_before, 0.0)
+    # per account (exact DECIMAL sums), as floats: the score's arithmetic is float, and no sum follows
+    mrr_now = ibis.coalesce(j.mrr.cast("float64"), 0.0)
+    mrr_before = ibis.coalesce(j.mrr_before.cast("float64"), 0.0)
     change = ibis.ifelse(mrr_before > 0, (mrr_now - mrr_before) / mrr_before, ibis.null().cast("float64"))
     drop = ibis.coalesce((-change).clip(lower=0), 0.0)
     p_mrr = (drop / MRR_FULL_DROP).clip(upper=1) * W_MRR

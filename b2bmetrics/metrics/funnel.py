@@ -19,7 +19,12 @@ Choices where the contract is silent:
   that has a next entry; the last entry of a deal has no end and is left out (the deal is still
   there, or closed without a recorded move). `median_days_in_stage` is the exact median over those visits.
 * durations are exact fractional days (`_rules.days_between`), never calendar-day counts.
-* `won_amount` is 0.0 (an empty sum) when no won deal has an amount; means and ratios are None.
+* `won_amount` is exact (a Decimal: DECIMAL amounts summed by the backend) and 0 (an empty sum) when
+  no won deal has an amount; means and ratios are floats, each one division of exact sums
+  (`avg_won_amount` = won_amount / won deals with an amount, `avg_sales_cycle_days` = Σ microseconds
+  / n), so they never depend on the order the backend added the rows; None when undefined. Frames
+  for pages (breakdown, monthly_trend, deals_behind, open_pipeline) carry money as floats, each the
+  float of an exact sum.
 * transitions count consecutive history entries only; a close that was never written to the
   history (no `lost` entry) is not invented.
 """
@@ -34,8 +39,17 @@ import pandas as pd
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period
-from b2bmetrics.metrics._rules import days_between, deal_status, with_region
+from b2bmetrics.metrics._rules import (
+    MICROS_PER_DAY,
+    days_between,
+    deal_status,
+    exact_sum,
+    micros_between,
+    with_region,
+)
+from b2bmetrics.metrics.cells import Decimal, float_columns, money
 from b2bmetrics.metrics.cells import count as _count
+from b2bmetrics.metrics.cells import mean as _mean
 from b2bmetrics.metrics.cells import num as _num
 from b2bmetrics.metrics.cells import ratio as _ratio
 from b2bmetrics.metrics.filtering import deals_in_scope
@@ -126,7 +140,8 @@ def _with_reach(con: Backend, cfg: Config, deals: ir.Table, top: ir.Table) -> ir
 
 def stage_visits_live(con: Backend, cfg: Config, deals: ir.Table | None = None) -> ir.Table:
     """History entries (of `deals`, or all) with the deal's next entry, derived from the raw
-    history: deal_id, stage, pos, next_stage, days (NULL when the entry is the deal's last).
+    history: deal_id, stage, pos, next_stage, micros (whole microseconds to the next entry) and days
+    (NULL when the entry is the deal's last).
     Entries without `entered_at` are left out."""
     hist = con.table("deal_stage_history")
     if deals is not None:
@@ -136,8 +151,9 @@ def stage_visits_live(con: Backend, cfg: Config, deals: ir.Table | None = None) 
     # ties on entered_at: pipeline order, lost / unknown last, so the order is deterministic
     hist = hist.mutate(pos=pos, _ord=ibis.coalesce(pos, len(cfg.pipeline.stages)))
     w = ibis.window(group_by=hist.deal_id, order_by=[hist.entered_at, hist._ord, hist.stage])
+    micros = micros_between(hist.entered_at, hist.entered_at.lead().over(w))
     return hist.select("deal_id", "stage", "pos", next_stage=hist.stage.lead().over(w),
-                       days=days_between(hist.entered_at, hist.entered_at.lead().over(w)))
+                       micros=micros, days=micros / MICROS_PER_DAY)
 
 
 # ---- relations the store keeps beside the data (store.materialize) ---------------------------
@@ -198,15 +214,18 @@ def _visit_days(con: Backend, cfg: Config, deals: ir.Table, whole: bool) -> ir.T
 def _measures(c: ir.Table, cfg: Config) -> dict[str, ir.Value]:
     """The cohort aggregates every view shares (one row per group)."""
     won = c.status == "won"
+    cycle = micros_between(c.created_at, c.closed_at)
     out: dict[str, ir.Value] = {f"entered_{i}": c.count(where=c.reach >= i) for i in range(len(cfg.pipeline.stages))}
     out.update({
         "won_deals": c.count(where=won),
         "lost_deals": c.count(where=c.status == "lost"),
         "open_deals": c.count(where=c.status == "open"),
-        # sums and means over won deals skip NULL amounts / dates by SQL semantics
+        # sums over won deals skip NULL amounts / dates by SQL semantics; the means are exact sums
+        # and their counts, divided once in `_derived` (no order-dependent float sum)
         "won_amount": c.amount.sum(where=won),
-        "avg_won_amount": c.amount.mean(where=won),
-        "avg_sales_cycle_days": days_between(c.created_at, c.closed_at).mean(where=won),
+        "won_amount_n": c.amount.count(where=won),
+        "cycle_micros": exact_sum(cycle, where=won),
+        "cycle_n": cycle.count(where=won),
     })
     return out
 
@@ -216,19 +235,19 @@ def _derived(rec: dict[str, Any], n_stages: int) -> dict[str, Any]:
     entered = [_count(rec[f"entered_{i}"]) for i in range(n_stages)]
     won, lost, open_ = _count(rec["won_deals"]), _count(rec["lost_deals"]), _count(rec["open_deals"])
     win_rate = _ratio(won, won + lost)
-    avg_won = _num(rec["avg_won_amount"])
-    cycle = _num(rec["avg_sales_cycle_days"])
+    won_amount = money(rec["won_amount"])
+    avg_won = _mean(won_amount, rec["won_amount_n"])
+    cycle = _mean(rec["cycle_micros"], rec["cycle_n"], MICROS_PER_DAY)
     velocity = None
     if win_rate is not None and avg_won is not None and cycle:
         velocity = open_ * win_rate * avg_won / cycle
-    won_amount = _num(rec["won_amount"])
     return {
         "entered": entered,
         "overall_conversion": _ratio(entered[-1], entered[0]),
         "win_rate": win_rate,
         "won_deals": won,
         "lost_deals": lost,
-        "won_amount": 0.0 if won_amount is None else won_amount,
+        "won_amount": Decimal(0) if won_amount is None else won_amount,
         "avg_won_amount": avg_won,
         "avg_sales_cycle_days": cycle,
         "open_deals": open_,
@@ -315,6 +334,7 @@ def breakdown(con: Backend, cfg: Config, filters: Filters, period: Period, by: B
                "lost_deals", "open_deals", "won_amount", "avg_won_amount", "avg_sales_cycle_days",
                "pipeline_velocity_per_day"]
     out = pd.DataFrame(rows, columns=columns)
+    out["won_amount"] = out["won_amount"].astype("float64")  # a page's column: the float of each exact sum
     if len(out):
         out = out.assign(_unknown=out["group"].isna()).sort_values(
             ["_unknown", "won_amount", "group"], ascending=[True, False, True], kind="stable").drop(columns="_unknown")
@@ -332,7 +352,8 @@ def open_pipeline(con: Backend, cfg: Config, filters: Filters, period: Period) -
     """The pipeline as it stood at the end of the period (a snapshot, not the cohort): deals created
     by then and not yet closed — `closed_at` after the period, or no `closed_at` and still open.
 
-    {"open_deals": count, "open_amount": Σ amount (0.0 when none has one)}; both None without data.
+    {"open_deals": count, "open_amount": Σ amount (exact, a Decimal; 0 when none has one)}; both None
+    without data.
     Two periods' snapshots compare like for like, which the cohort's `open_deals` cannot: an older
     cohort has had longer to close. The dashboard's tile; not part of the CONTRACT §4 JSON.
     """
@@ -343,7 +364,7 @@ def open_pipeline(con: Backend, cfg: Config, filters: Filters, period: Period) -
     still_open = ibis.ifelse(d.closed_at.isnull(), deal_status(cfg.pipeline, d) == "open", d.closed_at >= end)
     d = d.filter(d.created_at.notnull(), d.created_at < end, still_open)
     row = d.aggregate(n=d.count(), amount=d.amount.sum()).execute().iloc[0]
-    return {"open_deals": _count(row["n"]), "open_amount": _num(row["amount"]) or 0.0}
+    return {"open_deals": _count(row["n"]), "open_amount": money(row["amount"]) or Decimal(0)}
 
 
 def monthly_trend(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
@@ -425,8 +446,8 @@ def _deal_frame(con: Backend, cfg: Config, c: ir.Table, limit: int) -> pd.DataFr
     j = j.left_join(reps, j.owner_rep_id == reps._r_id)
     j = j.mutate(reach_stage=_stage_name(cfg, j.reach))
     j = j.order_by([ibis.desc(j.created_at), j.deal_id]).limit(limit)
-    return j.select("deal_id", "account_id", "account_name", "owner_rep_id", "owner_name", "amount",
-                    "created_at", "closed_at", "status", "stage", "reach_stage").execute()
+    return float_columns(j.select("deal_id", "account_id", "account_name", "owner_rep_id", "owner_name", "amount",
+                                  "created_at", "closed_at", "status", "stage", "reach_stage").execute(), "amount")
 
 
 def time_in_stage(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
@@ -437,9 +458,12 @@ def time_in_stage(con: Backend, cfg: Config, filters: Filters, period: Period) -
     v = stage_visits(con, cfg, _cohort_deals(con, cfg, filters, period), _whole(filters, period))
     v = v.filter(v.days.notnull(), v.pos.notnull())
     df = v.group_by("stage").aggregate(
-        visits=v.count(), deals=v.deal_id.nunique(), median_days=v.days.median(), mean_days=v.days.mean(),
+        visits=v.count(), deals=v.deal_id.nunique(), median_days=v.days.median(), _micros=exact_sum(v.micros),
         p25_days=v.days.quantile(0.25), p75_days=v.days.quantile(0.75),
     ).execute()
+    # the mean: the exact sum of microseconds divided once (a float sum would depend on the row order)
+    df["mean_days"] = [_mean(t, n, MICROS_PER_DAY) for t, n in zip(df["_micros"], df["visits"], strict=True)]
+    df = df.drop(columns="_micros")
     grid = pd.DataFrame({"stage": list(cfg.pipeline.stages)})
     grid["phase"] = [cfg.pipeline.phase_of(s) for s in cfg.pipeline.stages]
     out = grid.merge(df, on="stage", how="left")
