@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import sys
 import time
@@ -117,7 +116,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf -> null, numpy scalars -> Python, nested containers cleaned."""
+    """The old JSON-safe walk (NaN/inf -> None, numpy scalars -> Python, dates -> ISO text, Decimal kept),
+    kept only for tests that compare two KPI dicts value by value; the CLI writes with `jsonout.dumps`."""
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -155,9 +155,13 @@ def cmd_kpis(args: argparse.Namespace) -> int:
         store = Store.at(args.db)
         cfg = load_config(args.config, args.db)
         con = store.ibis()
-    result = _clean(compute_kpis(con, cfg, filters))
+    result = compute_kpis(con, cfg, filters)
     if args.format == "json":
-        print(json.dumps(result, ensure_ascii=False, allow_nan=False))
+        from b2bmetrics.jsonout import dumps
+
+        sys.stdout.flush()
+        sys.stdout.buffer.write(dumps(result) + b"\n")  # UTF-8 whatever the terminal's locale
+        sys.stdout.buffer.flush()
     else:
         from b2bmetrics.report import kpi_table
 

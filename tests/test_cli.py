@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from b2bmetrics.cli import main
@@ -106,3 +108,67 @@ def test_export_writes_every_table_as_parquet(demo_db: Path, tmp_path: Path) -> 
 def test_console_script_runs() -> None:
     result = subprocess.run([sys.executable, "-m", "b2bmetrics.cli", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "ingest" in result.stdout
+
+
+# ---- the same bytes on every run (CONTRACT §4 v2) ----------------------------------------------
+
+ROW_GROUP = 2048  # DuckDB's default is 122,880 rows: at a few thousand accounts every table would be one group
+
+
+@pytest.fixture(scope="module")
+def split_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo at 3,000 accounts (≈ 80,000 activities, 55,000 stage moves), rewritten with row
+    groups of 2,048 rows, so DuckDB's threads split every scan and aggregate into many parts
+    whose order varies from run to run, as on a large database."""
+    work = tmp_path_factory.mktemp("determinism")
+    demo, db = work / "demo.duckdb", work / "split.duckdb"
+    assert main(["demo", "--db", str(demo), "--accounts", "3000", "--seed", "11"]) == 0
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute(f"ATTACH '{demo}' AS src (READ_ONLY)")
+        con.execute(f"ATTACH '{db}' AS dst (ROW_GROUP_SIZE {ROW_GROUP})")
+        con.execute("COPY FROM DATABASE src TO dst")
+        groups = con.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('dst.activities')").fetchone()
+    finally:
+        con.close()
+    assert groups is not None and groups[0] > 20  # the split really happened
+    return db
+
+
+def _kpis_bytes(db: Path, *extra: str) -> bytes:
+    """stdout of `b2bmetrics kpis --db DB --format json ...` in a process of its own (default threads)."""
+    proc = subprocess.run([sys.executable, "-m", "b2bmetrics.cli", "kpis", "--db", str(db), "--format", "json", *extra],
+                          capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+    return proc.stdout
+
+
+# money the contract calls exact, with the most decimal places each may have: DECIMAL(18,4) sums keep 4;
+# amount × share (DECIMAL(12,10)) up to 14; commission figures are rounded to cents
+EXACT_MONEY = {"won_amount": 4, "mrr_start": 4, "mrr_end": 4, "quota": 4, "credited_revenue": 14,
+               "total_payout": 2, "commission": 2, "referral_commission": 2, "clawback": 2, "payout": 2}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [(), ("--region", "华东")], ids=["everyone", "one-region"])
+def test_kpis_json_is_byte_identical_from_run_to_run(split_demo: Path, extra: tuple[str, ...]) -> None:
+    first, second = _kpis_bytes(split_demo, *extra), _kpis_bytes(split_demo, *extra)
+    assert first == second
+    assert first.endswith(b"}\n") and first.count(b"\n") == 1  # one object on one line
+    out = json.loads(first)
+    assert out["commission"]["rows"] and out["funnel"]["stages"]  # something to compare was printed
+    # the lists come out in a stated order: stages as configured, rows by period then person,
+    # tables as the schema declares them
+    rows = [(r["period_start"], r["rep_id"]) for r in out["commission"]["rows"]]
+    assert rows == sorted(rows)
+    from b2bmetrics.config import Config
+    from b2bmetrics.schema import TABLES
+
+    assert [s["stage"] for s in out["funnel"]["stages"]] == list(Config().pipeline.stages)
+    assert list(out["quality"]["tables"]) == list(TABLES)
+    # exact money prints as decimals, never as a float's 18501147.310000002
+    text = first.decode("utf-8")
+    for key, places in EXACT_MONEY.items():
+        for number in re.findall(rf'"{key}":(-?[0-9.eE+-]+)', text):
+            assert re.fullmatch(rf"-?[0-9]+\.[0-9]{{1,{places}}}", number), (key, number)
