@@ -2,17 +2,18 @@
 
 `commission.facts._facts_of` and `commission.rows._row_columns` work on arrays for speed (tens of thousands of rows at
 scale). The reference below is the straightforward version they replaced: dicts keyed by
-(person, period), the scalar tier arithmetic, one row at a time. Both read the very same query
-result, so any difference, down to the last bit of a float or the sign of a zero, is theirs.
+(person, period), the scalar tier arithmetic in decimals, exact fractions for the clawback rates,
+rounding to cents at the end, one row at a time. Both read the very same query result, so any
+difference, down to the last bit of a float (attainment), a cent or the order of the rows, is theirs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 from collections import defaultdict
 from dataclasses import replace
+from decimal import Context, Decimal, localcontext
+from fractions import Fraction
 from typing import Any
 
 import ibis
@@ -41,17 +42,26 @@ PLANS = {
     "long_clawback": replace(CFG.commission, clawback_days=400),
     "no_clawback": replace(CFG.commission, clawback_days=0),
 }
+WIDE = Context(prec=100)
+
+
+def money(value: Any) -> Decimal:
+    """A value of the query: an amount × 10^10 (the weight of share 1), NULL = 0."""
+    if value is None or value != value:
+        return Decimal(0)
+    with localcontext(WIDE):
+        return Decimal(value) / 10**10
 
 
 def reference_rows(df: pd.DataFrame, plan: Plan, periods: list[dt.date]) -> list[dict[str, Any]]:
     """The rows of `summary`, computed one key at a time from the query's long result."""
-    credit: dict[Any, float] = {}
-    referral: dict[Any, float] = {}
-    quota: dict[Any, float] = {}
-    claw_referral: dict[Any, float] = {}
-    claw_credit: dict[Any, list[tuple[dt.date, float]]] = defaultdict(list)
+    credit: dict[Any, Decimal] = {}
+    referral: dict[Any, Decimal] = {}
+    quota: dict[Any, Decimal] = {}
+    claw_referral: dict[Any, Decimal] = {}
+    claw_credit: dict[Any, list[tuple[dt.date, Decimal]]] = defaultdict(list)
     for kind, person, start, origin, value in zip(df["kind"], df["person"], df["period_start"], df["origin"],
-                                                  df["value"].astype("float64").fillna(0.0).tolist(), strict=True):
+                                                  [money(v) for v in df["value"]], strict=True):
         key = (str(person), pd.Timestamp(start).date())
         if kind == "credit":
             credit[key] = value
@@ -60,33 +70,51 @@ def reference_rows(df: pd.DataFrame, plan: Plan, periods: list[dt.date]) -> list
         elif kind == "quota":
             quota[key] = value
         elif kind == "claw_referral":
-            claw_referral[key] = claw_referral.get(key, 0.0) + value
+            claw_referral[key] = claw_referral.get(key, Decimal(0)) + value
         else:
             claw_credit[key].append((pd.Timestamp(origin).date(), value))
+    default_quota, referral_rate = Decimal(str(plan.default_quota)), Decimal(str(plan.referral_rate))
 
-    def commission(key: Any) -> float:
-        return cm.tier_commission(credit.get(key, 0.0), quota.get(key, plan.default_quota), plan)
+    def commission(key: Any) -> Decimal:
+        return cm.tier_commission(credit.get(key, Decimal(0)), quota.get(key, default_quota), plan)
 
-    def rate(key: Any) -> float | None:
-        credited = credit.get(key, 0.0)
-        return None if credited == 0 else commission(key) / credited
+    def rate(key: Any) -> Fraction:
+        credited = credit.get(key, Decimal(0))
+        return Fraction(0) if credited == 0 else Fraction(commission(key)) / Fraction(credited)
 
-    def clawback(key: Any) -> float:
+    def clawback(key: Any) -> Decimal:
         if key not in claw_credit and key not in claw_referral:
-            return 0.0
-        amounts = [value * (rate((key[0], origin)) or 0.0) for origin, value in claw_credit.get(key, [])]
-        return math.fsum([*amounts, plan.referral_rate * claw_referral.get(key, 0.0)])
+            return Decimal("0.00")
+        amounts = [Fraction(value) * rate((key[0], origin)) for origin, value in claw_credit.get(key, [])]
+        return cm.cents(sum(amounts, Fraction(referral_rate) * Fraction(claw_referral.get(key, Decimal(0)))))
 
-    keys = sorted({k for k in (*credit, *referral, *claw_credit, *claw_referral) if k[1] in set(periods)},
-                  key=lambda k: (k[1], k[0]))
+    keys = sorted(k for k in {*credit, *referral, *claw_credit, *claw_referral} if k[1] in set(periods))
     rows = []
     for key in keys:
-        credited, q = credit.get(key, 0.0), quota.get(key, plan.default_quota)
-        paid, referred, clawed = commission(key), plan.referral_rate * referral.get(key, 0.0), clawback(key)
+        credited, q = credit.get(key, Decimal(0)), quota.get(key, default_quota)
+        paid, clawed = cm.cents(commission(key)), clawback(key)
+        with localcontext(WIDE):
+            referred = cm.cents(referral_rate * referral.get(key, Decimal(0)))
+        with localcontext(Context(prec=34)):
+            attainment = float(credited / q) if q > 0 else None
         rows.append({"rep_id": key[0], "period_start": key[1].isoformat(), "credited_revenue": credited,
-                     "quota": q, "attainment": credited / q if q > 0 else None, "commission": paid,
+                     "quota": q, "attainment": attainment, "commission": paid,
                      "referral_commission": referred, "clawback": clawed, "payout": paid + referred - clawed})
     return rows
+
+
+def canonical(value: Any) -> Any:
+    """Decimals by value (the JSON prints them without trailing zeros), floats to the last bit and
+    the sign of a zero, dict keys in order."""
+    if isinstance(value, dict):
+        return [(k, canonical(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    if isinstance(value, Decimal):
+        return ("decimal", str(value.normalize()))
+    if isinstance(value, float):
+        return ("float", repr(value))
+    return value
 
 
 def assert_same_as_reference(monkeypatch: pytest.MonkeyPatch, con: Any, filters: Filters, period: Period,
@@ -100,9 +128,11 @@ def assert_same_as_reference(monkeypatch: pytest.MonkeyPatch, con: Any, filters:
     monkeypatch.setattr(cm_facts, "_facts_of", keep_result)
     got = cm.summary(con, CFG, filters, period, plan)
     rows = reference_rows(results[0], plan, cm.commission_periods(period, plan.period)) if results else []
-    expected = {"total_payout": math.fsum(r["payout"] for r in rows), "rows": rows}
-    # json spells floats with repr: the last bit and the sign of a zero count, and so does key order
-    assert json.dumps(got) == json.dumps(expected)
+    expected = {"total_payout": sum((r["payout"] for r in rows), Decimal("0.00")), "rows": rows}
+    assert canonical(got) == canonical(expected)
+    for row in got["rows"]:  # the rounded figures in cents, the payout their sum
+        assert all(row[k].as_tuple().exponent == -2 for k in ("commission", "referral_commission", "clawback"))
+        assert row["payout"] == row["commission"] + row["referral_commission"] - row["clawback"]
     return got
 
 

@@ -6,21 +6,28 @@ ids, also ids missing from `reps`; segment does not apply). Each row is one pers
 commission period (calendar quarter or month) overlapping the filter period, and counts that
 whole commission period.
 
+Money is exact (CONTRACT §4 "(v2) Money in the JSON"): credited revenue and quotas are the
+data's decimals; commission, referral commission and clawback are computed exactly, then rounded
+to cents half away from zero (`cents`, the one rounding rule); a payout is the sum of its rounded
+parts and `total_payout` the sum of the payouts, all `Decimal`. Attainment is a float.
+
 By concern:
 
-* `plan`: the plan's arithmetic — commission periods, tier bands, cap, rates (Python, small numbers);
+* `plan`: the plan's arithmetic — commission periods, tier bands, cap, rates read as decimals
+  (`numbers`), and `cents`;
 * `facts`: what a payout is computed from — credits, referrals, clawbacks and quotas, aggregated
-  in the database in one query into one long, small frame;
-* `rows`: one row per person and period (the tier arithmetic over arrays), `summary`,
-  `total_payout`, and the rows with names as the pages read them (`attainment`, `all_rows`, `in_view`);
-* `statement`: one person's lines deal by deal, and the views derived from computed rows
-  (`leaderboard`, `referral_earnings`, `what_if`).
+  in the database in one query (exact decimal sums) into one long, small frame;
+* `rows`: one row per person and period, `summary`, `total_payout`, and the rows with names as
+  the pages read them (`attainment`, `all_rows`, `in_view`);
+* `statement`: one person's lines deal by deal, in cents that sum to the row (`apportion`), and
+  the views derived from computed rows (`leaderboard`, `referral_earnings`, `what_if`).
 """
 
 from __future__ import annotations
 
 from b2bmetrics.metrics.commission.facts import Facts
 from b2bmetrics.metrics.commission.plan import (
+    cents,
     commission_periods,
     next_period_start,
     period_start_of,
@@ -39,6 +46,7 @@ from b2bmetrics.metrics.commission.rows import (
 from b2bmetrics.metrics.commission.statement import (
     LINE_ORDER,
     STATEMENT_COLUMNS,
+    apportion,
     leaderboard,
     referral_earnings,
     statement,
@@ -46,7 +54,8 @@ from b2bmetrics.metrics.commission.statement import (
 )
 
 __all__ = [
-    "LINE_ORDER", "STATEMENT_COLUMNS", "Facts", "Row", "all_rows", "attainment", "commission_periods",
+    "LINE_ORDER", "STATEMENT_COLUMNS", "Facts", "Row", "all_rows", "apportion", "attainment", "cents",
+    "commission_periods",
     "effective_rate", "in_view", "leaderboard", "next_period_start", "period_start_of", "referral_earnings",
     "statement", "summary", "tier_commission", "tier_commissions", "total_payout", "what_if",
 ]

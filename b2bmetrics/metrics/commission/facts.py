@@ -17,13 +17,20 @@ Choices where the contract is silent:
   The reversal lands in the commission period containing day 0 + clawback_days.
 * Which people's rows are shown: region by the person's `reps.region`, rep by id (ids missing
   from `reps` too); segment does not apply.
+
+Money is exact from the table to the row. A credit line is amount × share, and shares have at most
+10 decimal places (DECIMAL(12, 10)), so each line carries its weight = share × 10^10, an integer,
+and the database sums amount × weight as DECIMAL(38, 4): a product both DuckDB and Spark keep
+exact (a decimal times an integer keeps its 4 places), where amount × share would lose places on
+Spark or overflow DECIMAL(18, 14) on DuckDB. Every value of the query is in that unit (referrals
+and quotas × 10^10 too); `_unscale` turns it back into the exact `Decimal` (scale 14).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -42,6 +49,7 @@ from b2bmetrics.metrics._rules import (
     period_start_of,
     reps_in_regions,
 )
+from b2bmetrics.metrics.commission.plan import EXACT, ZERO
 
 if TYPE_CHECKING:
     from b2bmetrics.backend import Backend
@@ -60,29 +68,58 @@ def _won_deals(con: Backend, cfg: Config, lo: dt.date, hi: dt.date) -> ir.Table:
                     d.closed_at >= _ts(lo), d.closed_at < _ts(hi))
 
 
+WEIGHT_DIGITS = 10  # a share has at most 10 decimal places
+WEIGHT_ONE = 10**WEIGHT_DIGITS  # the weight of share 1 (a deal credited wholly, a referral, a quota)
+
+
+def _money(value: ir.Value) -> ir.DecimalValue:
+    """An amount as DECIMAL(38, 4), the type the database multiplies and sums it in."""
+    return value.cast("decimal(38, 4)")
+
+
+def _weight(share: ir.Value) -> ir.IntegerValue:
+    """share × 10^10 as an integer (exact for a DECIMAL(12, 10) share; a float share is rounded to it)."""
+    return (share.cast("decimal(38, 10)") * WEIGHT_ONE).round(0).cast("int64")
+
+
+def _scaled(value: ir.Value, weight: ir.Value | int = WEIGHT_ONE) -> ir.DecimalValue:
+    """value × weight, exact: the unit of every value the commission queries return."""
+    w = ibis.literal(weight, type="int64") if isinstance(weight, int) else weight
+    return _money(value) * w
+
+
+def _unscale(value: Any) -> Decimal:
+    """A value of the query (an amount × 10^10, DECIMAL(38, 4)) as the exact Decimal; NULL -> 0."""
+    if value is None or value != value:  # NULL (None, or NaN from a backend that reads it so)
+        return ZERO
+    return Decimal(value).scaleb(-WEIGHT_DIGITS, context=EXACT)
+
+
 def _credit_lines(con: Backend, won: ir.Table) -> ir.Table:
-    """One row per deal and credited person: its `deal_splits` shares, else the owner with share 1."""
-    base = won.select("deal_id", "account_id", "closed_at", "amount", "owner_rep_id")
+    """One row per deal and credited person: its `deal_splits` shares, else the owner with share 1;
+    `amount` as DECIMAL(38, 4), `weight` = share × 10^10 and `scaled` = amount × weight (the
+    credited amount × 10^10)."""
+    base = won.select("deal_id", "account_id", "closed_at", "owner_rep_id", amount=_money(won.amount))
     sp = con.table("deal_splits")
     sp = sp.filter(sp.deal_id.notnull(), sp.rep_id.notnull(), sp.share.notnull()).select(
-        _sp_deal="deal_id", _sp_rep="rep_id", _sp_share="share")
+        _sp_deal="deal_id", _sp_rep="rep_id", _sp_weight=_weight(sp.share))
     split = base.join(sp, base.deal_id == sp._sp_deal)
     split = split.select("deal_id", "account_id", "closed_at", "amount", person=split._sp_rep,
-                         share=split._sp_share.cast("float64"),
-                         credited=(split.amount * split._sp_share).cast("float64"))
+                         weight=split._sp_weight, scaled=_scaled(split.amount, split._sp_weight))
     has_split = sp.select(_sp_deal2=sp._sp_deal).distinct()
     whole = base.anti_join(has_split, base.deal_id == has_split._sp_deal2)
     whole = whole.filter(whole.owner_rep_id.notnull()).select(
         "deal_id", "account_id", "closed_at", "amount", person=whole.owner_rep_id,
-        share=ibis.literal(1.0, type="float64"), credited=whole.amount.cast("float64"))
+        weight=ibis.literal(WEIGHT_ONE, type="int64"), scaled=_scaled(whole.amount))
     return ibis.union(split, whole, distinct=False)
 
 
 def _referral_lines(won: ir.Table) -> ir.Table:
-    """Won deals whose referrer is someone other than the owner, one row per deal."""
+    """Won deals whose referrer is someone other than the owner, one row per deal (`scaled` = the
+    amount × 10^10)."""
     ref = won.filter(won.referrer_id.notnull(), won.referrer_id != "",
                      won.owner_rep_id.isnull() | (won.referrer_id != won.owner_rep_id))
-    return ref.select("deal_id", "account_id", "closed_at", amount=ref.amount.cast("float64"),
+    return ref.select("deal_id", "account_id", "closed_at", amount=_money(ref.amount), scaled=_scaled(ref.amount),
                       person=ref.referrer_id)
 
 
@@ -122,32 +159,33 @@ class Facts:
     """Aggregates per person and period, the input of the tier arithmetic, held column by column.
 
     Each (person, period) of the query's result is one key, and the key arrays are sorted by period,
-    then person (the order of the rows). Keys with only a quota stay: a clawback needs its origin
-    period's quota. Arrays, not dicts keyed by (person, period): at 200,000 accounts there are about
-    80,000 keys, and building and reading such dicts cost more than the query.
+    then person. Keys with only a quota stay: a clawback needs its origin period's quota. Arrays,
+    not dicts keyed by (person, period): at 200,000 accounts there are about 80,000 keys, and
+    building and reading such dicts cost more than the query. Money arrays hold exact `Decimal`s
+    (numpy object arrays).
     """
 
     unit: str
     periods: list[dt.date]  # the shown commission periods
     person: np.ndarray  # object: rep id of each key
     day: np.ndarray  # int64: first day of the key's period, in days since 1970-01-01
-    credit: np.ndarray  # credited revenue
-    referral: np.ndarray  # referred amount
+    credit: np.ndarray  # Decimal: credited revenue
+    referral: np.ndarray  # Decimal: referred amount
     referral_deals: np.ndarray  # int64
-    claw_referral: np.ndarray  # referred amount clawed back, landing in the key's period
-    quota: np.ndarray  # the quotas row's amount; NaN without a quotas row
+    claw_referral: np.ndarray  # Decimal: referred amount clawed back, landing in the key's period
+    quota: np.ndarray  # Decimal: the quotas row's amount; None without a quotas row
     has_row: np.ndarray  # bool: credited, referred or clawed back (a quota alone makes no row)
     # credited shares clawed back, one entry per person, landing period and origin period
     claw_key: np.ndarray  # int64: the landing key
     claw_origin: np.ndarray  # int64: the origin period's key, -1 when there is none
-    claw_credit: np.ndarray  # the credited share amount
+    claw_credit: np.ndarray  # Decimal: the credited share amount
 
     @classmethod
     def empty(cls, unit: str, periods: list[dt.date]) -> Facts:
-        floats, ints = np.zeros(0), np.zeros(0, dtype="int64")
-        return cls(unit, periods, person=np.zeros(0, dtype=object), day=ints, credit=floats, referral=floats,
-                   referral_deals=ints, claw_referral=floats, quota=floats, has_row=np.zeros(0, dtype=bool),
-                   claw_key=ints, claw_origin=ints, claw_credit=floats)
+        money, ints = np.zeros(0, dtype=object), np.zeros(0, dtype="int64")
+        return cls(unit, periods, person=np.zeros(0, dtype=object), day=ints, credit=money, referral=money,
+                   referral_deals=ints, claw_referral=money, quota=money, has_row=np.zeros(0, dtype=bool),
+                   claw_key=ints, claw_origin=ints, claw_credit=money)
 
 
 def _window(periods: list[dt.date], unit: str, days: int) -> tuple[dt.date, dt.date]:
@@ -175,12 +213,12 @@ def _facts(con: Backend, cfg: Config, plan: Plan, periods: list[dt.date], filter
         keys: dict[str, ir.Value] = {"person": t.person, "period_start": t.period_start}
         if origin is not None:  # never group by a NULL literal (Spark's GROUP BY ordinals dislike it)
             keys["origin"] = origin
-        g = t.group_by(**keys).aggregate(value=value.sum().cast("float64"), n=t.count().cast("int64"))
+        g = t.group_by(**keys).aggregate(value=value.sum().cast("decimal(38, 4)"), n=t.count().cast("int64"))
         if origin is None:
             g = g.mutate(origin=null_date)
         return g.mutate(kind=ibis.literal(kind))
 
-    parts = [part("credit", credit, credit.credited), part("referral", refs, refs.amount)]
+    parts = [part("credit", credit, credit.scaled), part("referral", refs, refs.scaled)]
     if plan.clawback_days > 0:
         clawed = _clawed(con, won, plan.clawback_days)
         clawed = clawed.select(_cl_deal="deal_id", _land=period_of(clawed.clawback_date, unit))
@@ -190,13 +228,12 @@ def _facts(con: Backend, cfg: Config, plan: Plan, periods: list[dt.date], filter
             # database checks the contracts once instead of once per join
             landing = clawed.view()
             j = lines.join(landing, lines.deal_id == landing._cl_deal)
-            j = j.select(person=j.person, period_start=j._land, origin=j.period_start,
-                         value=j.credited if kind == "claw_credit" else j.amount)
+            j = j.select(person=j.person, period_start=j._land, origin=j.period_start, value=j.scaled)
             parts.append(part(kind, j, j.value, j.origin))
     q = con.table("quotas")
     q = q.filter(q.rep_id.notnull(), q.period_start >= lo, q.period_start < hi)
-    q = q.select(person=q.rep_id, period_start=q.period_start.cast("date"), amount=q.quota_amount)
-    parts.append(part("quota", q, q.amount))
+    q = q.select(person=q.rep_id, period_start=q.period_start.cast("date"), scaled=_scaled(q.quota_amount))
+    parts.append(part("quota", q, q.scaled))
 
     cols = ["kind", "person", "period_start", "origin", "value", "n"]
     u = ibis.union(*[p.select(*cols) for p in parts], distinct=False)
@@ -215,20 +252,22 @@ def _facts_of(df: pd.DataFrame, unit: str, periods: list[dt.date]) -> Facts:
     width = max(len(people), 1)
     key_code, key_of_row = np.unique(_days(df["period_start"]) * width + person_code, return_inverse=True)
     size = len(key_code)
-    value = df["value"].astype("float64").fillna(0.0).to_numpy()
+    value = np.empty(len(df), dtype=object)
+    value[:] = [_unscale(v) for v in df["value"].tolist()]
     n = df["n"].fillna(0).astype("int64").to_numpy()
     is_kind = {kind: (df["kind"] == kind).to_numpy(dtype=bool) for kind in _KINDS}
 
-    def per_key(kind: str, values: np.ndarray, missing: float) -> np.ndarray:
+    def per_key(kind: str, values: np.ndarray, missing: Any) -> np.ndarray:
         """The kind's value of each key (the query groups by key: at most one row per kind)."""
         out = np.full(size, missing, dtype=values.dtype)
         out[key_of_row[is_kind[kind]]] = values[is_kind[kind]]
         return out
 
     # a person's referrals clawed back in one period may come from several origin periods: added up
-    # in row order, as a running sum from 0.0 (np.add.at is unbuffered and goes in index order)
-    claw_referral = np.zeros(size)
-    np.add.at(claw_referral, key_of_row[is_kind["claw_referral"]], value[is_kind["claw_referral"]])
+    claw_referral = np.full(size, ZERO, dtype=object)
+    for key, amount in zip(key_of_row[is_kind["claw_referral"]].tolist(), value[is_kind["claw_referral"]].tolist(),
+                           strict=True):
+        claw_referral[key] = EXACT.add(claw_referral[key], amount)
     has_row = np.zeros(size, dtype=bool)
     has_row[key_of_row[~is_kind["quota"]]] = True
 
@@ -236,9 +275,9 @@ def _facts_of(df: pd.DataFrame, unit: str, periods: list[dt.date]) -> Facts:
     origin_code = _days(df["origin"][claws]) * width + person_code[claws]
     return Facts(
         unit, periods, person=people[key_code % width], day=key_code // width,
-        credit=per_key("credit", value, 0.0), referral=per_key("referral", value, 0.0),
+        credit=per_key("credit", value, ZERO), referral=per_key("referral", value, ZERO),
         referral_deals=per_key("referral", n, 0), claw_referral=claw_referral,
-        quota=per_key("quota", value, math.nan), has_row=has_row,
+        quota=per_key("quota", value, None), has_row=has_row,
         claw_key=key_of_row[claws], claw_origin=_positions(key_code, origin_code), claw_credit=value[claws])
 
 
@@ -262,4 +301,3 @@ def _as_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return pd.Timestamp(value).date()
-

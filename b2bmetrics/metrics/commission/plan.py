@@ -1,26 +1,112 @@
-"""A commission plan's arithmetic: the periods it pays by, its tier bands, cap and rates.
+"""A commission plan's arithmetic: the periods it pays by, its tier bands, cap and rates, and the
+one rounding rule of money paid (`cents`).
 
-Plain Python on small numbers (the database has already summed the credits): `tier_commission`
-for one person and period, `tier_commissions` the same over arrays, element for element equal.
+Everything is exact (CONTRACT §4 "(v2) Money in the JSON"). The config holds a plan's rates,
+bounds, cap and default quota as floats; `numbers` reads each one as the decimal it is written as,
+`Decimal(str(x))` (0.04 is 4/100, not the binary float nearest to it), in this one place, once per
+plan. The tier arithmetic then only adds, subtracts, multiplies and compares decimals, in a context
+that refuses an inexact result (`EXACT`): a commission before rounding is the exact value. A ratio (an effective rate, commission / credited) is a `Fraction`, exact too.
+
+`cents` rounds a figure paid to cents half away from zero (−0.125 → −0.13, as Excel's ROUND):
+each row's commission, referral commission and clawback, and each statement line.
+
 Tier bands are closed above: band i covers attainment (up_to[i-1], up_to[i]], so attainment exactly
 at an `up_to` is paid at that band's rate in retroactive mode (marginal mode is continuous there).
+Attainment is compared as credited ≤ up_to × quota, exactly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import (
+    MAX_EMAX,
+    MAX_PREC,
+    MIN_EMIN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
 
-import numpy as np
-
-from b2bmetrics.config import Plan, Tier
+from b2bmetrics.config import Plan
 from b2bmetrics.filters import Period
 from b2bmetrics.metrics._rules import next_period_start, period_start_of
 
-__all__ = ["commission_periods", "next_period_start", "period_start_of", "tier_commission", "tier_commissions"]
+__all__ = ["CENT", "EXACT", "ZERO", "PlanNumbers", "cents", "commission_periods", "decimal", "exact_sum",
+           "next_period_start", "numbers", "period_start_of", "ratio", "tier_commission", "tier_commissions"]
 
-# relative slack when comparing attainment with a band bound: 0.3 × quota must sit in the 0.3 band
-_BOUND_EPS = 1e-12
+# Sums and products are exact at any length under an unbounded precision (the digits are only as
+# many as a result needs, e.g. 0.125 + 1e-194); nothing divides in it (ratios are Fractions), and
+# an inexact result would be a bug, so it raises instead of rounding silently.
+EXACT = Context(prec=MAX_PREC, rounding=ROUND_HALF_EVEN, Emax=MAX_EMAX, Emin=MIN_EMIN,
+                traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
+_ROUNDING = Context(prec=MAX_PREC, rounding=ROUND_HALF_UP, Emax=MAX_EMAX, Emin=MIN_EMIN,
+                    traps=[InvalidOperation, DivisionByZero, Overflow])
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+_ZERO_CENTS = Decimal("0.00")
+
+
+def decimal(value: float | int | Decimal) -> Decimal:
+    """A plan's number (a float of the config) as the decimal it is written as: Decimal(str(x))."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value!r}")
+    return Decimal(str(value))
+
+
+def cents(value: Decimal | Fraction | int) -> Decimal:
+    """`value` rounded to cents, half away from zero (2.345 → 2.35, −0.125 → −0.13); never −0.00."""
+    if isinstance(value, Fraction):
+        scaled = value * 100
+        whole, rest = divmod(abs(scaled.numerator), scaled.denominator)
+        if 2 * rest >= scaled.denominator:
+            whole += 1
+        out = Decimal(whole if scaled >= 0 else -whole).scaleb(-2, context=_ROUNDING)
+    else:
+        out = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP, context=_ROUNDING)
+    return out if out else _ZERO_CENTS
+
+
+def ratio(numerator: Decimal, denominator: Decimal) -> Fraction | None:
+    """numerator / denominator exactly; None when the denominator is 0."""
+    return None if not denominator else Fraction(numerator) / Fraction(denominator)
+
+
+@dataclass(frozen=True)
+class PlanNumbers:
+    """A plan's numbers as exact decimals: bands (up_to, rate) with up_to None for the open last band."""
+
+    bands: tuple[tuple[Decimal | None, Decimal], ...]
+    cap: Decimal
+    default_quota: Decimal
+    referral_rate: Decimal
+    retroactive: bool
+
+    @property
+    def last_rate(self) -> Decimal:
+        return self.bands[-1][1]
+
+
+@lru_cache(maxsize=64)
+def numbers(plan: Plan) -> PlanNumbers:
+    """The plan's floats read as decimals (the one place they are converted)."""
+    return PlanNumbers(
+        bands=tuple((None if t.up_to is None else decimal(t.up_to), decimal(t.rate)) for t in plan.tiers),
+        cap=decimal(plan.cap), default_quota=decimal(plan.default_quota),
+        referral_rate=decimal(plan.referral_rate), retroactive=plan.mode == "retroactive")
 
 
 def commission_periods(period: Period, unit: str) -> list[dt.date]:
@@ -33,61 +119,47 @@ def commission_periods(period: Period, unit: str) -> list[dt.date]:
     return out
 
 
-def _band(attainment: float, tiers: tuple[Tier, ...]) -> Tier:
-    """The band attainment falls in: band i covers (up_to[i-1], up_to[i]]; the last is open."""
-    for tier in tiers:
-        if tier.up_to is None or attainment <= tier.up_to * (1 + _BOUND_EPS):
-            return tier
-    return tiers[-1]
+def _commission(credited: Decimal, quota: Decimal, n: PlanNumbers) -> Decimal:
+    """The tier arithmetic in the current (exact) context."""
+    if credited <= 0:
+        return ZERO
+    if quota <= 0:
+        raw = credited * n.last_rate
+    elif n.retroactive:
+        rate = next((r for up_to, r in n.bands if up_to is None or credited <= up_to * quota), n.last_rate)
+        raw = credited * rate
+    else:
+        raw, lower = ZERO, ZERO
+        for up_to, rate in n.bands:
+            upper = None if up_to is None else up_to * quota
+            if credited > lower:
+                raw += ((credited if upper is None else min(credited, upper)) - lower) * rate
+            if upper is None or credited <= upper:
+                break
+            lower = upper
+    return min(raw, n.cap) if n.cap > 0 else raw
 
 
-def tier_commission(credited: float, quota: float, plan: Plan) -> float:
-    """Commission on `credited` revenue against `quota` under `plan` (tiers, mode, cap).
+def tier_commission(credited: Decimal, quota: Decimal, plan: Plan) -> Decimal:
+    """Commission on `credited` revenue against `quota` under `plan` (tiers, mode, cap), exact and
+    not rounded (nothing for credited ≤ 0).
 
     Marginal: each slice of revenue between band bounds (× quota) at its band's rate. Retroactive:
     all of it at the rate of the band attainment falls in. Quota 0: all at the last band's rate.
     Limited to `plan.cap` when the cap is above 0.
     """
-    if credited <= 0:
-        return 0.0
-    tiers = plan.tiers
-    if quota <= 0:
-        raw = credited * tiers[-1].rate
-    elif plan.mode == "retroactive":
-        raw = credited * _band(credited / quota, tiers).rate
-    else:
-        raw, lower = 0.0, 0.0
-        for tier in tiers:
-            upper = math.inf if tier.up_to is None else tier.up_to * quota
-            if credited > lower:
-                raw += (min(credited, upper) - lower) * tier.rate
-            lower = upper
-    return min(raw, plan.cap) if plan.cap > 0 else raw
+    with localcontext(EXACT):
+        return _commission(Decimal(credited), Decimal(quota), numbers(plan))
 
 
-def tier_commissions(credited: np.ndarray, quota: np.ndarray, plan: Plan) -> np.ndarray:
-    """`tier_commission` over arrays: the same float operations per element, in the same order, so
-    each result equals the scalar one exactly (adding 0.0 for a slice not reached changes nothing)."""
-    tiers = plan.tiers
-    # a tiny quota makes attainment inf, as in the scalar arithmetic; inf - inf slices are never taken
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        if plan.mode == "retroactive":
-            attainment = credited / np.where(quota > 0, quota, 1.0)
-            rate = np.full(len(credited), tiers[-1].rate)
-            open_ = np.ones(len(credited), dtype=bool)
-            for tier in tiers:
-                hit = open_.copy() if tier.up_to is None else open_ & (attainment <= tier.up_to * (1 + _BOUND_EPS))
-                rate[hit] = tier.rate
-                open_ &= ~hit
-            raw = credited * rate
-        else:
-            raw = np.zeros(len(credited))
-            lower = np.zeros(len(credited))
-            for tier in tiers:
-                upper = np.full(len(credited), math.inf) if tier.up_to is None else tier.up_to * quota
-                raw = raw + np.where(credited > lower, (np.minimum(credited, upper) - lower) * tier.rate, 0.0)
-                lower = upper
-        raw = np.where(quota <= 0, credited * tiers[-1].rate, raw)
-    if plan.cap > 0:
-        raw = np.minimum(raw, plan.cap)
-    return np.where(credited > 0, raw, 0.0)
+def tier_commissions(credited: Sequence[Decimal], quota: Sequence[Decimal], plan: Plan) -> list[Decimal]:
+    """`tier_commission` of each (credited, quota) pair, in one exact context."""
+    n = numbers(plan)
+    with localcontext(EXACT):
+        return [_commission(c, q, n) for c, q in zip(credited, quota, strict=True)]
+
+
+def exact_sum(values: Iterable[Any], start: Decimal = ZERO) -> Decimal:
+    """Σ of decimals, exactly."""
+    with localcontext(EXACT):
+        return sum(values, start)

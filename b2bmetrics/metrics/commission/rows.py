@@ -1,20 +1,28 @@
 """Commission rows: one per person and commission period (CONTRACT §4 "commission"), and their total.
 
-The tier arithmetic runs over the `Facts` arrays (`plan.tier_commissions`); an effective rate
-(commission / credited) is what a clawback reverses in the deal's own period, credited share ×
-that rate, plus the referral commission paid on it. A person with nothing credited, referred or
-clawed back in a period has no row there (a quota alone makes none). `total_payout` is Σ payout,
-the one sum every view shows. `attainment` and `all_rows` are the rows as the pages read them,
-with the person's name, region and role; `in_view` picks a view's people from everyone's rows.
+Money is exact (CONTRACT §4 "(v2) Money in the JSON"): `credited_revenue` and `quota` are the exact
+decimals of the data; `commission` (the tiers, `plan.tier_commissions`), `referral_commission`
+(referral_rate × referred amount) and `clawback` are each computed exactly and then rounded to
+cents half away from zero (`plan.cents`); `payout` = the rounded commission + the rounded referral
+commission − the rounded clawback, so a printed row adds up; `total_payout` = Σ payout of the rows.
+`attainment` is a float.
+
+A clawback reverses, in the period containing day 0 + clawback_days, the deal's credited share ×
+the person's effective rate in the deal's own period (the exact commission / credited, a
+`Fraction`) plus the referral commission paid on it; the sum is exact and rounded once. A person
+with nothing credited, referred or clawed back in a period has no row there (a quota alone makes
+none). Rows are ordered by person, then period. `attainment` and `all_rows` are the rows as the
+pages read them, with the person's name, region and role; `in_view` picks a view's people from
+everyone's rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Context, Decimal, localcontext
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,10 +31,22 @@ import pandas as pd
 from b2bmetrics.config import Config, Plan
 from b2bmetrics.filters import Filters, Period
 from b2bmetrics.metrics.commission.facts import _EPOCH, Facts, Key, _facts
-from b2bmetrics.metrics.commission.plan import commission_periods, tier_commission, tier_commissions
+from b2bmetrics.metrics.commission.plan import (
+    EXACT,
+    ZERO,
+    cents,
+    commission_periods,
+    exact_sum,
+    numbers,
+    ratio,
+    tier_commissions,
+)
 
 if TYPE_CHECKING:
     from b2bmetrics.backend import Backend
+
+_RATIO = Context(prec=34)  # attainment: a float, from a quotient correct to 34 digits
+_ZERO_CENTS = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -35,18 +55,19 @@ class Row:
 
     rep_id: str
     period_start: dt.date
-    credited_revenue: float
-    quota: float
+    credited_revenue: Decimal
+    quota: Decimal
     attainment: float | None
-    commission: float
-    referral_commission: float
-    clawback: float
-    payout: float
+    commission: Decimal
+    referral_commission: Decimal
+    clawback: Decimal
+    payout: Decimal
 
 
-def _quotas(facts: Facts, plan: Plan) -> np.ndarray:
+def _quotas(facts: Facts, plan: Plan) -> list[Decimal]:
     # only a quotas row starting on the period's first day counts
-    return np.where(np.isnan(facts.quota), plan.default_quota, facts.quota)
+    default = numbers(plan).default_quota
+    return [default if q is None else q for q in facts.quota.tolist()]
 
 
 def _key_index(facts: Facts, key: Key) -> int | None:
@@ -56,65 +77,60 @@ def _key_index(facts: Facts, key: Key) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def effective_rate(facts: Facts, plan: Plan, key: Key) -> float | None:
-    """commission / credited of a person and period; None when nothing was credited."""
+def effective_rate(facts: Facts, plan: Plan, key: Key) -> Fraction | None:
+    """commission / credited of a person and period, exact (the commission before rounding); None
+    when nothing was credited."""
     i = _key_index(facts, key)
-    if i is None or facts.credit[i] == 0:
+    if i is None:
         return None
-    credited = float(facts.credit[i])
-    return tier_commission(credited, float(_quotas(facts, plan)[i]), plan) / credited
+    credited = facts.credit[i]
+    return ratio(tier_commissions([credited], [_quotas(facts, plan)[i]], plan)[0], credited)
 
 
-def _paid_rates(credited: np.ndarray, commission: np.ndarray) -> np.ndarray:
-    """`effective_rate(...) or 0.0` of every key: commission / credited, 0.0 where nothing was credited."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(credited != 0, commission / np.where(credited != 0, credited, 1.0), 0.0)
-
-
-def _clawbacks(facts: Facts, plan: Plan, commission: np.ndarray) -> np.ndarray:
-    """Per key: each credited share clawed back at its origin period's effective rate, plus the
-    referral commission clawed back, summed with math.fsum (few keys have any, so a loop is cheap)."""
-    rate = _paid_rates(facts.credit, commission)
-    origin_rate = np.where(facts.claw_origin >= 0, rate[facts.claw_origin], 0.0)
-    credit_terms: dict[int, list[float]] = defaultdict(list)
-    for key, amount in zip(facts.claw_key.tolist(), (facts.claw_credit * origin_rate).tolist(), strict=True):
-        credit_terms[key].append(amount)
-    claw_referral = facts.claw_referral.tolist()
-    # math.fsum of zeros is 0.0, whatever their signs: a key with nothing clawed back keeps the 0.0
-    # it starts with, and a -0.0 rate (nothing paid on a negative credit) needs no `or 0.0`
-    clawed = set(credit_terms) | set(np.flatnonzero(facts.claw_referral).tolist())
-    out = np.zeros(len(commission))
-    for key in clawed:
-        out[key] = math.fsum([*credit_terms.get(key, []), plan.referral_rate * claw_referral[key]])
+def _clawbacks(facts: Facts, plan: Plan, commission: list[Decimal]) -> dict[int, Fraction]:
+    """Per key with anything clawed back: each credited share at its origin period's effective rate,
+    plus the referral commission clawed back, exactly (few keys have any, so a loop is cheap)."""
+    rate = numbers(plan).referral_rate
+    out: dict[int, Fraction] = {}
+    for key, origin, amount in zip(facts.claw_key.tolist(), facts.claw_origin.tolist(), facts.claw_credit.tolist(),
+                                   strict=True):
+        paid = ratio(commission[origin], facts.credit[origin]) if origin >= 0 else None
+        if paid is not None:
+            out[key] = out.get(key, Fraction(0)) + Fraction(amount) * paid
+    for key in np.flatnonzero(facts.claw_referral != ZERO).tolist():
+        out[key] = out.get(key, Fraction(0)) + Fraction(EXACT.multiply(rate, facts.claw_referral[key]))
     return out
 
 
 def _row_columns(facts: Facts, plan: Plan, *, referral_facts: bool = False) -> dict[str, list[Any]]:
-    """Every shown person-period row, column by column (Row's fields), sorted by period then person.
-
-    The tier arithmetic runs over arrays: at 200,000 accounts there are tens of thousands of rows."""
+    """Every shown person-period row, column by column (Row's fields), sorted by person then period."""
     quota_all = _quotas(facts, plan)
-    commission_all = tier_commissions(facts.credit, quota_all, plan)  # origin periods' rates need all
+    commission_all = tier_commissions(facts.credit.tolist(), quota_all, plan)  # origin periods' rates need all
     clawback_all = _clawbacks(facts, plan, commission_all)
+    rate = numbers(plan).referral_rate
     shown_days = np.array(facts.periods, dtype="datetime64[D]").astype("int64")
     shown = np.flatnonzero(facts.has_row & np.isin(facts.day, shown_days))
-    credited, quota, commission = facts.credit[shown], quota_all[shown], commission_all[shown]
-    referral = plan.referral_rate * facts.referral[shown]
-    clawback = clawback_all[shown]
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        ratio = np.where(quota > 0, credited / np.where(quota > 0, quota, 1.0), np.nan)
-    attainment = ratio.astype(object)
-    attainment[np.isnan(ratio)] = None  # undefined without a quota
+    shown = shown[np.lexsort((facts.day[shown], facts.person[shown].astype(str)))]
+    credited = facts.credit[shown].tolist()
+    quota = [quota_all[i] for i in shown.tolist()]
+    commission = [cents(commission_all[i]) for i in shown.tolist()]
+    with localcontext(EXACT):
+        referral = [cents(rate * amount) for amount in facts.referral[shown].tolist()]
+    clawback = [cents(clawback_all[i]) if i in clawback_all else _ZERO_CENTS for i in shown.tolist()]
+    with localcontext(_RATIO):
+        attainment = [float(c / q) if q > 0 else None for c, q in zip(credited, quota, strict=True)]
+    with localcontext(EXACT):
+        payout = [c + r - b for c, r, b in zip(commission, referral, clawback, strict=True)]
     out: dict[str, list[Any]] = {
         "rep_id": facts.person[shown].tolist(),
         "period_start": facts.day[shown].astype("datetime64[D]").tolist(),
-        "credited_revenue": credited.tolist(),
-        "quota": quota.tolist(),
-        "attainment": attainment.tolist(),
-        "commission": commission.tolist(),
-        "referral_commission": referral.tolist(),
-        "clawback": clawback.tolist(),
-        "payout": (commission + referral - clawback).tolist(),
+        "credited_revenue": credited,
+        "quota": quota,
+        "attainment": attainment,
+        "commission": commission,
+        "referral_commission": referral,
+        "clawback": clawback,
+        "payout": payout,
     }
     if referral_facts:  # what the referral view sums, so it needs no query of its own
         out["referred_deals"] = facts.referral_deals[shown].tolist()
@@ -135,15 +151,15 @@ def _shown_columns(con: Backend, cfg: Config, filters: Filters, period: Period, 
 
 
 def summary(con: Backend, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> dict[str, Any]:
-    """CONTRACT §4 "commission": {"total_payout", "rows": [...]} (one query)."""
+    """CONTRACT §4 "commission": {"total_payout", "rows": [...]} (one query); money as Decimal."""
     cols = _shown_columns(con, cfg, filters, period, plan)
     return {"total_payout": total_payout(cols["payout"]), "rows": _records(cols)}
 
 
-def total_payout(payouts: Iterable[float]) -> float:
-    """`total_payout` = Σ payout over the rows shown (CONTRACT §5), summed exactly (math.fsum), so
-    the JSON, the tiles, the page and the what-if totals all show the same number."""
-    return math.fsum(payouts)
+def total_payout(payouts: Iterable[Decimal]) -> Decimal:
+    """`total_payout` = Σ payout over the rows shown (CONTRACT §5), exact: the JSON, the tiles, the
+    page and the what-if totals all show the same number (0.00 without rows)."""
+    return exact_sum(payouts, _ZERO_CENTS)
 
 
 def _records(cols: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -156,7 +172,6 @@ def _records(cols: dict[str, list[Any]]) -> list[dict[str, Any]]:
             for rep_id, day, credited, quota, attainment, commission, referral, clawback, payout in zip(
                 cols["rep_id"], cols["period_start"], cols["credited_revenue"], cols["quota"], cols["attainment"],
                 cols["commission"], cols["referral_commission"], cols["clawback"], cols["payout"], strict=True)]
-
 
 
 # ---- the rows as the pages read them ------------------------------------------------------------
@@ -176,7 +191,8 @@ def _people(con: Backend, ids: list[str]) -> pd.DataFrame:
 def attainment(con: Backend, cfg: Config, filters: Filters, period: Period, plan: Plan | None = None) -> pd.DataFrame:
     """The shown rows with the person's name, region and role (people missing from reps: NULL), and
     the referral facts behind them (referred_deals, referred_amount, referral_clawed_amount): a page
-    that has these rows derives its referral and what-if views without another query."""
+    that has these rows derives its referral and what-if views without another query. Money
+    columns hold Decimals (object columns); attainment is float64 (NaN without a quota)."""
     cols = _shown_columns(con, cfg, filters, period, plan, referral_facts=True)
     frame = pd.DataFrame(cols, columns=list(cols))
     frame["rep_id"] = frame["rep_id"].astype(object)  # an empty result would type it float64: no merge
@@ -203,4 +219,3 @@ def in_view(rows: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     if filters.reps:
         keep &= rows["rep_id"].isin(list(filters.reps))
     return rows[keep].reset_index(drop=True)
-
