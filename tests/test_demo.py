@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -20,7 +20,8 @@ from b2bmetrics.schema import SQL_TYPE, SURVEY_SCALES, TABLES
 from b2bmetrics.store import Store, connect_duckdb
 
 SMALL = 300
-ARROW = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(), "DOUBLE": pa.float64()}
+ARROW = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(), "DOUBLE": pa.float64(),
+         "DECIMAL(18,4)": pa.decimal128(18, 4), "DECIMAL(12,10)": pa.decimal128(12, 10)}
 ID_PREFIX = {"accounts": "A", "reps": "R", "deals": "D", "contracts": "C", "tickets": "T", "surveys": "S",
              "activities": "X"}
 POSITION = {s: i for i, s in enumerate(DEFAULT_STAGES)}
@@ -184,6 +185,16 @@ def test_real_export_gaps(f: dict[str, pd.DataFrame]) -> None:
     assert (d.amount.dropna() > 0).all()
 
 
+def test_money_is_generated_as_exact_cents(f: dict[str, pd.DataFrame]) -> None:
+    """Amounts (whole hundreds or thousands), MRR (amount / 12 in cents) and quotas are Decimals of at
+    most 2 places, stored as such (never the binary expansion of a float: 6533.33, not 6533.3299999…)."""
+    cent = Decimal("0.01")
+    for name, col in (("deals", "amount"), ("contracts", "mrr"), ("quotas", "quota_amount")):
+        values = f[name][col].dropna()
+        assert len(values) and all(type(v) is Decimal and v == v.quantize(cent) for v in values), (name, col)
+    assert all(v % 100 == 0 for v in f["deals"].amount.dropna())
+
+
 def test_amounts_by_segment(big: dict[str, pd.DataFrame]) -> None:
     d = big["deals"].merge(big["accounts"][["account_id", "segment"]], on="account_id")
     median = d.groupby("segment").amount.median()
@@ -230,8 +241,8 @@ def test_skipped_stages_and_back_moves_are_present(f: dict[str, pd.DataFrame]) -
 def test_splits_share_won_deals_between_two_reps(f: dict[str, pd.DataFrame]) -> None:
     s, d = f["deal_splits"], f["deals"].set_index("deal_id")
     assert ((s.share > 0) & (s.share <= 1)).all()
-    sums = s.groupby("deal_id").share.sum()
-    assert np.allclose(sums, 1.0, atol=1e-12)
+    sums = s.groupby("deal_id").share.agg(lambda x: sum(x, Decimal(0)))
+    assert (sums == Decimal(1)).all()  # exact decimals: 0.6 + 0.4 is 1, not 0.9999999999999999
     assert (s.groupby("deal_id").rep_id.nunique() == 2).all()
     assert (d.status[sums.index] == "won").all()
     owner_in_split = s.merge(d.owner_rep_id.reset_index(), on="deal_id").query("rep_id == owner_rep_id")
@@ -270,7 +281,8 @@ def test_renewals_expansions_contractions_and_churn(f: dict[str, pd.DataFrame]) 
     renewal = c.merge(c, left_on=["account_id", "end_date"], right_on=["account_id", "start_date"],
                       suffixes=("", "_next"))
     assert len(renewal) > 0
-    assert (renewal.mrr_next > renewal.mrr * 1.1).any() and (renewal.mrr_next < renewal.mrr * 0.95).any()
+    assert (renewal.mrr_next > renewal.mrr * Decimal("1.1")).any()
+    assert (renewal.mrr_next < renewal.mrr * Decimal("0.95")).any()
     today = pd.Timestamp(DEFAULT_TODAY)
     active_now = set(c.account_id[_active(c, today)])
     assert set(c.account_id) - active_now  # some customers churned
@@ -295,7 +307,7 @@ def test_churn_and_retention_look_like_a_saas_business(big: dict[str, pd.DataFra
     c = big["contracts"]
     start, end = pd.Timestamp("2025-10-31"), pd.Timestamp("2026-10-31")
     m0 = c[_active(c, start)].groupby("account_id").mrr.sum()
-    m1 = c[_active(c, end)].groupby("account_id").mrr.sum().reindex(m0.index, fill_value=0.0)
+    m1 = c[_active(c, end)].groupby("account_id").mrr.sum().reindex(m0.index, fill_value=Decimal(0))
     logo_churn = (m1 == 0).mean()
     nrr = m1.sum() / m0.sum()
     assert 0.03 <= logo_churn <= 0.30 and 0.85 <= nrr <= 1.5, (logo_churn, nrr)
@@ -429,7 +441,7 @@ def test_invariants_hold_for_any_seed_and_size(seed: int, accounts: int) -> None
     assert (h.entered_at.diff()[same_deal] > pd.Timedelta(0)).all()
     assert (h.stage[~same_deal] == "lead").all()
     if len(s):
-        assert np.allclose(s.groupby("deal_id").share.sum(), 1.0, atol=1e-12)
+        assert (s.groupby("deal_id").share.agg(lambda x: sum(x, Decimal(0))) == Decimal(1)).all()
     reps = set(tables["reps"].rep_id)
     for col in ("owner_rep_id", "referrer_id"):
         assert set(d[col].dropna()) <= reps

@@ -3,6 +3,7 @@ and atomicity, including a loader killed with SIGKILL in the middle of a load (C
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import b2bmetrics.ingest.load as load_mod
 from b2bmetrics.config import Config
 from b2bmetrics.errors import B2BError
 from b2bmetrics.ingest import LoadResult, Reject, ingest
-from b2bmetrics.schema import LOAD_ORDER, TABLES, Table
+from b2bmetrics.schema import EVENT_DATES, LOAD_ORDER, TABLES, Table
 from b2bmetrics.store import Store
 from tests.conftest import SAMPLES, query
 
@@ -172,24 +173,30 @@ def test_all_samples_in_one_call(tmp_path: Path, samples: Path) -> None:
 
 def test_planned_dates_never_move_the_default_period(tmp_path: Path, samples: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    """Expected closes and every date of payments, targets and snapshots are left out of the default
-    period (schema.Column.in_date_range): loading them changes no number of v1."""
+    """Expected closes, due dates and every date of targets and snapshots are left out of the default
+    period (CONTRACT §5 v2: `--to` is the latest day something happened; planned and future dates
+    never move it): loading them changes no number."""
     from b2bmetrics.cli import main
 
     db = tmp_path / "db.duckdb"
-    v1 = [p for p in sorted((samples / "canonical").glob("*.csv"))
-          if p.stem not in ("payments", "targets", "deal_snapshots")]
+    v1 = [p for p in sorted((samples / "canonical").glob("*.csv")) if p.stem not in ("targets", "deal_snapshots")]
     assert main(["ingest", "--db", str(db), *map(str, v1)]) == 0
     assert main(["kpis", "--db", str(db), "--format", "json"]) == 0
     before = json.loads(capsys.readouterr().out.splitlines()[-1])
     future = write(tmp_path / "deals_future.csv", "deal_id,stage,expected_close_at\nF1,lead,2031-01-01\n")
-    assert main(["ingest", "--db", str(db), "--append", str(future), str(samples / "canonical" / "payments.csv"),
+    plan = write(tmp_path / "payments_plan.csv", "payment_id,account_id,due_date,amount_due\nPF,A1,2030-06-30,5\n")
+    assert main(["ingest", "--db", str(db), "--append", str(future), str(plan),
                  str(samples / "canonical" / "targets.csv"), str(samples / "canonical" / "deal_snapshots.csv")]) == 0
     assert main(["kpis", "--db", str(db), "--format", "json"]) == 0
     after = json.loads(capsys.readouterr().out.splitlines()[-1])
-    # the v1 rule: earliest and latest date of the v1 date columns (reps' hire 2020-03-01, a contract's
-    # end 2025-10-10); not the snapshot and payment dates, the targets of 2025, nor the 2031 expected close
-    assert after["period"] == before["period"] == {"from": "2020-03-01", "to": "2025-10-10"}
+    # --to: the latest day of the event columns (schema.EVENT_DATES), not the 2031 expected close, the
+    # 2030 due date, the targets or the snapshots; --from: the 12 months ending on it
+    events = " UNION ALL ".join(f'SELECT max(CAST("{c}" AS DATE)) AS d FROM "{t}"' for t, c in EVENT_DATES)
+    [(latest,)] = query(Store.at(db), f"SELECT max(d) FROM ({events})")
+    assert after["period"] == before["period"]
+    assert after["period"]["to"] == latest.isoformat()
+    year_before = latest.replace(year=latest.year - 1, day=min(latest.day, 28) if latest.month == 2 else latest.day)
+    assert after["period"]["from"] == (year_before + dt.timedelta(days=1)).isoformat()
 
 
 @pytest.mark.parametrize("name", list(BAD_FILES))

@@ -7,6 +7,7 @@ import codecs
 import datetime as dt
 import os
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -381,6 +382,43 @@ def test_workbook_every_sheet_is_a_table(tmp_path: Path) -> None:
         ("D2", "1002", 2000.0, "proposal", "open", dt.datetime(2024, 4, 2))]
     shas = query(store, "SELECT file_name, sha256 FROM loads ORDER BY load_id")
     assert [s[0] for s in shas] == ["crm.xlsx[Reps]", "crm.xlsx[商机]"] and shas[0][1] != shas[1][1]
+
+
+def test_workbook_float_cells_become_exact_decimals(tmp_path: Path) -> None:
+    """A numeric XLSX cell arrives as a binary float: it is read as the decimal of its shortest repr
+    (0.1 + 0.2 is 0.30000000000000004, stored as 0.3 after rounding to 4 places), never as the
+    float's binary expansion (0.1000000000000000055511151231257827...)."""
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "deals"
+    ws.append(["deal_id", "stage", "amount"])
+    for deal_id, amount in (("D1", 1234.5600000001), ("D2", 0.1 + 0.2), ("D3", 0.1), ("D4", 12345678.9),
+                            ("D5", "¥12.5万"), ("D6", "1,234.56")):
+        ws.append([deal_id, "lead", amount])
+    path = tmp_path / "deals.xlsx"
+    wb.save(path)
+    store = Store.at(tmp_path / "db.duckdb")
+    ingest(store, [path], Config())
+    got = query(store, "SELECT deal_id, amount FROM deals ORDER BY 1")
+    assert got == [("D1", Decimal("1234.56")), ("D2", Decimal("0.3")), ("D3", Decimal("0.1")),
+                   ("D4", Decimal("12345678.9")), ("D5", Decimal("125000")), ("D6", Decimal("1234.56"))]
+    assert all(type(a) is Decimal for _, a in got)
+
+
+def test_parquet_money_columns_read_exactly(tmp_path: Path) -> None:
+    """A Parquet DOUBLE amount is read as its shortest decimal (0.1, not 0.1000000000000000055...); a
+    Parquet DECIMAL one keeps its digits."""
+    path = tmp_path / "contracts.parquet"
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT * FROM (VALUES ('C1', 'A1', DATE '2024-01-01', 0.1::DOUBLE, 7.25::DECIMAL(10,2)),
+                                                 ('C2', 'A2', DATE '2024-02-01', 1234.5600000001::DOUBLE, 1::DECIMAL(10,2)))
+                         t(contract_id, account_id, start_date, mrr, other)) TO '{path}' (FORMAT parquet)""")
+    con.close()
+    store = Store.at(tmp_path / "db.duckdb")
+    ingest(store, [path], Config())
+    assert query(store, "SELECT contract_id, mrr FROM contracts ORDER BY 1") == [
+        ("C1", Decimal("0.1")), ("C2", Decimal("1234.56"))]
 
 
 def test_parquet(tmp_path: Path) -> None:

@@ -130,19 +130,26 @@ def test_day_first_column_refuses_a_month_first_value(tmp_path: Path) -> None:
 # ---- money -------------------------------------------------------------------------------------
 
 MONEY = [
-    ("1234.5", 1234.5),
-    ("1,234.50", 1234.5),
-    ("¥1,234.50", 1234.5),
-    ("￥1,234.50", 1234.5),
-    ("$1,234", 1234.0),
-    ("1234元", 1234.0),
-    ("CNY 1,234", 1234.0),
-    ("RMB 1234.5", 1234.5),
-    ("rmb1,234,567.89", 1234567.89),
-    ("1.5e3", 1500.0),
-    ("12.5万", 125000.0),  # 万 = 10,000
-    (" 99 ", 99.0),
-    ("0", 0.0),
+    ("1234.5", "1234.5"),
+    ("1,234.50", "1234.5"),
+    ("1,234.56", "1234.56"),
+    ("¥1,234.50", "1234.5"),
+    ("￥1,234.50", "1234.5"),
+    ("$1,234", "1234"),
+    ("1234元", "1234"),
+    ("CNY 1,234", "1234"),
+    ("RMB 1234.5", "1234.5"),
+    ("rmb1,234,567.89", "1234567.89"),
+    ("1.5e3", "1500"),
+    ("12.5万", "125000"),  # 万 = 10,000
+    ("¥12.5万", "125000"),
+    ("12.00005万", "120000.5"),  # multiplied in decimals, then rounded: 120,000.5 exactly
+    ("1234.5600000001", "1234.56"),  # a workbook float's artefact: rounded to 4 places
+    ("0.00005", "0.0001"),  # half away from zero at the 4th place
+    ("0.30000000000000004", "0.3"),  # 0.1 + 0.2 in binary, as a float's repr prints it
+    ("99999999999999.9999", "99999999999999.9999"),  # the largest DECIMAL(18,4)
+    (" 99 ", "99"),
+    ("0", "0"),
     ("", None),  # empty optional amount: unknown, never 0
 ]
 
@@ -157,7 +164,24 @@ def money_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 @pytest.mark.parametrize("i", range(len(MONEY)), ids=[repr(t) for t, _ in MONEY])
 def test_money_formats(money_store: Store, i: int) -> None:
     [(got,)] = query(money_store, f"SELECT amount FROM deals WHERE deal_id = 'D{i:03d}'")
-    assert got == MONEY[i][1]
+    want = MONEY[i][1]
+    # exact: a Decimal equal to the decimal written (never the binary float nearest to it)
+    assert got is None if want is None else (type(got) is Decimal and got == Decimal(want)), got
+
+
+def test_money_is_stored_as_decimal(money_store: Store) -> None:
+    assert query(money_store, "SELECT data_type FROM information_schema.columns "
+                              "WHERE table_name = 'deals' AND column_name = 'amount'") == [("DECIMAL(18,4)",)]
+
+
+@pytest.mark.parametrize("text", ["100000000000000", "1e15", "99999999999999.99995", "¥1,000,000,000,000,000",
+                                  "2e10万", "1e40"])
+def test_amount_too_large_for_decimal_is_refused(tmp_path: Path, text: str) -> None:
+    """10^14 or more (or what rounds to it) does not fit DECIMAL(18,4): a reject with row, column,
+    value and fix, never a crash or an overflow."""
+    msg = refused(tmp_path, "deals.csv", ["deal_id", "stage", "amount"], [["D1", "lead", "10"], ["D2", "lead", text]])
+    assert f"row 2, column amount: value '{text}': amount '{text}' is too large" in msg, msg
+    assert "below 100,000,000,000,000" in msg
 
 
 @pytest.mark.parametrize(("text", "reason"), [
@@ -180,7 +204,9 @@ def test_shares_accept_fractions_and_percentages(tmp_path: Path) -> None:
     store = load_rows(tmp_path, "deal_splits.csv", ["deal_id", "rep_id", "share"],
                       [["D1", "R01", "60%"], ["D1", "R02", "0.4"], ["D2", "R03", "100%"]])
     assert query(store, "SELECT deal_id, rep_id, share FROM deal_splits ORDER BY 1, 2") == [
-        ("D1", "R01", 0.6), ("D1", "R02", 0.4), ("D2", "R03", 1.0)]
+        ("D1", "R01", Decimal("0.6")), ("D1", "R02", Decimal("0.4")), ("D2", "R03", Decimal("1"))]
+    assert query(store, "SELECT typeof(share), sum(share) FROM deal_splits WHERE deal_id = 'D1' GROUP BY 1") == [
+        ("DECIMAL(12,10)", Decimal("1"))]  # 60% + 0.4 is exactly 1
 
 
 def test_shares_of_a_deal_must_sum_to_one(tmp_path: Path) -> None:
@@ -387,7 +413,7 @@ def test_payment_rules_are_refused_row_by_row(tmp_path: Path) -> None:
         ["P7", "A1", "D1", "2024-10-10", "x", "", ""]])  # a bad amount is refused for itself, not as missing
     assert "7 rows rejected" in msg
     for line in [
-        "row 1, column amount_paid: value '100.01': amount_paid 100.01 is more than amount_due 100.0",
+        "row 1, column amount_paid: value '100.01': amount_paid 100.01 is more than amount_due 100",
         "row 2, column amount_due: amount_due is empty but due_date is given (amount_due and due_date come "
         "together or not at all)",
         "row 3, column due_date: due_date is empty but amount_due is given",
@@ -408,8 +434,8 @@ def test_chinese_payment_plan_headers(tmp_path: Path) -> None:
                      ["P2", "A1", "D1", "C1", "2025年2月14日", "¥6,679.57", "", "", "李娜"]])
     ingest(store, [write(tmp_path / "reps.csv", REPS), write(tmp_path / "回款计划.csv", text, "gb18030")], Config())
     assert query(store, "SELECT * FROM payments ORDER BY 1") == [
-        ("P1", "A1", "D1", None, dt.date(2024, 9, 11), 69975.71, D(2024, 9, 6), 69975.71, "R01"),
-        ("P2", "A1", "D1", "C1", dt.date(2025, 2, 14), 6679.57, None, None, "R02")]
+        ("P1", "A1", "D1", None, dt.date(2024, 9, 11), Decimal("69975.71"), D(2024, 9, 6), Decimal("69975.71"), "R01"),
+        ("P2", "A1", "D1", "C1", dt.date(2025, 2, 14), Decimal("6679.57"), None, None, "R02")]
 
 
 TARGET = ["level", "key", "period", "period_start", "basis", "amount"]
@@ -552,7 +578,7 @@ def test_any_amount_written_any_accepted_way_reads_back(values: list[Decimal], f
     texts = [fmt.format(v) for v in values]
     con = duckdb.connect()
     got = con.execute(f"SELECT {money_sql('x', 'x')} FROM (SELECT unnest(?::VARCHAR[]) AS x)", [texts]).fetchall()
-    assert [g[0] for g in got] == [float(v) for v in values]
+    assert [g[0] for g in got] == values  # exact decimals
 
 
 DATE_FORMATS = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M", "%m/%d/%Y %H:%M", "%Y年%m月%d日 %H:%M",
