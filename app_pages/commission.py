@@ -24,7 +24,7 @@ MODE_LABELS = {"marginal": ("Marginal", "分段累进"), "retroactive": ("Retroa
 
 
 def render_leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
-    st.metric(kpi_label("commission.total_payout"), money(commission_data.total_payout(rows)))
+    st.metric(kpi_label("commission.total_payout"), money(commission_data.as_float(commission_data.total_payout(rows))))
     board = commission_data.leaderboard(rows)
     if page.empty(board):
         return board
@@ -74,11 +74,13 @@ def render_statement(board: pd.DataFrame, rows: pd.DataFrame) -> None:
         with col:
             if name == "referral_commission":  # what the referrals bring after their clawbacks
                 st.metric(f"{label('referral_commission')} − {label('clawback')}",
-                          money(row["referral_commission"] - row["clawback"]))
+                          money(commission_data.as_float(commission_data.referral_after_clawback(row))))
             else:
-                figure(name, row[name])
-    show_table(data.commission_statement(person, period_start), f"statement_{person}_{period_start}",
-               "comm_statement")
+                value = row[name]
+                figure(name, value if name == "attainment" else commission_data.as_float(value))
+    # the statement in exact cents: its lines sum to the row's figures, in the table and the download
+    show_table(commission_data.statement_table(data.commission_statement(person, period_start)),
+               f"statement_{person}_{period_start}", "comm_statement")
 
 
 def render_referrals(rows: pd.DataFrame) -> None:
@@ -141,9 +143,9 @@ def render_what_if(filters: Filters, rows: pd.DataFrame) -> None:
     rows_b = rows if plan_b == base else data.commission_rows(filters, plan_b)
     result = commission_data.what_if(rows, rows_b)
     c1, c2, c3 = st.columns(3)
-    c1.metric(label("payout_a"), money(result.payout_a))
-    c2.metric(label("payout_b"), money(result.payout_b))
-    c3.metric(label("difference"), money(result.difference),
+    c1.metric(label("payout_a"), money(commission_data.as_float(result.payout_a)))
+    c2.metric(label("payout_b"), money(commission_data.as_float(result.payout_b)))
+    c3.metric(label("difference"), money(commission_data.as_float(result.difference)),
               delta=f"{result.change * 100:+.1f}%" if result.change is not None else None, delta_color="inverse")
     show_table(result.per_person, "what_if", "comm_what_if", height=300)
 

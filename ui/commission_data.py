@@ -1,30 +1,65 @@
 """What the commission page shows, shaped from the commission rows: the leaderboard, the attainment
 ranking, one person's statement figures, referral earnings, clawbacks, and the what-if plan the
-user edits (tiers as a table, read back into a `Plan`)."""
+user edits (tiers as a table, read back into a `Plan`).
+
+The library's money is exact (`Decimal`). Totals stay Decimal here (`total_payout`, `WhatIf`); a
+tile shows them through `as_float`. Tables and charts get money as floats (`for_display`: the
+registry's number formats apply to float columns), except the statement, whose money columns are
+Arrow decimals (`statement_table`): shown with the same formats and downloaded in exact cents.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from b2bmetrics.config import Plan, parse_plan
 from b2bmetrics.metrics import commission
 from ui.i18n import pick
 
 TOP_N = 30  # people in the attainment chart
+MONEY_COLUMNS = ("credited_revenue", "quota", "commission", "referral_commission", "clawback", "payout",
+                 "referred_amount", "referral_clawed_amount", "referral_clawback", "net", "payout_a", "payout_b",
+                 "difference")
+# a statement's money as Arrow decimals: (column, decimal places)
+STATEMENT_MONEY = {"amount": 4, "share": 10, "credited": 14, "commission": 2, "referral": 2, "clawback": 2}
+_ZERO = Decimal("0.00")
 
 
-def total_payout(rows: pd.DataFrame) -> float:
-    """Σ payout over the rows shown (CONTRACT §5), the same rows as the leaderboard's."""
-    return commission.total_payout(rows["payout"]) if len(rows) else 0.0
+def as_float(value: Decimal | float | None) -> float | None:
+    """A figure for a tile or a chart (None stays None)."""
+    return None if value is None else float(value)
+
+
+def for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with its Decimal money columns as float64, for tables and charts."""
+    money = [c for c in MONEY_COLUMNS if c in frame.columns]
+    return frame.assign(**{c: pd.to_numeric(frame[c].map(as_float), errors="coerce").astype("float64")
+                           for c in money})
+
+
+def statement_table(statement: pd.DataFrame) -> pd.DataFrame:
+    """A statement with its money as Arrow decimals: the table formats them as numbers and the CSV
+    download writes them exactly (cents as cents: 1234.50, not 1234.5)."""
+    return statement.assign(**{
+        c: pd.array(list(statement[c]), dtype=pd.ArrowDtype(pa.decimal128(38, places)))
+        for c, places in STATEMENT_MONEY.items() if c in statement.columns})
+
+
+def total_payout(rows: pd.DataFrame) -> Decimal:
+    """Σ payout over the rows shown (CONTRACT §5), the same rows as the leaderboard's, exact."""
+    return commission.total_payout(rows["payout"]) if len(rows) else _ZERO
 
 
 def leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per person, ranked by payout, with `name` (the person's id when the name is missing)."""
-    board = commission.leaderboard(rows)
+    """One row per person, ranked by payout, with `name` (the person's id when the name is missing);
+    money as floats for the table and the chart (`commission.leaderboard` has the exact sums)."""
+    board = for_display(commission.leaderboard(rows))
     return board.assign(name=board["rep_name"].fillna(board["rep_id"]))
 
 
@@ -57,18 +92,25 @@ def periods_of(rows: pd.DataFrame, rep_id: str) -> list[dt.date]:
 
 
 def person_period(rows: pd.DataFrame, rep_id: str, period_start: dt.date) -> pd.Series:
-    """A person's row of one period: credited revenue, attainment, commission, referral, clawback, payout."""
+    """A person's row of one period: credited revenue, attainment, commission, referral, clawback,
+    payout (money exact, as Decimal)."""
     return rows[(rows["rep_id"] == rep_id) & (rows["period_start"] == period_start)].iloc[0]
 
 
+def referral_after_clawback(row: pd.Series) -> Decimal:
+    """What a row's referrals bring after its clawbacks: referral_commission − clawback."""
+    return Decimal(row["referral_commission"]) - Decimal(row["clawback"])
+
+
 def referral_earnings(rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """Referral income by the referrer's role (`commission.referral_earnings`)."""
-    return commission.referral_earnings(rows, plan)
+    """Referral income by the referrer's role (`commission.referral_earnings`), money as floats."""
+    return for_display(commission.referral_earnings(rows, plan))
 
 
 def clawbacks(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with a clawback, largest first, with `name`."""
-    clawed = rows[rows["clawback"] > 0].sort_values("clawback", ascending=False)
+    """The rows with a clawback, largest first (ties by person and period), with `name`; money as floats."""
+    clawed = for_display(rows[rows["clawback"] > 0])
+    clawed = clawed.sort_values(["clawback", "rep_id", "period_start"], ascending=[False, True, True])
     return clawed.assign(name=clawed["rep_name"].fillna(clawed["rep_id"]))
 
 
@@ -92,25 +134,26 @@ def edited_plan(base: Plan, tiers: pd.DataFrame, *, mode: str, cap: float, refer
 
 @dataclass(frozen=True)
 class WhatIf:
-    """Payouts under the current plan (a) and the edited one (b): totals and per person-period."""
+    """Payouts under the current plan (a) and the edited one (b): exact totals, and per
+    person-period (money as floats, for the table)."""
 
-    payout_a: float
-    payout_b: float
+    payout_a: Decimal
+    payout_b: Decimal
     per_person: pd.DataFrame
 
     @property
-    def difference(self) -> float:
+    def difference(self) -> Decimal:
         return self.payout_b - self.payout_a
 
     @property
     def change(self) -> float | None:
         """The difference as a share of the current payout (None when that is 0)."""
-        return self.difference / self.payout_a if self.payout_a else None
+        return float(self.difference / self.payout_a) if self.payout_a else None
 
 
 def what_if(rows_a: pd.DataFrame, rows_b: pd.DataFrame) -> WhatIf:
     """Compare the rows of two plans (`commission.what_if`)."""
     result = commission.what_if(rows_a, rows_b)
     total = result[result["is_total"]].iloc[0]
-    return WhatIf(float(total["payout_a"]), float(total["payout_b"]),
-                  result[~result["is_total"]].drop(columns="is_total"))
+    return WhatIf(total["payout_a"], total["payout_b"],
+                  for_display(result[~result["is_total"]].drop(columns="is_total")))
