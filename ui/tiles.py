@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import streamlit as st
@@ -12,8 +13,17 @@ from ui import context
 from ui.i18n import label, lang, t
 
 
+def plain(value: Any) -> Any:
+    """A value as the formatting and the deltas read it: exact money (a Decimal) as its float (a tile
+    shows it rounded to ¥1 or 0.1万 at most, far above a float's last digit)."""
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    return value
+
+
 def delta_text(key: str, now: Any, before: Any) -> str | None:
     """The change against an earlier value: points for rates, percent for amounts and counts."""
+    now, before = plain(now), plain(before)
     if not isinstance(now, int | float) or not isinstance(before, int | float):
         return None
     fmt = kpi(key).format
@@ -35,7 +45,7 @@ def kpi_tiles(values: Mapping[str, Any], keys: Sequence[str], *, per_row: int = 
         row = keys[start:start + per_row]
         for col, key in zip(st.columns(per_row), row, strict=False):
             declared = kpi(key)
-            value = lookup(values, key)
+            value = plain(lookup(values, key))
             with col.container(border=True):
                 st.metric(declared.label.of(lang()),
                           format_value(value, declared.format, lang(), currency, compact=True),
@@ -48,7 +58,7 @@ def kpi_tiles(values: Mapping[str, Any], keys: Sequence[str], *, per_row: int = 
 
 def show_value(value: Any, fmt: Format) -> str:
     """`value` as people read it in the current language and the config's currency."""
-    return format_value(value, fmt, lang(), context.config().currency)
+    return format_value(plain(value), fmt, lang(), context.config().currency)
 
 
 def money(value: Any) -> str:
