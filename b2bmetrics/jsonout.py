@@ -40,11 +40,11 @@ def decimal_text(value: decimal.Decimal) -> str | None:
     return text + ".0"
 
 
-def _default(value: Any) -> Any:
-    """What orjson cannot serialise itself; raises TypeError for anything else (a bug upstream)."""
-    if isinstance(value, decimal.Decimal):
+def _other(value: Any) -> Any:
+    """What orjson cannot serialise itself, but a Decimal; raises TypeError for anything else (a bug upstream)."""
+    if isinstance(value, decimal.Decimal):  # a Decimal subclass
         text = decimal_text(value)
-        return _NULL if text is None else orjson.Fragment(text.encode("ascii"))
+        return _NULL if text is None else orjson.Fragment(text)
     if isinstance(value, dt.date):  # a datetime subclass orjson does not take (pandas Timestamp, NaT)
         if value != value:  # NaT
             return None
@@ -58,9 +58,30 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON: {value!r}")
 
 
+def _writer() -> Any:
+    """orjson's `default` for one `dumps` call. Decimals are the hot path (tens of thousands in the
+    commission rows, most of them repeats such as 0.00): each is looked up by its `str` (exact, and
+    cheaper than a Decimal's hash), and only a value not seen before is formatted."""
+    seen: dict[str, orjson.Fragment] = {}
+    get = seen.get
+    exact = decimal.Decimal
+
+    def default(value: Any) -> Any:
+        if type(value) is exact:
+            key = str(value)
+            found = get(key)
+            if found is None:
+                text = decimal_text(value)
+                found = seen[key] = _NULL if text is None else orjson.Fragment(text)
+            return found
+        return _other(value)
+
+    return default
+
+
 def dumps(obj: Any) -> bytes:
     """`obj` as compact UTF-8 JSON bytes (module docstring: the rules); no trailing newline."""
-    return orjson.dumps(obj, default=_default, option=_OPTIONS)
+    return orjson.dumps(obj, default=_writer(), option=_OPTIONS)
 
 
 def loads(data: bytes | str) -> Any:

@@ -540,8 +540,12 @@ def write_report(data: dict[str, Any]) -> None:
                      + " | ".join(f"{rows.get(t, 0):,}" for t in _TABLE_COLS) + " |")
     lines += ["", "## Same numbers", ""]
     lines += _agreement(runs)
-    # the hand-written findings below the tables survive a rerun
+    # bench/whole_process.py's section and the hand-written findings below the tables survive a rerun
     old = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else ""
+    from bench.whole_process import END, START
+
+    if START in old and END in old:
+        lines += ["", old[old.index(START):old.index(END) + len(END)]]
     if NOTES_HEADING in old:
         lines += ["", old[old.index(NOTES_HEADING):].strip()]
     RESULTS_MD.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")

@@ -158,9 +158,9 @@ def test_kpis_json_is_byte_identical_from_run_to_run(split_demo: Path, extra: tu
     assert first.endswith(b"}\n") and first.count(b"\n") == 1  # one object on one line
     out = json.loads(first)
     assert out["commission"]["rows"] and out["funnel"]["stages"]  # something to compare was printed
-    # the lists come out in a stated order: stages as configured, rows by period then person,
+    # the lists come out in a stated order: stages as configured, rows by person, then period,
     # tables as the schema declares them
-    rows = [(r["period_start"], r["rep_id"]) for r in out["commission"]["rows"]]
+    rows = [(r["rep_id"], r["period_start"]) for r in out["commission"]["rows"]]
     assert rows == sorted(rows)
     from b2bmetrics.config import Config
     from b2bmetrics.schema import TABLES
