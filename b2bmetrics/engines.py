@@ -24,13 +24,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from b2bmetrics.backend import Backend
 from b2bmetrics.errors import B2BError
 from b2bmetrics.schema import TABLES
-from b2bmetrics.store import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: `export` needs neither ibis nor pyspark, `kpis --engine spark` no store
     from pyspark.sql import SparkSession
+
+    from b2bmetrics.backend import Backend
+    from b2bmetrics.store import Store
 
 EXPORTED = (*TABLES, "loads", "load_rejects")
 
