@@ -1,7 +1,8 @@
 """Filters (period, regions, segments, reps): one object for the CLI and the pages alike.
 
 `Filters` is what the user asked for; `resolve_period` fills its open ends from the data
-(CONTRACT §5 "Period"). How the filters select rows (region and segment select accounts, rep
+(CONTRACT §5 "Period", v2): `--to` the latest day something happened, `--from` the 12 months
+ending on `--to` (`twelve_months_ending`, the one home of the "one year back" rule). How the filters select rows (region and segment select accounts, rep
 selects owners) is the metrics' business: `metrics/filtering.py`, on the region rule of
 `metrics/_rules.py`.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
+from b2bmetrics.errors import B2BError
 from b2bmetrics.schema import EVENT_DATES, TABLES
 from b2bmetrics.store.materialize import Relation, lookup
 
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Filters:
-    """What the user asked for; `None` dates mean "from the earliest / to the latest date found"."""
+    """What the user asked for; `None` dates mean the default period (`resolve_period`)."""
 
     date_from: dt.date | None = None
     date_to: dt.date | None = None
@@ -74,7 +76,8 @@ DATE_KINDS = ("timestamp", "date")
 
 def date_range_expr(con: Backend) -> ir.Table:
     """One row: `lo` and `hi`, the earliest and latest date in any date column of any table (the
-    default period), and `as_of`, the latest day something happened (`schema.EVENT_DATES`)."""
+    data's whole range), and `as_of`, the latest day something happened
+    (`schema.EVENT_DATES`: the default `--to`)."""
     parts = []
     for table in TABLES.values():
         t = con.table(table.name)
@@ -114,13 +117,44 @@ def _as_date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value)[:10])
 
 
+def year_before(day: dt.date) -> dt.date:
+    """The same calendar day one year earlier; 29 February falls back to 28 February."""
+    if day.month == 2 and day.day == 29:
+        return dt.date(day.year - 1, 2, 28)
+    return day.replace(year=day.year - 1)
+
+
+def twelve_months_ending(end: dt.date) -> tuple[dt.date, dt.date]:
+    """The 12 months ending on `end`, both days inclusive: from the day after `year_before(end)`
+    (CONTRACT §5 v2: `--to 2025-06-30` -> 2024-07-01; `--to 2024-02-29` -> 2023-03-01)."""
+    return year_before(end) + dt.timedelta(days=1), end
+
+
+def default_end(con: Backend) -> dt.date | None:
+    """The default `--to`: the latest day something happened (`schema.EVENT_DATES`); data with no
+    such date but other dates ends on its latest date of any kind (the day `data_as_of` calls now);
+    None when no table has a date."""
+    row = _date_row(con)
+    return _as_date(row["as_of"].iloc[0]) or _as_date(row["hi"].iloc[0])
+
+
 def resolve_period(con: Backend, filters: Filters) -> Period:
-    """Fill the open ends of the period from the data (CONTRACT §5 "Period")."""
+    """Fill the open ends of the period (CONTRACT §5 "Period", v2).
+
+    `--to` defaults to `default_end` (the latest day something happened), `--from` to the 12 months
+    ending on `--to`, given or default (`twelve_months_ending`). Only `--from` given: `--to` is the
+    default, and a `--from` after it is refused (B2BError, naming the data's latest day) rather than
+    answered with an empty period. No date in any table and no `--to`: both ends None (`empty_data`).
+    """
     start, end = filters.date_from, filters.date_to
-    if start is None or end is None:
-        lo, hi = data_date_range(con)
-        start = start if start is not None else lo
-        end = end if end is not None else hi
+    if end is None:
+        end = default_end(con)
+        if start is not None and end is not None and start > end:
+            raise B2BError(f"--from {start} is after the data's latest day {end} (the default --to): "
+                           "nothing happened in that period",
+                           fix=f"choose a --from on or before {end}, or give --to as well")
+    if start is None and end is not None:
+        start = twelve_months_ending(end)[0]
     return Period(start, end, filters.period_given)
 
 

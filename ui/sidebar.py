@@ -17,7 +17,7 @@ import streamlit as st
 
 from b2bmetrics.access import Scope
 from b2bmetrics.backend import Backend
-from b2bmetrics.filters import Filters, data_dates
+from b2bmetrics.filters import Filters, data_dates, twelve_months_ending
 from b2bmetrics.metrics.filtering import people_by_region, region_choices
 from ui import context, data
 from ui.i18n import LANG_KEY, LANGS, t
@@ -50,15 +50,16 @@ def options() -> dict[str, Any]:
     return _cached_options(v.key, v)
 
 
-def default_period(lo: dt.date, hi: dt.date) -> tuple[dt.date, dt.date]:
-    """The last twelve months of data: what a Monday review looks at (the whole range would start
-    before the first contract, leaving churn with no starting accounts)."""
-    return max(lo, hi - dt.timedelta(days=364)), hi
+def default_period(as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """The CLI's default period (CONTRACT §5 v2): the 12 months ending on the latest day something
+    happened (`options()["as_of"]`), what a Monday review looks at."""
+    return twelve_months_ending(as_of)
 
 
-def _period_filters(chosen: tuple[dt.date, ...], lo: dt.date | None, hi: dt.date | None) -> Filters:
-    """Filters of a chosen period; the whole data range is left open, as the CLI does without --from/--to."""
-    if len(chosen) == 2 and (chosen[0], chosen[1]) != (lo, hi):
+def _period_filters(chosen: tuple[dt.date, ...], as_of: dt.date) -> Filters:
+    """Filters of a chosen period; the default period is left open, as the CLI leaves it without
+    --from/--to (so the first view is `kpis` with no dates, deals without a creation date included)."""
+    if len(chosen) == 2 and (chosen[0], chosen[1]) != default_period(as_of):
         return Filters(chosen[0], chosen[1])
     if len(chosen) == 1:
         return Filters(chosen[0], chosen[0])
@@ -67,14 +68,13 @@ def _period_filters(chosen: tuple[dt.date, ...], lo: dt.date | None, hi: dt.date
 
 def default_filters() -> Filters:
     """The filters of a first visit: the default period, nothing else chosen."""
-    lo, hi = options()["range"]
-    return _period_filters(default_period(lo, hi), lo, hi) if lo and hi else Filters()
+    return Filters()
 
 
 def _reset() -> None:
     opts = options()
     lo, hi = opts["range"]
-    st.session_state[KEY_PERIOD] = default_period(lo, hi) if lo and hi else ()
+    st.session_state[KEY_PERIOD] = default_period(opts["as_of"]) if lo and hi else ()
     for key in (KEY_REGION, KEY_SEGMENT, KEY_REP):
         st.session_state[key] = []
 
@@ -93,7 +93,7 @@ def render_filters() -> Filters:
     side.subheader(t("filters"))
     chosen: tuple[dt.date, ...] = ()
     if lo and hi:
-        chosen = tuple(side.date_input(t("period"), value=default_period(lo, hi), min_value=dt.date(1990, 1, 1),
+        chosen = tuple(side.date_input(t("period"), value=default_period(opts["as_of"]), min_value=dt.date(1990, 1, 1),
                                        max_value=dt.date(2100, 12, 31), key=KEY_PERIOD, bind="query-params", persist_state="session",
                                        format="YYYY-MM-DD"))
     regions = side.multiselect(t("region"), opts["regions"], key=KEY_REGION, bind="query-params", persist_state="session",
@@ -111,7 +111,7 @@ def render_filters() -> Filters:
                             format_func=lambda r: f"{names.get(r) or r} ({r})" if names.get(r) else r)
     side.button(t("reset"), on_click=_reset, key="reset_filters", icon=":material/restart_alt:")
     side.caption(t("share_hint"))
-    filters = replace(_period_filters(chosen, lo, hi), regions=tuple(regions), segments=tuple(segments),
+    filters = replace(_period_filters(chosen, opts["as_of"]), regions=tuple(regions), segments=tuple(segments),
                       reps=tuple(reps))
     st.session_state[FILTERS_STATE] = filters
     return filters
