@@ -4,15 +4,22 @@ Written from the data contract (CONTRACT.md, the team's shared copy) alone (not 
 `compute_kpis` points at either a project bug or an ambiguity of the contract. Where the contract is
 silent, the oracle follows the choices docs/metrics.md records; each such place says "documented
 choice". Input: table name -> list of row dicts (canonical column -> Python value, None = null).
+
+Contract v2: the default period is the 12 months ending on the latest day something happened (§5);
+money is exact (§1, §4): money cells are `decimal.Decimal`, every money figure §4 calls exact is a
+Decimal sum, commission figures are Decimals rounded to cents half away from zero, and means and
+ratios are floats.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from b2bmetrics.config import Config
@@ -21,6 +28,20 @@ from b2bmetrics.schema import TABLES
 Rows = list[dict[str, Any]]
 Tables = dict[str, Rows]
 Z = 1.959964
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+# CONTRACT §5 (v2) "Period": the columns that record something that happened (the default --to)
+EVENTS = (("deals", "created_at"), ("deals", "closed_at"), ("deal_stage_history", "entered_at"),
+          ("contracts", "start_date"), ("tickets", "opened_at"), ("surveys", "submitted_at"),
+          ("activities", "occurred_at"), ("payments", "paid_at"))
+# CONTRACT §1: money columns are exact decimals (and a split's share, so amount x share is exact)
+MONEY = {("deals", "amount"), ("contracts", "mrr"), ("quotas", "quota_amount"), ("payments", "amount_due"),
+         ("payments", "amount_paid"), ("targets", "amount"), ("deal_snapshots", "amount"), ("deal_splits", "share")}
+
+
+class PeriodRefused(Exception):
+    """Documented choice (docs/metrics.md): a --from after the default --to is refused (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -35,14 +56,29 @@ class OFilters:
 # ---- reading ---------------------------------------------------------------------------------
 
 
+def dec(v: Any) -> Decimal | None:
+    """A money cell as an exact Decimal (a float cell by its shortest repr: the decimal it was written as)."""
+    if v is None or isinstance(v, Decimal):
+        return v
+    if isinstance(v, int):
+        return Decimal(v)
+    return Decimal(repr(float(v)))
+
+
 def read_tables(ibis_con: Any) -> Tables:
-    """Every canonical table of an ibis DuckDB backend as row dicts (plain SQL, no ibis expressions)."""
+    """Every canonical table of an ibis DuckDB backend as row dicts (plain SQL, no ibis expressions);
+    money cells (and shares) as Decimal, as a DECIMAL column reads."""
     raw = ibis_con.con
     out: Tables = {}
     for name, table in TABLES.items():
         cols = table.column_names
         sql = f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{name}"'
-        out[name] = [dict(zip(cols, r, strict=True)) for r in raw.execute(sql).fetchall()]
+        rows = [dict(zip(cols, r, strict=True)) for r in raw.execute(sql).fetchall()]
+        for c in cols:
+            if (name, c) in MONEY:
+                for r in rows:
+                    r[c] = dec(r[c])
+        out[name] = rows
     return out
 
 
@@ -68,8 +104,14 @@ def _ts(v: Any) -> dt.datetime | None:
     return dt.datetime.combine(v, dt.time())
 
 
-def _div(a: float, b: float) -> float | None:
-    return None if b == 0 else a / b
+def _div(a: float | Decimal, b: float | Decimal) -> float | None:
+    """A ratio: a float (of the exact quotient when both are Decimal), None when b is 0."""
+    return None if b == 0 else float(a / b)
+
+
+def cents(v: Decimal) -> Decimal:
+    """Rounded to cents, half away from zero (CONTRACT §4 v2: -0.125 -> -0.13, as Excel's ROUND)."""
+    return v.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -83,8 +125,18 @@ def _median(xs: list[float]) -> float | None:
 # ---- period and filters ----------------------------------------------------------------------
 
 
+def year_back_next_day(day: dt.date) -> dt.date:
+    """The first day of the 12 months ending on `day`: the day after the same calendar day one year
+    earlier, 29 February falling back to 28 February (CONTRACT §5 v2)."""
+    earlier = dt.date(day.year - 1, 2, 28) if (day.month, day.day) == (2, 29) else dt.date(day.year - 1, day.month, day.day)
+    return earlier + dt.timedelta(days=1)
+
+
 def resolve_period(t: Tables, f: OFilters) -> tuple[dt.date | None, dt.date | None]:
-    days = [
+    """CONTRACT §5 v2: --to defaults to the latest event day, --from to the 12 months ending on --to."""
+    events = [_day(r[col]) for name, col in EVENTS for r in t.get(name, []) if r[col] is not None]
+    # documented choice: data without an event date ends on its latest date of any kind (the v1 columns)
+    others = [
         _day(r[c.name])
         for name, table in TABLES.items()
         for c in table.columns
@@ -92,8 +144,15 @@ def resolve_period(t: Tables, f: OFilters) -> tuple[dt.date | None, dt.date | No
         for r in t.get(name, [])
         if r[c.name] is not None
     ]
-    lo, hi = (min(days), max(days)) if days else (None, None)
-    return (f.date_from if f.date_from is not None else lo, f.date_to if f.date_to is not None else hi)
+    hi = f.date_to
+    if hi is None:
+        hi = max(events) if events else (max(others) if others else None)
+        if f.date_from is not None and hi is not None and f.date_from > hi:
+            raise PeriodRefused(f"--from {f.date_from} is after the data's latest day {hi}")
+    lo = f.date_from
+    if lo is None and hi is not None:
+        lo = year_back_next_day(hi)
+    return lo, hi
 
 
 def _accounts_in_scope(t: Tables, cfg: Config, f: OFilters, with_rep: bool) -> set[Any] | None:
@@ -162,7 +221,7 @@ def funnel(t: Tables, cfg: Config, f: OFilters, lo: dt.date | None, hi: dt.date 
     entered = [0] * len(stages)
     durations: list[list[float]] = [[] for _ in stages]
     won = lost = 0
-    won_amounts: list[float] = []
+    won_amounts: list[Decimal] = []
     cycles: list[float] = []
     open_deals = 0
     for d in cohort:
@@ -184,7 +243,7 @@ def funnel(t: Tables, cfg: Config, f: OFilters, lo: dt.date | None, hi: dt.date 
         if status == "won":
             won += 1
             if d["amount"] is not None:
-                won_amounts.append(d["amount"])
+                won_amounts.append(dec(d["amount"]))
             if d["created_at"] is not None and d["closed_at"] is not None:
                 cycles.append((_ts(d["closed_at"]) - _ts(d["created_at"])).total_seconds() / 86400)
         elif status == "lost":
@@ -197,26 +256,26 @@ def funnel(t: Tables, cfg: Config, f: OFilters, lo: dt.date | None, hi: dt.date 
         rows.append({"stage": s, "phase": cfg.pipeline.phase_of(s), "entered": entered[i],
                      "conversion_to_next": conv, "median_days_in_stage": _median(durations[i])})
     win_rate = _div(won, won + lost)
-    avg_won = _mean(won_amounts)
+    avg_won = float(sum(won_amounts, ZERO) / len(won_amounts)) if won_amounts else None
     cycle = _mean(cycles)
     velocity = None
     if win_rate is not None and avg_won is not None and cycle:
         velocity = open_deals * win_rate * avg_won / cycle
-    # won_amount is 0.0 when no won deal has an amount (an empty sum; documented)
+    # won_amount is 0 when no won deal has an amount (an empty sum; documented); exact (§4 v2)
     return {"stages": rows, "overall_conversion": _div(entered[-1], entered[0]), "win_rate": win_rate,
-            "won_deals": won, "won_amount": float(sum(won_amounts)), "avg_won_amount": avg_won,
+            "won_deals": won, "won_amount": sum(won_amounts, ZERO), "avg_won_amount": avg_won,
             "avg_sales_cycle_days": cycle, "open_deals": open_deals, "pipeline_velocity_per_day": velocity}
 
 
 # ---- churn -----------------------------------------------------------------------------------
 
 
-def _mrr_on(contracts: Rows, day: dt.date) -> dict[Any, float]:
-    out: dict[Any, float] = defaultdict(float)
+def _mrr_on(contracts: Rows, day: dt.date) -> dict[Any, Decimal]:
+    out: dict[Any, Decimal] = defaultdict(Decimal)
     for c in contracts:
         start, end = _day(c["start_date"]), _day(c["end_date"])
         if start is not None and start <= day and (end is None or end > day):
-            out[c["account_id"]] += c["mrr"]
+            out[c["account_id"]] += dec(c["mrr"])
     return out
 
 
@@ -234,17 +293,17 @@ def churn(t: Tables, cfg: Config, f: OFilters, lo: dt.date | None, hi: dt.date |
     contracts = [c for c in t["contracts"] if scope is None or c["account_id"] in scope]
     if lo is None or hi is None:
         start_set: set[Any] = set()
-        m0: dict[Any, float] = {}
-        m1: dict[Any, float] = {}
+        m0: dict[Any, Decimal] = {}
+        m1: dict[Any, Decimal] = {}
         active_end: set[Any] = set()
     else:
         start_set = _active_on(contracts, lo)
         active_end = _active_on(contracts, hi)
         m0, m1 = _mrr_on(contracts, lo), _mrr_on(contracts, hi)
     churned = len(start_set - active_end)
-    mrr_start = float(sum(m0.get(a, 0.0) for a in start_set))
-    mrr_end = float(sum(m1.get(a, 0.0) for a in start_set))
-    kept = float(sum(min(m1.get(a, 0.0), m0.get(a, 0.0)) for a in start_set))
+    mrr_start = sum((m0.get(a, ZERO) for a in start_set), ZERO)
+    mrr_end = sum((m1.get(a, ZERO) for a in start_set), ZERO)
+    kept = sum((min(m1.get(a, ZERO), m0.get(a, ZERO)) for a in start_set), ZERO)
     return {"active_accounts_start": len(start_set), "churned_accounts": churned,
             "logo_churn_rate": _div(churned, len(start_set)), "mrr_start": mrr_start, "mrr_end": mrr_end,
             "gross_revenue_retention": _div(kept, mrr_start), "net_revenue_retention": _div(mrr_end, mrr_start)}
@@ -309,65 +368,72 @@ def _next_period(start: dt.date, kind: str) -> dt.date:
     return dt.date(start.year + y, m + 1, 1)
 
 
-def tiered(credited: float, quota: float, cfg: Config) -> float:
+def tiered(credited: Decimal, quota: Decimal, cfg: Config) -> Decimal:
+    """The tiered commission on `credited`, unrounded (exact: bands compared as credited against
+    up_to x quota, the same as attainment against up_to). Rates, bands and cap as the config writes them."""
     plan = cfg.commission
-    tiers = plan.tiers
+    tiers = [(None if tier.up_to is None else dec(tier.up_to), dec(tier.rate)) for tier in plan.tiers]
     if quota == 0:
-        pay = credited * tiers[-1].rate
+        pay = credited * tiers[-1][1]
+    elif plan.mode == "retroactive":
+        rate = tiers[-1][1]
+        for up_to, r in tiers:
+            if up_to is not None and credited <= up_to * quota:  # bands (prev, up_to] (documented)
+                rate = r
+                break
+        pay = credited * rate
     else:
-        att = credited / quota
-        if plan.mode == "retroactive":
-            rate = tiers[-1].rate
-            for tier in tiers:
-                if tier.up_to is not None and att <= tier.up_to:  # bands (prev, up_to] (documented)
-                    rate = tier.rate
-                    break
-            pay = credited * rate
-        else:
-            pay, low = 0.0, 0.0
-            for tier in tiers:
-                high = att if tier.up_to is None else min(att, tier.up_to)
-                if high > low:
-                    pay += (high - low) * quota * tier.rate
-                if tier.up_to is None or att <= tier.up_to:
-                    break
-                low = tier.up_to
-    if plan.cap > 0:
-        pay = min(pay, plan.cap)
+        pay, low = ZERO, ZERO
+        for up_to, r in tiers:
+            high = credited if up_to is None else min(credited, up_to * quota)
+            if high > low:
+                pay += (high - low) * r
+            if up_to is None or credited <= up_to * quota:
+                break
+            low = up_to * quota
+    cap = dec(plan.cap)
+    if cap is not None and cap > 0:
+        pay = min(pay, cap)
     return pay
 
 
 def commission(t: Tables, cfg: Config, f: OFilters, lo: dt.date | None, hi: dt.date | None) -> dict[str, Any]:
     plan = cfg.commission
     kind = plan.period
+    rate = dec(plan.referral_rate)
     won = [d for d in t["deals"] if status_of(d, cfg) == "won" and d["closed_at"] is not None]
-    splits: dict[Any, list[tuple[Any, float]]] = defaultdict(list)
+    splits: dict[Any, list[tuple[Any, Decimal]]] = defaultdict(list)
     for s in t["deal_splits"]:
-        splits[s["deal_id"]].append((s["rep_id"], s["share"]))
-    quotas = {(q["rep_id"], _day(q["period_start"])): q["quota_amount"] for q in t["quotas"]}
-    credited: dict[tuple[Any, dt.date], float] = defaultdict(float)
-    referral: dict[tuple[Any, dt.date], float] = defaultdict(float)
-    clawback: dict[tuple[Any, dt.date], float] = defaultdict(float)
-    credit_lines: dict[Any, list[tuple[Any, float]]] = {}
+        splits[s["deal_id"]].append((s["rep_id"], dec(s["share"])))
+    quotas = {(q["rep_id"], _day(q["period_start"])): dec(q["quota_amount"]) for q in t["quotas"]}
+    default_quota = dec(plan.default_quota)
+    credited: dict[tuple[Any, dt.date], Decimal] = defaultdict(Decimal)
+    referral: dict[tuple[Any, dt.date], Decimal] = defaultdict(Decimal)
+    clawback: dict[tuple[Any, dt.date], Decimal] = defaultdict(Decimal)
+    credit_lines: dict[Any, list[tuple[Any, Decimal]]] = {}
     keys: set[tuple[Any, dt.date]] = set()
     for d in won:
         p = _period_start(_day(d["closed_at"]), kind)
-        lines = splits.get(d["deal_id"]) or ([(d["owner_rep_id"], 1.0)] if d["owner_rep_id"] is not None else [])
+        lines = splits.get(d["deal_id"]) or ([(d["owner_rep_id"], Decimal(1))] if d["owner_rep_id"] is not None else [])
         credit_lines[d["deal_id"]] = lines
         for rep, share in lines:
             keys.add((rep, p))
             if d["amount"] is not None:
-                credited[(rep, p)] += d["amount"] * share
+                credited[(rep, p)] += dec(d["amount"]) * share  # exact: DECIMAL(18,4) x DECIMAL(12,10)
         # documented choice: a deal without an owner pays its referrer
         if d["referrer_id"] is not None and d["referrer_id"] != d["owner_rep_id"]:
             keys.add((d["referrer_id"], p))
             if d["amount"] is not None:
-                referral[(d["referrer_id"], p)] += plan.referral_rate * d["amount"]
-    pay: dict[tuple[Any, dt.date], float] = {}
+                referral[(d["referrer_id"], p)] += rate * dec(d["amount"])
+    pay: dict[tuple[Any, dt.date], Decimal] = {}
 
-    def pay_of(key: tuple[Any, dt.date]) -> float:
+    def quota_of(key: tuple[Any, dt.date]) -> Decimal:
+        return quotas.get(key, default_quota)
+
+    def pay_of(key: tuple[Any, dt.date]) -> Decimal:
+        """The row's commission, unrounded (what the clawback's effective rate reads)."""
         if key not in pay:
-            pay[key] = tiered(credited.get(key, 0.0), quotas.get(key, plan.default_quota), cfg)
+            pay[key] = tiered(credited.get(key, ZERO), quota_of(key), cfg)
         return pay[key]
 
     for d in won:
@@ -383,16 +449,17 @@ def commission(t: Tables, cfg: Config, f: OFilters, lo: dt.date | None, hi: dt.d
             continue
         p = _period_start(closed, kind)
         back = _period_start(last, kind)
-        amount = d["amount"]
+        amount = dec(d["amount"])
         if amount is None:
             continue
         for rep, share in credit_lines[d["deal_id"]]:
-            c = credited.get((rep, p), 0.0)
+            c = credited.get((rep, p), ZERO)
             if c:
+                # its credited share x the effective rate (unrounded commission / credited)
                 clawback[(rep, back)] += share * amount * pay_of((rep, p)) / c
                 keys.add((rep, back))
         if d["referrer_id"] is not None and d["referrer_id"] != d["owner_rep_id"]:
-            clawback[(d["referrer_id"], back)] += plan.referral_rate * amount
+            clawback[(d["referrer_id"], back)] += rate * amount
             keys.add((d["referrer_id"], back))
     rep_region = {r["rep_id"]: r["region"] for r in t["reps"]}
     rows = []
@@ -406,16 +473,17 @@ def commission(t: Tables, cfg: Config, f: OFilters, lo: dt.date | None, hi: dt.d
             if f.reps and rep not in f.reps:  # ids missing from reps can be chosen too (documented)
                 continue
             key = (rep, p)
-            quota = float(quotas.get(key, plan.default_quota))
-            cr = credited.get(key, 0.0)
-            com = pay_of(key)
-            ref = referral.get(key, 0.0)
-            cb = clawback.get(key, 0.0)
+            quota = quota_of(key)
+            cr = credited.get(key, ZERO)
+            # §4 v2: each part unrounded, then rounded to cents; the payout adds the rounded parts
+            com = cents(pay_of(key))
+            ref = cents(referral.get(key, ZERO))
+            cb = cents(clawback.get(key, ZERO))
             rows.append({"rep_id": rep, "period_start": p.isoformat(), "credited_revenue": cr, "quota": quota,
                          "attainment": _div(cr, quota), "commission": com, "referral_commission": ref,
                          "clawback": cb, "payout": com + ref - cb})
     rows.sort(key=lambda r: (r["period_start"], r["rep_id"]))
-    return {"total_payout": float(sum(r["payout"] for r in rows)), "rows": rows}
+    return {"total_payout": sum((r["payout"] for r in rows), ZERO), "rows": rows}
 
 
 # ---- quality ---------------------------------------------------------------------------------
@@ -440,12 +508,17 @@ def quality(t: Tables, present: dict[str, tuple[str, ...]] | None = None) -> dic
 
 
 def kpis(t: Tables, cfg: Config, f: OFilters, present: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """The v1 sections of the `kpis` JSON; raises PeriodRefused where the CLI exits 2."""
     lo, hi = resolve_period(t, f)
-    return {
-        "period": {"from": lo.isoformat() if lo else None, "to": hi.isoformat() if hi else None},
-        "funnel": funnel(t, cfg, f, lo, hi),
-        "churn": churn(t, cfg, f, lo, hi),
-        "satisfaction": satisfaction(t, cfg, f, lo, hi),
-        "commission": commission(t, cfg, f, lo, hi),
-        "quality": quality(t, present),
-    }
+    # 60 significant digits: sums and products of money are exact; only the clawback's effective
+    # rate (a quotient) is not, far below a cent
+    with decimal.localcontext() as ctx:
+        ctx.prec = 60
+        return {
+            "period": {"from": lo.isoformat() if lo else None, "to": hi.isoformat() if hi else None},
+            "funnel": funnel(t, cfg, f, lo, hi),
+            "churn": churn(t, cfg, f, lo, hi),
+            "satisfaction": satisfaction(t, cfg, f, lo, hi),
+            "commission": commission(t, cfg, f, lo, hi),
+            "quality": quality(t, present),
+        }
