@@ -191,6 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing was changed", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`kpis | head`): not a bug, nothing more to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
     except Exception:  # a bug: say so, keep the traceback for the report
         traceback.print_exc()
         print("b2bmetrics: this is a bug in b2bmetrics, not in your data; please report it with the "

@@ -172,3 +172,15 @@ def test_kpis_json_is_byte_identical_from_run_to_run(split_demo: Path, extra: tu
     for key, places in EXACT_MONEY.items():
         for number in re.findall(rf'"{key}":(-?[0-9.eE+-]+)', text):
             assert re.fullmatch(rf"-?[0-9]+\.[0-9]{{1,{places}}}", number), (key, number)
+
+
+def test_a_reader_that_goes_away_is_not_a_bug(demo_db: Path) -> None:
+    """`b2bmetrics kpis | head -c 100`: the pipe closes before the JSON is written; exit 141 (as a
+    shell reports SIGPIPE), no traceback and no "this is a bug"."""
+    proc = subprocess.Popen([sys.executable, "-m", "b2bmetrics.cli", "kpis", "--db", str(demo_db), "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is printed
+    err = proc.stderr.read().decode("utf-8", "replace")
+    assert proc.wait(timeout=300) == 141, err
+    assert "Traceback" not in err and "bug" not in err
