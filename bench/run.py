@@ -204,7 +204,7 @@ def floor_sql() -> dict[str, str]:
         parts = ["count(*)"]
         for c in table.columns:
             parts.append(f'count("{c.name}")')
-            if c.sql_type in ("DOUBLE",):
+            if c.sql_type == "DOUBLE" or c.sql_type.startswith("DECIMAL"):  # money is DECIMAL(18,4) since issue 11
                 parts.append(f'sum("{c.name}")')
             elif c.sql_type in ("TIMESTAMP", "DATE"):
                 parts.append(f'max("{c.name}")')
