@@ -12,6 +12,7 @@ never import each other).
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 from typing import Any
 
@@ -29,7 +30,7 @@ REL = 1e-9
 
 
 def _same(a: Any, b: Any, path: str) -> None:
-    """Project value `a` equals oracle value `b` (floats to REL, None only equals None)."""
+    """Project value `a` equals oracle value `b` (floats to REL, Decimals exactly, None only equals None)."""
     if b is None or a is None:
         assert a is None and b is None, f"{path}: project {a!r} != oracle {b!r}"
     elif isinstance(b, dict):
@@ -42,8 +43,14 @@ def _same(a: Any, b: Any, path: str) -> None:
             _same(x, y, f"{path}[{i}]")
     elif isinstance(b, bool) or isinstance(b, str):
         assert a == b, f"{path}: project {a!r} != oracle {b!r}"
-    elif isinstance(b, int) and not isinstance(a, float):
+    elif isinstance(b, decimal.Decimal):
+        # exact money (CONTRACT §4 v2): a Decimal equal to the oracle's to the last digit
+        assert isinstance(a, decimal.Decimal) and a == b, f"{path}: project {a!r} != oracle {b!r} (exact money)"
+    elif isinstance(b, int) and not isinstance(a, float | decimal.Decimal):
         assert a == b, f"{path}: project {a!r} != oracle {b!r}"
+    elif isinstance(a, decimal.Decimal):
+        # an oracle float where the project is exact: equal to REL
+        assert math.isclose(float(a), b, rel_tol=REL, abs_tol=1e-9), f"{path}: project {a!r} != oracle {b!r}"
     else:
         assert isinstance(a, int | float), f"{path}: project {a!r} is not a number (oracle {b!r})"
         assert math.isclose(a, b, rel_tol=REL, abs_tol=1e-9), f"{path}: project {a!r} != oracle {b!r}"

@@ -5,8 +5,10 @@ accounts), a "rough" copy of it that real exports look like (sub-second timestam
 microsecond either side of midnight, ties in the stage history, replies at exactly the SLA,
 missing amounts, dates, accounts and statuses, contracts that end when they start, no deal
 splits), and an empty store. For each, several filter sets and two configurations must give the
-same JSON: same keys, integers equal, floats equal to 1e-9 relative (Spark adds in partition
-order), the same commission rows in the same order.
+same JSON: same keys, integers equal, money (Decimal) equal exactly and a Decimal on both engines,
+floats equal to 1e-9 relative (means and ratios are one division of exact sums on both, but the
+engines' medians and score means may differ in the last bits), the same commission rows in the same
+order. Spark prints the same bytes twice (`jsonout.dumps`), as DuckDB does.
 
 The Spark JVM runs in Asia/Shanghai time, so a timestamp read or written through the machine's
 zone instead of as wall-clock time would move by eight hours and change the numbers.
@@ -17,6 +19,7 @@ Skipped only when pyspark is not installed outside CI; in CI (CI=true) that is a
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import importlib.util
 import json
 import math
@@ -27,7 +30,8 @@ from typing import Any
 
 import pytest
 
-from b2bmetrics.cli import _clean, main
+from b2bmetrics import jsonout
+from b2bmetrics.cli import main
 from b2bmetrics.config import Config, Plan
 from b2bmetrics.demo import write_demo
 from b2bmetrics.engines import EXPORTED, export_parquet, spark_backend, spark_session
@@ -51,8 +55,27 @@ if importlib.util.find_spec("pyspark") is None:
 
 # ---- comparing two KPI objects --------------------------------------------------------------
 
+def plain(value: Any) -> Any:
+    """A `compute_kpis` value as plain Python: numpy scalars as their values, tuples as lists, NaN
+    as None; Decimal, float, int, str, None kept as they are (dates as ISO text)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes | decimal.Decimal):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
 def differences(duck: Any, spark: Any, path: str = "$") -> list[str]:
-    """Every place where the two JSON-ready values differ beyond the tolerance (empty = equal)."""
+    """Every place where the two JSON-ready values differ beyond the tolerance (empty = equal).
+
+    Money is exact: two Decimals must be equal exactly (a Decimal on one engine and a float on the
+    other is a difference of type)."""
     if isinstance(duck, dict) and isinstance(spark, dict):
         if list(duck) != list(spark):
             return [f"{path}: keys {list(duck)} != {list(spark)}"]
@@ -63,6 +86,8 @@ def differences(duck: Any, spark: Any, path: str = "$") -> list[str]:
         return [d for i, (a, b) in enumerate(zip(duck, spark, strict=True)) for d in differences(a, b, f"{path}[{i}]")]
     if type(duck) is not type(spark):
         return [f"{path}: {duck!r} ({type(duck).__name__}) != {spark!r} ({type(spark).__name__})"]
+    if isinstance(duck, decimal.Decimal):
+        return [] if duck == spark else [f"{path}: {duck!r} != {spark!r} (money is exact)"]
     if isinstance(duck, float):
         if not math.isclose(duck, spark, rel_tol=REL, abs_tol=1e-12):
             return [f"{path}: {duck!r} != {spark!r}"]
@@ -78,6 +103,10 @@ def test_differences_catches_what_matters() -> None:
     assert differences(base, {"a": 1, "b": [1.0, 0.0], "c": {"d": "x"}})
     assert differences(base, {"a": 1, "b": [1.0], "c": {"d": "x"}})
     assert differences(base, {"a": 1, "b": [1.0, None], "c": {"e": "x"}})
+    money = {"m": decimal.Decimal("1500.00")}
+    assert differences(money, {"m": decimal.Decimal("1500.0000")}) == []  # the same amount, any scale
+    assert differences(money, {"m": decimal.Decimal("1500.0001")})  # exact: no tolerance for money
+    assert differences(money, {"m": 1500.0})  # a float where a Decimal belongs
 
 
 # ---- data -----------------------------------------------------------------------------------
@@ -194,13 +223,26 @@ def test_spark_gives_the_same_kpis(datasets: dict[str, tuple[Any, Any]], dataset
     duck_con, spark_con = datasets[dataset]
     cfg = Config() if config == "default" else OTHER_PLAN
     f = _filters(filters, duck_con)
-    duck = _clean(compute_kpis(duck_con, cfg, f))
-    spark = _clean(compute_kpis(spark_con, cfg, f))
+    duck = plain(compute_kpis(duck_con, cfg, f))
+    spark = plain(compute_kpis(spark_con, cfg, f))
     assert differences(duck, spark) == []
+    # money the contract calls exact is a Decimal on both engines
+    for family, key in (("funnel", "won_amount"), ("churn", "mrr_start"), ("churn", "mrr_end")):
+        assert type(duck[family][key]) is decimal.Decimal and type(spark[family][key]) is decimal.Decimal
     if dataset != "empty" and filters not in ("nobody", "no_data_period"):
         # the case is worth its time only when it has numbers to compare
         assert duck["funnel"]["stages"][0]["entered"] > 0
         assert duck["commission"]["rows"], "no commission rows to compare"
+
+
+def test_spark_prints_the_same_bytes_twice(datasets: dict[str, tuple[Any, Any]]) -> None:
+    """Deterministic output on Spark (CONTRACT §4 v2): two runs over the rough data give byte-identical
+    JSON, and the money in it is printed exactly (no 18501147.310000002)."""
+    _duck_con, spark_con = datasets["rough"]
+    first = jsonout.dumps(compute_kpis(spark_con, Config(), Filters()))
+    assert jsonout.dumps(compute_kpis(spark_con, Config(), Filters())) == first
+    won = json.loads(first, parse_float=decimal.Decimal)["funnel"]["won_amount"]
+    assert won == won.quantize(decimal.Decimal("0.01"))  # demo amounts are whole cents: no binary tail
 
 
 def test_rough_data_is_rough(datasets: dict[str, tuple[Any, Any]]) -> None:

@@ -92,8 +92,10 @@ def _cohort_deals(con: Backend, cfg: Config, filters: Filters, period: Period) -
 
 
 def _whole(filters: Filters, period: Period) -> bool:
-    """The cohort is every deal: no filter and the data's own period, which spans every `created_at`."""
-    return not (filters.scopes_accounts or filters.reps or period.given)
+    """The cohort is every deal: no filter and no period at all. (The default period is the 12 months
+    ending on the latest day something happened, CONTRACT §5 v2: it need not span every `created_at`,
+    so only a period without ends is known to take every deal.)"""
+    return not (filters.scopes_accounts or filters.reps or period.given) and period.start is None and period.end is None
 
 
 def history_reach(con: Backend, cfg: Config, deals: ir.Table | None) -> ir.Table:
