@@ -413,7 +413,7 @@ def test_payment_rules_are_refused_row_by_row(tmp_path: Path) -> None:
         ["P7", "A1", "D1", "2024-10-10", "x", "", ""]])  # a bad amount is refused for itself, not as missing
     assert "7 rows rejected" in msg
     for line in [
-        "row 1, column amount_paid: value '100.01': amount_paid 100.01 is more than amount_due 100",
+        "row 1, column amount_paid: value '100.01': amount_paid 100.01 is more than amount_due 100.0",
         "row 2, column amount_due: amount_due is empty but due_date is given (amount_due and due_date come "
         "together or not at all)",
         "row 3, column due_date: due_date is empty but amount_due is given",

@@ -398,8 +398,9 @@ def reason_sql(col: Column, v: str, spec: StageSpec) -> str:
 
 
 def decimal_text(v: str) -> str:
-    """A DECIMAL as text without trailing zeros (11198.5100 -> '11198.51', 1000.0000 -> '1000')."""
-    return rf"regexp_replace(regexp_replace(CAST({v} AS VARCHAR), '(\.\d*?)0+$', '\1'), '\.$', '')"
+    """A DECIMAL as text without trailing zeros, as the JSON prints money (11198.5100 -> '11198.51',
+    1000.0000 -> '1000.0')."""
+    return rf"regexp_replace(regexp_replace(CAST({v} AS VARCHAR), '(\.\d*?)0+$', '\1'), '\.$', '.0')"
 
 
 def _shown(col: Column, v: str) -> str:
