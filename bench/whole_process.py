@@ -113,7 +113,7 @@ def figures(db: Path, csv: Path) -> dict[str, tuple[Callable[[], list[str]], Cal
     bare_db, cli_db = WORK / "bare_csv.duckdb", WORK / "cli_ingest.duckdb"
     read_csv = ("import duckdb, sys\n"
                 "con = duckdb.connect(sys.argv[1])\n"
-                f"con.execute('CREATE TABLE t AS SELECT * FROM read_csv({_q(csv)})')\n"
+                f"con.execute({f'CREATE TABLE t AS SELECT * FROM read_csv({_q(csv)})'!r})\n"
                 "con.close()\n")
     nothing: Callable[[], None] = lambda: None  # noqa: E731
     return {
