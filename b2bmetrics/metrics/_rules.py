@@ -42,6 +42,8 @@ MICROS_PER_HOUR = _MICROS_PER_HOUR = 3_600_000_000
 MICROS_PER_DAY = _MICROS_PER_DAY = DAY_S * 1_000_000
 EXACT_INT = dt_.Decimal(38, 0)  # sums of integers that must not depend on the order of the rows
 MONEY = dt_.Decimal(18, 4)  # schema kind "money"
+# survey scores (DOUBLE) summed exactly for a mean: each score as a decimal of 10 places, then a decimal sum
+SCORE_SUM = dt_.Decimal(38, 10)
 # a money 0 (coalesce an empty sum with it and the column stays DECIMAL; a float 0.0 would make it DOUBLE)
 MONEY_ZERO = ibis.literal(decimal.Decimal(0), type=MONEY)
 

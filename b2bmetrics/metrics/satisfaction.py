@@ -27,8 +27,9 @@ import pandas as pd
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period
-from b2bmetrics.metrics._rules import hours_between, with_region
+from b2bmetrics.metrics._rules import SCORE_SUM, hours_between, with_region
 from b2bmetrics.metrics.cells import count as _count
+from b2bmetrics.metrics.cells import mean as _mean
 from b2bmetrics.metrics.cells import num as _num
 from b2bmetrics.metrics.cells import ratio as _ratio
 from b2bmetrics.metrics.filtering import accounts_in_scope, scope_by_account
@@ -95,7 +96,8 @@ def _survey_measures(s: ir.Table) -> dict[str, ir.Value]:
         "nps_pro": s.count(where=nps & (s.score >= 9)),
         "nps_det": s.count(where=nps & (s.score <= 6)),
         "ces_n": s.count(where=ces),
-        "ces": s.score.mean(where=ces),
+        # the mean is one division of an exact sum (`_rules.SCORE_SUM`), whatever the order of the rows
+        "ces_sum": s.score.cast(SCORE_SUM).sum(where=ces),
     }
 
 
@@ -129,7 +131,7 @@ def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict
         "nps": None if nps_n == 0 else 100.0 * (pro - det) / nps_n,
         "nps_ci": list(nps_interval(pro, det, nps_n)),
         "nps_responses": nps_n,
-        "ces": _num(row["ces"]),
+        "ces": _mean(row["ces_sum"], row["ces_n"]),
         "median_first_response_hours": _num(row["median_hours"]),
         "sla_met_rate": _ratio(_count(row["sla_met"]), tickets),
         "tickets": tickets,
@@ -218,7 +220,7 @@ def _group_frame(df: pd.DataFrame, by: str) -> pd.DataFrame:
             "csat_n": csat_n,
             "nps": None if nps_n == 0 else 100.0 * (_count(rec["nps_pro"]) - _count(rec["nps_det"])) / nps_n,
             "nps_lo": nps_lo, "nps_hi": nps_hi, "nps_n": nps_n,
-            "ces": _num(rec["ces"]), "ces_n": ces_n,
+            "ces": _mean(rec["ces_sum"], ces_n), "ces_n": ces_n,
             "tickets": tickets, "answered": _count(rec["answered"]),
             "median_first_response_hours": _num(rec["median_hours"]),
             "sla_met_rate": _ratio(_count(rec["sla_met"]), tickets),
