@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
 import sys
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from b2bmetrics.errors import B2BError
 
@@ -113,22 +112,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if r.rejected > min(len(r.rejects), 20):
             print(f"    … and {r.rejected - min(len(r.rejects), 20):,} more in table load_rejects")
     return EXIT_OK
-
-
-def _clean(value: Any) -> Any:
-    """The old JSON-safe walk (NaN/inf -> None, numpy scalars -> Python, dates -> ISO text, Decimal kept),
-    kept only for tests that compare two KPI dicts value by value; the CLI writes with `jsonout.dumps`."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
