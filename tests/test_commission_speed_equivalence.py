@@ -45,12 +45,14 @@ PLANS = {
 WIDE = Context(prec=100)
 
 
-def money(value: Any) -> Decimal:
-    """A value of the query: an amount × 10^10 (the weight of share 1), NULL = 0."""
-    if value is None or value != value:
+def money(value: str) -> Decimal:
+    """A value of the query: the exact amount's text (Σ amount × 10^10 with 'E-10' after it; a
+    NULL sum, a quotas row without an amount, is '0')."""
+    if value == "0":
         return Decimal(0)
+    assert value.endswith("E-10"), value
     with localcontext(WIDE):
-        return Decimal(value) / 10**10
+        return Decimal(value[:-4]) / 10**10
 
 
 def reference_rows(df: pd.DataFrame, plan: Plan, periods: list[dt.date]) -> list[dict[str, Any]]:
@@ -95,8 +97,7 @@ def reference_rows(df: pd.DataFrame, plan: Plan, periods: list[dt.date]) -> list
         paid, clawed = cm.cents(commission(key)), clawback(key)
         with localcontext(WIDE):
             referred = cm.cents(referral_rate * referral.get(key, Decimal(0)))
-        with localcontext(Context(prec=34)):
-            attainment = float(credited / q) if q > 0 else None
+        attainment = float(credited) / float(q) if q > 0 else None  # a float of the two nearest floats
         rows.append({"rep_id": key[0], "period_start": key[1].isoformat(), "credited_revenue": credited,
                      "quota": q, "attainment": attainment, "commission": paid,
                      "referral_commission": referred, "clawback": clawed, "payout": paid + referred - clawed})

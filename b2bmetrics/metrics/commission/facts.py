@@ -23,12 +23,13 @@ Money is exact from the table to the row. A credit line is amount × share, and 
 and the database sums amount × weight as DECIMAL(38, 4): a product both DuckDB and Spark keep
 exact (a decimal times an integer keeps its 4 places), where amount × share would lose places on
 Spark or overflow DECIMAL(18, 14) on DuckDB. Every value of the query is in that unit (referrals
-and quotas × 10^10 too); `_unscale` turns it back into the exact `Decimal` (scale 14).
+and quotas × 10^10 too) and crosses as text that reads back as the exact amount (`_as_text`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -89,10 +90,21 @@ def _scaled(value: ir.Value, weight: ir.Value | int = WEIGHT_ONE) -> ir.DecimalV
 
 
 def _unscale(value: Any) -> Decimal:
-    """A value of the query (an amount × 10^10, DECIMAL(38, 4)) as the exact Decimal; NULL -> 0."""
+    """A value of the query (an amount × 10^10: a DECIMAL(38, 4), or its text) as the exact
+    Decimal; NULL -> 0."""
     if value is None or value != value:  # NULL (None, or NaN from a backend that reads it so)
         return ZERO
     return Decimal(value).scaleb(-WEIGHT_DIGITS, context=EXACT)
+
+
+def _as_text(value: ir.Value) -> ir.StringValue:
+    """An exact sum (an amount × 10^10) as the text of the amount itself, e.g. '1000100000000.0000E-10'
+    for 100.01; NULL as '0'. A result column of tens of thousands of decimals crosses into Python
+    several times faster as text than as decimals (Arrow's and ibis's conversions build each
+    Decimal in Python), and `Decimal(text)` reads it exactly (a DECIMAL(38, 4) is written plainly,
+    on DuckDB and Spark alike)."""
+    text = value.cast("decimal(38, 4)").cast("string").concat(f"E-{WEIGHT_DIGITS}")
+    return text.fill_null("0")
 
 
 def _credit_lines(con: Backend, won: ir.Table) -> ir.Table:
@@ -173,19 +185,28 @@ class Facts:
     referral: np.ndarray  # Decimal: referred amount
     referral_deals: np.ndarray  # int64
     claw_referral: np.ndarray  # Decimal: referred amount clawed back, landing in the key's period
-    quota: np.ndarray  # Decimal: the quotas row's amount; None without a quotas row
+    quota: np.ndarray  # str: the quotas row's amount as the query's text (`quota_of` reads it); None without a row
     has_row: np.ndarray  # bool: credited, referred or clawed back (a quota alone makes no row)
     # credited shares clawed back, one entry per person, landing period and origin period
     claw_key: np.ndarray  # int64: the landing key
     claw_origin: np.ndarray  # int64: the origin period's key, -1 when there is none
     claw_credit: np.ndarray  # Decimal: the credited share amount
+    # float64: credited revenue and the quotas row's amount as the nearest floats (NaN without a
+    # row), for attainment, a float (a Decimal's float() costs a detour through its text)
+    credit_f: np.ndarray
+    quota_f: np.ndarray
+
+    def quota_of(self, keys: list[int], default: Decimal) -> list[Decimal]:
+        """The quota of each key: its quotas row's amount, else `default`."""
+        return [default if q is None else Decimal(q) for q in self.quota[keys].tolist()]
 
     @classmethod
     def empty(cls, unit: str, periods: list[dt.date]) -> Facts:
         money, ints = np.zeros(0, dtype=object), np.zeros(0, dtype="int64")
+        floats = np.zeros(0)
         return cls(unit, periods, person=np.zeros(0, dtype=object), day=ints, credit=money, referral=money,
                    referral_deals=ints, claw_referral=money, quota=money, has_row=np.zeros(0, dtype=bool),
-                   claw_key=ints, claw_origin=ints, claw_credit=money)
+                   claw_key=ints, claw_origin=ints, claw_credit=money, credit_f=floats, quota_f=floats)
 
 
 def _window(periods: list[dt.date], unit: str, days: int) -> tuple[dt.date, dt.date]:
@@ -213,7 +234,7 @@ def _facts(con: Backend, cfg: Config, plan: Plan, periods: list[dt.date], filter
         keys: dict[str, ir.Value] = {"person": t.person, "period_start": t.period_start}
         if origin is not None:  # never group by a NULL literal (Spark's GROUP BY ordinals dislike it)
             keys["origin"] = origin
-        g = t.group_by(**keys).aggregate(value=value.sum().cast("decimal(38, 4)"), n=t.count().cast("int64"))
+        g = t.group_by(**keys).aggregate(value=_as_text(value.sum()), n=t.count().cast("int64"))
         if origin is None:
             g = g.mutate(origin=null_date)
         return g.mutate(kind=ibis.literal(kind))
@@ -252,10 +273,14 @@ def _facts_of(df: pd.DataFrame, unit: str, periods: list[dt.date]) -> Facts:
     width = max(len(people), 1)
     key_code, key_of_row = np.unique(_days(df["period_start"]) * width + person_code, return_inverse=True)
     size = len(key_code)
-    value = np.empty(len(df), dtype=object)
-    value[:] = [_unscale(v) for v in df["value"].tolist()]
     n = df["n"].fillna(0).astype("int64").to_numpy()
     is_kind = {kind: (df["kind"] == kind).to_numpy(dtype=bool) for kind in _KINDS}
+    # amounts as Decimals; quotas stay text until a row or a clawback rate needs them (most do not)
+    text = df["value"].to_numpy(dtype=object)
+    value = text.copy()
+    money = ~is_kind["quota"]
+    value[money] = [Decimal(v) for v in text[money].tolist()]
+    as_float = text.astype("float64")  # the text read as the nearest float: attainment's operands
 
     def per_key(kind: str, values: np.ndarray, missing: Any) -> np.ndarray:
         """The kind's value of each key (the query groups by key: at most one row per kind)."""
@@ -278,6 +303,7 @@ def _facts_of(df: pd.DataFrame, unit: str, periods: list[dt.date]) -> Facts:
         credit=per_key("credit", value, ZERO), referral=per_key("referral", value, ZERO),
         referral_deals=per_key("referral", n, 0), claw_referral=claw_referral,
         quota=per_key("quota", value, None), has_row=has_row,
+        credit_f=per_key("credit", as_float, 0.0), quota_f=per_key("quota", as_float, math.nan),
         claw_key=key_of_row[claws], claw_origin=_positions(key_code, origin_code), claw_credit=value[claws])
 
 

@@ -43,7 +43,7 @@ from b2bmetrics.config import Plan
 from b2bmetrics.filters import Period
 from b2bmetrics.metrics._rules import next_period_start, period_start_of
 
-__all__ = ["CENT", "EXACT", "ZERO", "PlanNumbers", "cents", "commission_periods", "decimal", "exact_sum",
+__all__ = ["CENT", "EXACT", "ZERO", "PlanNumbers", "cents", "cents_of_ratio", "commission_periods", "decimal", "exact_sum",
            "next_period_start", "numbers", "period_start_of", "ratio", "tier_commission", "tier_commissions"]
 
 # Sums and products are exact at any length under an unbounded precision (the digits are only as
@@ -69,15 +69,26 @@ def decimal(value: float | int | Decimal) -> Decimal:
 
 def cents(value: Decimal | Fraction | int) -> Decimal:
     """`value` rounded to cents, half away from zero (2.345 → 2.35, −0.125 → −0.13); never −0.00."""
-    if isinstance(value, Fraction):
-        scaled = value * 100
-        whole, rest = divmod(abs(scaled.numerator), scaled.denominator)
-        if 2 * rest >= scaled.denominator:
-            whole += 1
-        out = Decimal(whole if scaled >= 0 else -whole).scaleb(-2, context=_ROUNDING)
-    else:
-        out = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP, context=_ROUNDING)
+    if type(value) is not Decimal:  # the rows round tens of thousands of Decimals: they go first
+        if isinstance(value, Fraction):
+            return cents_of_ratio(value.numerator, value.denominator)
+        value = Decimal(value)
+    if not value:
+        return _ZERO_CENTS
+    out = value.quantize(CENT, rounding=ROUND_HALF_UP, context=_ROUNDING)
     return out if out else _ZERO_CENTS
+
+
+def cents_of_ratio(numerator: int, denominator: int) -> Decimal:
+    """numerator / denominator rounded to cents as `cents` rounds (exact integer arithmetic)."""
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    whole, rest = divmod(abs(numerator) * 100, denominator)
+    if 2 * rest >= denominator:
+        whole += 1
+    if not whole:
+        return _ZERO_CENTS
+    return Decimal(whole if numerator >= 0 else -whole).scaleb(-2, context=_ROUNDING)
 
 
 def ratio(numerator: Decimal, denominator: Decimal) -> Fraction | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from b2bmetrics.metrics.commission.plan import (
     EXACT,
     ZERO,
     cents,
+    cents_of_ratio,
     commission_periods,
     exact_sum,
     numbers,
@@ -45,7 +46,6 @@ from b2bmetrics.metrics.commission.plan import (
 if TYPE_CHECKING:
     from b2bmetrics.backend import Backend
 
-_RATIO = Context(prec=34)  # attainment: a float, from a quotient correct to 34 digits
 _ZERO_CENTS = Decimal("0.00")
 
 
@@ -64,10 +64,9 @@ class Row:
     payout: Decimal
 
 
-def _quotas(facts: Facts, plan: Plan) -> list[Decimal]:
+def _quotas(facts: Facts, plan: Plan, keys: list[int]) -> list[Decimal]:
     # only a quotas row starting on the period's first day counts
-    default = numbers(plan).default_quota
-    return [default if q is None else q for q in facts.quota.tolist()]
+    return facts.quota_of(keys, numbers(plan).default_quota)
 
 
 def _key_index(facts: Facts, key: Key) -> int | None:
@@ -84,43 +83,64 @@ def effective_rate(facts: Facts, plan: Plan, key: Key) -> Fraction | None:
     if i is None:
         return None
     credited = facts.credit[i]
-    return ratio(tier_commissions([credited], [_quotas(facts, plan)[i]], plan)[0], credited)
+    return ratio(tier_commissions([credited], _quotas(facts, plan, [i]), plan)[0], credited)
 
 
-def _clawbacks(facts: Facts, plan: Plan, commission: list[Decimal]) -> dict[int, Fraction]:
-    """Per key with anything clawed back: each credited share at its origin period's effective rate,
-    plus the referral commission clawed back, exactly (few keys have any, so a loop is cheap)."""
+def _clawbacks(facts: Facts, plan: Plan, commission: np.ndarray) -> dict[int, tuple[int, int]]:
+    """Per key with anything clawed back, the exact clawback as a ratio of integers (p, q): each
+    credited share × its origin period's effective rate (commission / credited), plus the referral
+    commission clawed back. Integer ratios, not Fractions: thousands of keys at scale, and a
+    Fraction normalises (a gcd) at every step."""
     rate = numbers(plan).referral_rate
-    out: dict[int, Fraction] = {}
+    out: dict[int, tuple[int, int]] = {}
+
+    def add(key: int, p: int, q: int) -> None:
+        if key in out:
+            p0, q0 = out[key]
+            p, q = p0 * q + p * q0, q0 * q
+        out[key] = (p, q)
+
     for key, origin, amount in zip(facts.claw_key.tolist(), facts.claw_origin.tolist(), facts.claw_credit.tolist(),
                                    strict=True):
-        paid = ratio(commission[origin], facts.credit[origin]) if origin >= 0 else None
-        if paid is not None:
-            out[key] = out.get(key, Fraction(0)) + Fraction(amount) * paid
+        if origin < 0 or not facts.credit[origin] or not commission[origin]:
+            continue  # nothing was paid on it
+        ap, aq = amount.as_integer_ratio()
+        cp, cq = commission[origin].as_integer_ratio()
+        kp, kq = facts.credit[origin].as_integer_ratio()
+        add(key, ap * cp * kq, aq * cq * kp)
     for key in np.flatnonzero(facts.claw_referral != ZERO).tolist():
-        out[key] = out.get(key, Fraction(0)) + Fraction(EXACT.multiply(rate, facts.claw_referral[key]))
+        add(key, *EXACT.multiply(rate, facts.claw_referral[key]).as_integer_ratio())
     return out
 
 
 def _row_columns(facts: Facts, plan: Plan, *, referral_facts: bool = False) -> dict[str, list[Any]]:
     """Every shown person-period row, column by column (Row's fields), sorted by person then period."""
-    quota_all = _quotas(facts, plan)
-    commission_all = tier_commissions(facts.credit.tolist(), quota_all, plan)  # origin periods' rates need all
-    clawback_all = _clawbacks(facts, plan, commission_all)
-    rate = numbers(plan).referral_rate
     shown_days = np.array(facts.periods, dtype="datetime64[D]").astype("int64")
     shown = np.flatnonzero(facts.has_row & np.isin(facts.day, shown_days))
     shown = shown[np.lexsort((facts.day[shown], facts.person[shown].astype(str)))]
+    # the commission of the shown keys, and of the origin periods whose rates clawbacks reverse at
+    needed = np.union1d(shown, facts.claw_origin[facts.claw_origin >= 0])
+    quota_all = np.full(len(facts.credit), None, dtype=object)
+    quota_all[needed] = _quotas(facts, plan, needed.tolist())
+    commission_all = np.full(len(facts.credit), ZERO, dtype=object)
+    commission_all[needed] = tier_commissions(facts.credit[needed].tolist(), quota_all[needed].tolist(), plan)
+    clawback_all = _clawbacks(facts, plan, commission_all)
+    rate = numbers(plan).referral_rate
+    keys = shown.tolist()
     credited = facts.credit[shown].tolist()
-    quota = [quota_all[i] for i in shown.tolist()]
-    commission = [cents(commission_all[i]) for i in shown.tolist()]
+    quota = quota_all[shown].tolist()
+    commission = [cents(c) for c in commission_all[shown].tolist()]
     with localcontext(EXACT):
-        referral = [cents(rate * amount) for amount in facts.referral[shown].tolist()]
-    clawback = [cents(clawback_all[i]) if i in clawback_all else _ZERO_CENTS for i in shown.tolist()]
-    with localcontext(_RATIO):
-        attainment = [float(c / q) if q > 0 else None for c, q in zip(credited, quota, strict=True)]
+        referral = [cents(rate * amount) if amount else _ZERO_CENTS for amount in facts.referral[shown].tolist()]
+    clawback = [cents_of_ratio(*clawback_all[i]) if i in clawback_all else _ZERO_CENTS for i in keys]
+    # a float: credited / quota over float arrays (None without a quota)
+    credited_f = facts.credit_f[shown]
+    quota_f = np.where(np.isnan(facts.quota_f[shown]), float(numbers(plan).default_quota), facts.quota_f[shown])
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ratio_f = credited_f / np.where(quota_f > 0, quota_f, 1.0)
+    attainment = [r if q > 0 else None for r, q in zip(ratio_f.tolist(), quota_f.tolist(), strict=True)]
     with localcontext(EXACT):
-        payout = [c + r - b for c, r, b in zip(commission, referral, clawback, strict=True)]
+        payout = [c + r - b if r or b else c for c, r, b in zip(commission, referral, clawback, strict=True)]
     out: dict[str, list[Any]] = {
         "rep_id": facts.person[shown].tolist(),
         "period_start": facts.day[shown].astype("datetime64[D]").tolist(),
