@@ -90,7 +90,7 @@ def statement(con: Backend, cfg: Config, rep_id: str, period_start: dt.date, pla
     # a credit or clawback line's credited share, exactly as the facts sum it
     shared = [None if s is None else _unscale(v) for s, v in zip(shares, df["scaled"], strict=True)]
     rates: list[Fraction | None] = []
-    exact = {"commission": [], "referral": [], "clawback": []}  # type: dict[str, list[Fraction]]
+    exact: dict[str, list[Fraction]] = {"commission": [], "referral": [], "clawback": []}  # each line's, unrounded
     for line, origin, amount, credited in zip(kinds, origins, amounts, shared, strict=True):
         if line in ("credit", "clawback"):
             line_rate = rate if line == "credit" else effective_rate(facts, plan, (rep_id, origin))
