@@ -19,6 +19,7 @@ import string
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +292,7 @@ CASES = [
                                                           "C1,A001,2024-01-01,10\nC2,A001,2200-01-01,10\n"),
          ("row 2", "column start_date", "'2200-01-01' is outside the years 1900–2199")),
     Case("scientific_amount", _text("deals.csv", DEALS_HEAD + "D1,lead,1.2e5,2024-01-01\nD2,lead,3E-1,\n"),
-         check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1", [("D1", 120000.0), ("D2", 0.3)])),
+         check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1", [("D1", Decimal("120000")), ("D2", Decimal("0.3"))])),
     Case("infinite_amount", _text("deals.csv", DEALS_HEAD + "D1,lead,1e999,2024-01-01\n"),
          ("row 1", "column amount", "'1e999' is not an amount")),
     Case("nan_amount", _text("deals.csv", DEALS_HEAD + "D1,lead,NaN,2024-01-01\n"),

@@ -30,7 +30,7 @@ from b2bmetrics.metrics import compute_kpis, funnel, quality
 from b2bmetrics.metrics.materialized import RELATIONS
 from b2bmetrics.schema import TABLES
 from b2bmetrics.store import Store, materialize
-from b2bmetrics.store.materialize import PREFIX, ROW_COUNTS, Relation, lookup, table_name
+from b2bmetrics.store.materialize import PREFIX, RECORDS, Relation, lookup, table_name
 from tests import contract_oracle as oracle
 from tests.conftest import ROOT, write_db
 from tests.datasets import GENERATED_FILTERS, check, datasets
@@ -97,7 +97,7 @@ def _stored(con: Any) -> set[str]:
 
 def test_every_write_keeps_one_table_per_relation(demo: Store) -> None:
     con = demo.ibis()
-    assert _stored(con) == {table_name(con, rel, CFG) for rel in RELATIONS} | {ROW_COUNTS}
+    assert _stored(con) == {table_name(con, rel, CFG) for rel in RELATIONS} | RECORDS
     for rel in RELATIONS:
         assert lookup(con, rel, CFG) is not None
 
@@ -307,7 +307,7 @@ def test_a_changed_expression_is_rebuilt_by_the_next_write_with_nothing_to_bump(
         pass  # a write that changes no row builds what is missing and drops what is no longer wanted
     con = store.ibis()
     assert lookup(con, new, CFG) is not None and lookup(con, old, CFG) is None
-    assert _stored(con) == {table_name(con, r, CFG) for r in relations} | {ROW_COUNTS}
+    assert _stored(con) == {table_name(con, r, CFG) for r in relations} | RECORDS
     monkeypatch.setattr(funnel, "DEAL_FACTS", new)  # the funnel's code as edited
     same(compute_kpis(con, CFG, Filters()), compute_kpis(live(store.ibis()), CFG, Filters()))
 
@@ -378,3 +378,41 @@ def test_only_a_duckdb_store_keeps_relations(demo: Store) -> None:
         assert all(lookup(con, rel, CFG) is None for rel in RELATIONS)
     with pytest.raises(TypeError, match="only a DuckDB database"):
         table_name(live(demo.ibis()), DATE_RANGE)
+
+
+# ---- the SQL each write records: a process of the same code compiles nothing -------------------
+
+def test_a_reader_of_the_same_code_reads_the_recorded_sql_and_compiles_nothing(demo: Store) -> None:
+    """`kpis` in a new process must not pay for compiling the relations (≈0.3 s): it finds every
+    relation by the SQL the last write recorded for this code version."""
+    code = ("import json, sys\n"
+            "from b2bmetrics.metrics.materialized import RELATIONS\n"
+            "from b2bmetrics.store import Store, materialize\n"
+            "def boom(*a, **k): raise AssertionError('compiled')\n"
+            "materialize._compile = boom\n"
+            "con = Store.at(sys.argv[1]).ibis()\n"
+            "print(json.dumps([materialize.lookup(con, r) is not None for r in RELATIONS]))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(demo.path)], cwd=ROOT, capture_output=True, text=True,
+                         check=True)
+    assert json.loads(out.stdout) == [True] * len(RELATIONS)
+
+
+def test_sql_recorded_by_other_code_is_ignored(tmp_path: Path, demo: Store) -> None:
+    """A record made by another version of the package (or tampered with) is never trusted: the
+    relations are found by compiling, as before, and the bogus SQL is never run."""
+    store = _copy(demo, tmp_path / "db.duckdb")
+    raw = duckdb.connect(str(store.path))
+    names = {n for (n,) in raw.execute(f'SELECT DISTINCT relation FROM "{materialize.SQL_RECORD}"').fetchall()}
+    assert {r.name for r in RELATIONS} <= {n.split(" ")[0] for n in names}  # every relation recorded
+    raw.execute(f"UPDATE \"{materialize.SQL_RECORD}\" SET sql = 'SELECT 1 AS x', code = 'another version'")
+    raw.close()
+    materialize._SQL.clear()  # as in a new process
+    con = store.ibis()
+    for rel in RELATIONS:
+        assert lookup(con, rel, CFG) is not None
+    with store.write(relations=RELATIONS, changed=()):
+        pass  # the next write records this code's SQL again
+    raw = duckdb.connect(str(store.path), read_only=True)
+    codes = {c for (c,) in raw.execute(f'SELECT DISTINCT code FROM "{materialize.SQL_RECORD}"').fetchall()}
+    raw.close()
+    assert codes == {materialize.code_version()}

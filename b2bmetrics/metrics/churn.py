@@ -55,7 +55,6 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period, data_as_of, resolve_period
@@ -341,6 +340,8 @@ def kaplan_meier(con: Backend, cfg: Config, filters: Filters, period: Period) ->
     n = agg["n"].to_numpy(dtype=np.int64)
     sample = np.repeat(days, n)
     censored_flags = np.repeat(~churned, n)
+    from scipy import stats  # here, not at the top: it takes ≈0.6 s to import and `kpis` never needs it
+
     data = stats.CensoredData.right_censored(sample, censored_flags)
     res = stats.ecdf(data)
     with warnings.catch_warnings():

@@ -14,6 +14,13 @@ depends on). Change an expression, or anything it is built from, and the SQL cha
 write builds the new table and drops the old one, and until then readers derive it live. Nothing
 has to be bumped by hand.
 
+Compiling the expressions costs a process more than the query itself (about 0.3 s for the
+metrics' relations, and it needs ibis): so every write also records the SQL it compiled
+(`_derived_sql`) under the package's code version (a hash of its source and of the ibis, sqlglot
+and DuckDB versions), and a process of the same code reads it there instead of compiling. Only
+relations declared by the package itself are recorded: their SQL is a function of that source;
+a relation built by code elsewhere (a test's) is compiled every time.
+
 Only a DuckDB backend on a store file keeps relations. Anything else (an in-memory backend, Spark,
 an access scope, which sees only canonical tables) gets None and derives live, as does a database
 whose rows another tool changed since the last write: every write records each table's row count
@@ -24,9 +31,11 @@ This module knows no metric: of b2bmetrics it imports the config, the schema and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import ibis
@@ -39,7 +48,9 @@ from b2bmetrics.config import Config
 from b2bmetrics.schema import TABLES
 
 PREFIX = "_derived_"
-ROW_COUNTS = f"{PREFIX}row_counts"  # the store's own record: never a relation's name (those end in a hash)
+ROW_COUNTS = f"{PREFIX}row_counts"  # the store's own records: never a relation's name (those end in a hash)
+SQL_RECORD = f"{PREFIX}sql"
+RECORDS = frozenset({ROW_COUNTS, SQL_RECORD})
 ALL_TABLES = frozenset(TABLES)
 _DEFAULT_CONFIG = Config()
 
@@ -108,11 +119,20 @@ def _layout(raw: duckdb.DuckDBPyConnection) -> Layout:
     return tuple((str(t), str(c), str(d)) for t, c, d in rows)
 
 
+SqlKey = tuple[str, str, str]  # the relation and its builders, its configuration, the tables subset ("" = all)
+
+
 def _sql(backend: DuckDBBackend, relation: Relation, cfg: Config, layout: Layout,
-         tables: frozenset[str] | None = None) -> str:
-    """The SELECT of `relation` (with `tables`: of those tables' rows only, see `ByTable`)."""
+         tables: frozenset[str] | None = None, record: dict[SqlKey, str] | None = None) -> str:
+    """The SELECT of `relation` (with `tables`: of those tables' rows only, see `ByTable`).
+
+    `record`: what the database's last write compiled (for this code and layout), read before
+    compiling; what is compiled is added to it, for the write to record."""
     key = (relation, relation.config_key(cfg), layout, tables)
+    record_key = _record_key(relation, cfg, tables) if record is not None else None
     sql = _SQL.get(key)
+    if sql is None and record_key is not None and record is not None:
+        sql = record.get(record_key)
     if sql is None:
         if tables is None:
             expr = relation.build(backend, cfg)
@@ -121,10 +141,57 @@ def _sql(backend: DuckDBBackend, relation: Relation, cfg: Config, layout: Layout
         else:
             raise ValueError(f"relation {relation.name!r} has no partial build")
         sql = _compile(backend, expr)
-        if len(_SQL) >= _SQL_MAX:
-            _SQL.clear()
-        _SQL[key] = sql
+    if len(_SQL) >= _SQL_MAX:
+        _SQL.clear()
+    _SQL[key] = sql
+    if record_key is not None and record is not None:
+        record[record_key] = sql
     return sql
+
+
+@functools.cache
+def code_version() -> str:
+    """A hash of the package's source and of the libraries that compile its SQL."""
+    import sqlglot
+
+    import b2bmetrics
+
+    root = Path(b2bmetrics.__file__).parent
+    h = hashlib.sha1(f"{ibis.__version__} {sqlglot.__version__} {duckdb.__version__}".encode())
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _record_key(relation: Relation, cfg: Config, tables: frozenset[str] | None) -> SqlKey | None:
+    """How `_derived_sql` knows a relation's SQL; None for a relation built outside the package."""
+    builders = [relation.build] + ([relation.by_table.build] if relation.by_table is not None else [])
+    if not all(getattr(b, "__module__", "").startswith("b2bmetrics.") for b in builders):
+        return None
+    build = ",".join(f"{b.__module__}.{b.__qualname__}" for b in builders)
+    return (f"{relation.name} {build}", repr(relation.config_key(cfg)), ",".join(sorted(tables or ())))
+
+
+def _layout_digest(layout: Layout) -> str:
+    return hashlib.sha1(repr(layout).encode()).hexdigest()[:16]
+
+
+def _read_record(raw: duckdb.DuckDBPyConnection, have: set[str], layout: Layout) -> dict[SqlKey, str]:
+    """The SQL the database's last write compiled, if it was this code on these tables."""
+    if SQL_RECORD not in have:
+        return {}
+    rows = raw.execute(f'SELECT relation, config, tables, sql FROM "{SQL_RECORD}" WHERE code = ? AND layout = ?',
+                       [code_version(), _layout_digest(layout)]).fetchall()
+    return {(str(r), str(c), str(t)): str(q) for r, c, t, q in rows}
+
+
+def _write_record(raw: duckdb.DuckDBPyConnection, entries: dict[SqlKey, str], layout: Layout) -> None:
+    raw.execute(f'CREATE OR REPLACE TABLE "{SQL_RECORD}" (relation VARCHAR, config VARCHAR, tables VARCHAR, '
+                "sql VARCHAR, code VARCHAR, layout VARCHAR)")
+    rows = [(*k, v, code_version(), _layout_digest(layout)) for k, v in sorted(entries.items())]
+    if rows:
+        raw.executemany(f'INSERT INTO "{SQL_RECORD}" VALUES (?, ?, ?, ?, ?, ?)', rows)
 
 
 def _compile(backend: DuckDBBackend, expr: ir.Table) -> str:
@@ -138,8 +205,9 @@ def _compile(backend: DuckDBBackend, expr: ir.Table) -> str:
     return str(query.sql(dialect=backend.dialect))
 
 
-def _name(backend: DuckDBBackend, relation: Relation, cfg: Config, layout: Layout) -> str:
-    sql = _sql(backend, relation, cfg, layout)
+def _name(backend: DuckDBBackend, relation: Relation, cfg: Config, layout: Layout,
+          record: dict[SqlKey, str] | None = None) -> str:
+    sql = _sql(backend, relation, cfg, layout, record=record)
     digest = hashlib.sha1(f"{sql}\n{relation.config_key(cfg)!r}".encode()).hexdigest()[:12]
     return f"{PREFIX}{relation.name}_{digest}"
 
@@ -198,13 +266,13 @@ def _empty(raw: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> set[str]:
 
 
 def _kept(backend: DuckDBBackend, raw: duckdb.DuckDBPyConnection, relations: Sequence[Relation], cfg: Config,
-          layout: Layout) -> dict[str, Relation]:
+          layout: Layout, record: dict[SqlKey, str] | None = None) -> dict[str, Relation]:
     """Table name -> relation, for the relations kept for `cfg` (not those whose `needs_rows` are empty)."""
     names = [r.name for r in relations]
     if len(set(names)) != len(names):
         raise ValueError(f"two relations share a name: {sorted(names)}")
     empty = _empty(raw, {t for r in relations for t in r.needs_rows})
-    return {_name(backend, r, cfg, layout): r for r in relations if not (r.needs_rows & empty)}
+    return {_name(backend, r, cfg, layout, record): r for r in relations if not (r.needs_rows & empty)}
 
 
 # ---- writing -----------------------------------------------------------------------------------
@@ -223,9 +291,10 @@ def refresh(con: duckdb.DuckDBPyConnection, relations: Sequence[Relation], cfg: 
     backend = ibis.duckdb.from_connection(con)
     layout = _layout(con)
     have = _stored(con)
-    keep = _kept(backend, con, relations, cfg, layout)
+    record = _read_record(con, have, layout)
+    keep = _kept(backend, con, relations, cfg, layout, record)
     trusted = changed is not None and ROW_COUNTS in have and _rows_agree(con, but=touched)
-    for old in sorted(have - {ROW_COUNTS} - (set(keep) if trusted else set())):
+    for old in sorted(have - RECORDS - (set(keep) if trusted else set())):
         con.execute(f'DROP TABLE "{old}"')
     for tname, rel in keep.items():
         present = trusted and tname in have
@@ -234,11 +303,12 @@ def refresh(con: duckdb.DuckDBPyConnection, relations: Sequence[Relation], cfg: 
             if redo:
                 marks = ", ".join("?" for _ in redo)
                 con.execute(f'DELETE FROM "{tname}" WHERE "{rel.by_table.column}" IN ({marks})', sorted(redo))
-                con.execute(f'INSERT INTO "{tname}" {_sql(backend, rel, cfg, layout, frozenset(redo))}')
+                con.execute(f'INSERT INTO "{tname}" {_sql(backend, rel, cfg, layout, frozenset(redo), record)}')
         elif not present or touched & (ALL_TABLES if rel.inputs is None else rel.inputs):
             con.execute(f'DROP TABLE IF EXISTS "{tname}"')
-            con.execute(f'CREATE TABLE "{tname}" AS {_sql(backend, rel, cfg, layout)}')
+            con.execute(f'CREATE TABLE "{tname}" AS {_sql(backend, rel, cfg, layout, record=record)}')
     _record_rows(con)
+    _write_record(con, record, layout)
 
 
 def current(con: duckdb.DuckDBPyConnection, relations: Sequence[Relation], cfg: Config) -> bool:
@@ -246,7 +316,9 @@ def current(con: duckdb.DuckDBPyConnection, relations: Sequence[Relation], cfg: 
     today's expressions: a load that changes no rows can leave the file as it is only then."""
     backend = ibis.duckdb.from_connection(con)
     have = _stored(con)
-    return ROW_COUNTS in have and set(_kept(backend, con, relations, cfg, _layout(con))) <= have
+    layout = _layout(con)
+    kept = _kept(backend, con, relations, cfg, layout, _read_record(con, have, layout))
+    return ROW_COUNTS in have and set(kept) <= have
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -257,6 +329,7 @@ class _Seen:
 
     layout: Layout
     trusted: frozenset[str]  # relation tables to read (none when rows changed since the last write)
+    record: dict[SqlKey, str]  # the SQL the last write compiled, when it was this code
     found: dict[tuple[Relation, Hashable], ir.Table | None] = field(default_factory=dict)
 
 
@@ -271,9 +344,10 @@ def _seen(con: DuckDBBackend) -> _Seen:
         return seen
     raw = con.con
     have = _stored(raw)
-    relations = frozenset(have - {ROW_COUNTS})
+    relations = frozenset(have - RECORDS)
     trusted = relations if relations and ROW_COUNTS in have and _rows_agree(raw) else frozenset()
-    seen = _Seen(_layout(raw) if trusted else (), trusted)
+    layout = _layout(raw) if trusted else ()
+    seen = _Seen(layout, trusted, _read_record(raw, have, layout) if trusted else {})
     setattr(con, _CACHE_ATTR, seen)
     return seen
 
@@ -292,6 +366,6 @@ def lookup(con: Backend, relation: Relation, cfg: Config | None = None) -> ir.Ta
     cfg = cfg or _DEFAULT_CONFIG
     key = (relation, relation.config_key(cfg))
     if key not in seen.found:
-        name = _name(con, relation, cfg, seen.layout)
+        name = _name(con, relation, cfg, seen.layout, seen.record)
         seen.found[key] = con.table(name) if name in seen.trusted else None
     return seen.found[key]
