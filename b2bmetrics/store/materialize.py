@@ -154,9 +154,7 @@ def code_version() -> str:
     """A hash of the package's source and of the libraries that compile its SQL."""
     import sqlglot
 
-    import b2bmetrics
-
-    root = Path(b2bmetrics.__file__).parent
+    root = Path(__file__).resolve().parents[1]  # the b2bmetrics package
     h = hashlib.sha1(f"{ibis.__version__} {sqlglot.__version__} {duckdb.__version__}".encode())
     for path in sorted(root.rglob("*.py")):
         h.update(path.relative_to(root).as_posix().encode())
