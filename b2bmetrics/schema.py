@@ -112,6 +112,9 @@ class Table:
     label_en: str = ""
     label_zh: str = ""
     checks: tuple[Check, ...] = ()
+    # storage-only columns: in the database table after the canonical ones, never in a file, a mapping,
+    # quality or the docs (deal_snapshots' valid_until, the compact format); `columns` stays canonical
+    storage: tuple[Column, ...] = ()
     column_index: dict[str, Column] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -123,6 +126,11 @@ class Table:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def stored_names(self) -> tuple[str, ...]:
+        """Every column of the database table: the canonical ones, then the storage-only ones."""
+        return self.column_names + tuple(c.name for c in self.storage)
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -348,7 +356,9 @@ _table(Table("targets", (
     checks=(Check("first_of_month", "period_start"), Check("unless_empty", "key", "level", value="company"))))
 
 # (v2) The state of every deal on a past day (ingest writes it on every load of deals; exported
-# snapshots load too).
+# snapshots load too). Stored compactly (b2bmetrics.ingest.snapshots): a row holds the state of its deal
+# on every snapshot day d with snapshot_date <= d < valid_until (NULL = through the latest snapshot day);
+# the snapshot days themselves are the rows of `snapshot_days` (SNAPSHOT_DAYS_DDL).
 _table(Table("deal_snapshots", (
     C("snapshot_date", "date", True, "snapshot date", "snapshot", "as of", "as of date", "snapshot day", "快照日期",
       "快照时间", in_date_range=False),
@@ -360,7 +370,8 @@ _table(Table("deal_snapshots", (
     C("owner_rep_id", "person", False, *REP_ID_PERSON, references="reps"),
     FORECAST_CATEGORY,
 ), key=("snapshot_date", "deal_id"), name_hints=("snapshots", "商机快照"),
-    label_en="Deal snapshots", label_zh="商机快照"))
+    label_en="Deal snapshots", label_zh="商机快照",
+    storage=(Column("valid_until", "date", in_date_range=False),)))
 
 # Load order within one ingest: people first (names resolve against reps), parents before children.
 # CONTRACT §5 (v2) "Period": the columns that record something that happened. The latest of them is
@@ -388,6 +399,20 @@ CREATE TABLE IF NOT EXISTS load_rejects (
     load_id INTEGER NOT NULL, table_name VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
     "row" BIGINT, "column" VARCHAR, "value" VARCHAR, reason VARCHAR NOT NULL
 )"""
+
+# (v2) Every snapshot day of deal_snapshots' compact rows, one row each (a day may have no deal).
+SNAPSHOT_DAYS_DDL = "CREATE TABLE IF NOT EXISTS snapshot_days (snapshot_date DATE NOT NULL)"
+# A database written before the compact format (deal_snapshots without valid_until: one full row per day
+# and deal) gets the column at its next write: each old row then covers its own day only, up to the next
+# day that has rows, and those days become the snapshot days (run only when the column was missing).
+SNAPSHOTS_MIGRATION: tuple[str, ...] = (
+    "ALTER TABLE deal_snapshots ADD COLUMN valid_until DATE",
+    "INSERT INTO snapshot_days SELECT DISTINCT snapshot_date FROM deal_snapshots "
+    "WHERE snapshot_date NOT IN (SELECT snapshot_date FROM snapshot_days)",
+    "UPDATE deal_snapshots SET valid_until = n.next_day FROM (SELECT snapshot_date AS day, "
+    "lead(snapshot_date) OVER (ORDER BY snapshot_date) AS next_day FROM snapshot_days) AS n "
+    "WHERE deal_snapshots.snapshot_date = n.day",
+)
 
 SURVEY_SCALES: dict[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
 
@@ -442,5 +467,5 @@ STRICT_ENUMS = {"status", "role", "survey_kind", "forecast_category", "target_le
 
 
 def create_table_sql(table: Table) -> str:
-    cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
+    cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in (*table.columns, *table.storage))
     return f'CREATE TABLE IF NOT EXISTS "{table.name}" ({cols})'

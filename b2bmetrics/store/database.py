@@ -35,7 +35,14 @@ import duckdb
 
 from b2bmetrics.config import Config
 from b2bmetrics.errors import B2BError, StoreBusy
-from b2bmetrics.schema import LOAD_REJECTS_DDL, LOADS_DDL, TABLES, create_table_sql
+from b2bmetrics.schema import (
+    LOAD_REJECTS_DDL,
+    LOADS_DDL,
+    SNAPSHOT_DAYS_DDL,
+    SNAPSHOTS_MIGRATION,
+    TABLES,
+    create_table_sql,
+)
 from b2bmetrics.store import materialize
 from b2bmetrics.store.materialize import Relation
 
@@ -55,11 +62,18 @@ def connect_duckdb(path: str | Path = ":memory:", *, read_only: bool = False) ->
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every canonical table and the audit tables when missing; a database written before money
-    was exact (DOUBLE money and share columns) gets them converted to their DECIMAL types."""
+    was exact (DOUBLE money and share columns) gets them converted to their DECIMAL types, and one written
+    before compact deal snapshots gets `valid_until` and `snapshot_days` (schema.SNAPSHOTS_MIGRATION)."""
+    had = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                     "WHERE table_schema = 'main' AND table_name = 'deal_snapshots'").fetchall()}
     for table in TABLES.values():
         con.execute(create_table_sql(table))
     con.execute(LOADS_DDL)
     con.execute(LOAD_REJECTS_DDL)
+    con.execute(SNAPSHOT_DAYS_DDL)
+    if had and "valid_until" not in had:  # deal_snapshots from before the compact format
+        for sql in SNAPSHOTS_MIGRATION:
+            con.execute(sql)
     exact = {(t.name, c.name): c.sql_type for t in TABLES.values() for c in t.columns if c.kind in ("money", "share")}
     floats = con.execute("SELECT table_name, column_name FROM information_schema.columns "
                          "WHERE table_schema = 'main' AND data_type IN ('DOUBLE', 'FLOAT')").fetchall()
