@@ -20,7 +20,16 @@ if TYPE_CHECKING:
 def compute_kpis(con: Backend, cfg: Config, filters: Filters, period: Period | None = None) -> dict[str, Any]:
     """Every KPI of `b2bmetrics kpis` for the filters, as plain JSON-ready Python values."""
     from b2bmetrics.filters import resolve_period
-    from b2bmetrics.metrics import churn, commission, funnel, quality, satisfaction
+    from b2bmetrics.metrics import (
+        bookings,
+        churn,
+        collection,
+        commission,
+        funnel,
+        mrr_movements,
+        quality,
+        satisfaction,
+    )
 
     period = period or resolve_period(con, filters)
     return {
@@ -33,4 +42,7 @@ def compute_kpis(con: Backend, cfg: Config, filters: Filters, period: Period | N
         "satisfaction": satisfaction.summary(con, cfg, filters, period),
         "commission": commission.summary(con, cfg, filters, period),
         "quality": quality.summary(con, cfg),
+        "bookings": bookings.summary(con, cfg, filters, period),
+        "mrr_movements": mrr_movements.summary(con, cfg, filters, period),
+        "collection": collection.summary(con, cfg, filters, period),
     }
