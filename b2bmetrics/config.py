@@ -68,11 +68,20 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Forecast:
+    """(v2) CONTRACT §3 [forecast]: win probabilities set by hand, pipeline stage -> 0–1. A stage
+    not named takes the probability learned from the data (CONTRACT §5 "Forecast")."""
+
+    probabilities: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     pipeline: Pipeline = field(default_factory=Pipeline)
     region_of: str = "account"
     first_response_sla_hours: float = 24.0
     commission: Plan = field(default_factory=Plan)
+    forecast: Forecast = field(default_factory=Forecast)
     currency: str = "CNY"
     spark_master: str = "local[*]"
     source: str = "built-in defaults"
@@ -83,6 +92,7 @@ _KNOWN: dict[str, set[str]] = {
     "filters": {"region_of"},
     "service": {"first_response_sla_hours"},
     "commission": {"period", "mode", "tiers", "default_quota", "cap", "referral_rate", "clawback_days"},
+    "forecast": {"probabilities"},
     "data": {"currency"},
     "engine": {"spark_master"},
 }
@@ -186,6 +196,25 @@ def _parse_pipeline(raw: dict[str, Any], where: str) -> Pipeline:
     return Pipeline(stages=stages, lost_stage=lost, phases=phases, aliases=aliases)
 
 
+def _parse_forecast(raw: dict[str, Any], pipeline: Pipeline, where: str) -> Forecast:
+    """[forecast] probabilities: a table of pipeline stages, each a number from 0 to 1."""
+    probabilities = raw.get("probabilities", {})
+    if not isinstance(probabilities, dict):
+        raise _err(where, "probabilities must be a table of stage = probability",
+                   "probabilities = { proposal = 0.4, negotiation = 0.6 }")
+    out: dict[str, float] = {}
+    for stage, value in probabilities.items():
+        if stage not in pipeline.stages:
+            raise _err(where, f"probabilities names unknown stage {stage!r}",
+                       f"use stages from [pipeline] stages: {', '.join(pipeline.stages)}")
+        p = _number(where, f"probabilities.{stage}", value)
+        if p > 1:
+            raise _err(where, f"probabilities.{stage} = {value} is above 1",
+                       f"write a probability from 0 to 1 (40 % is {stage} = 0.4)")
+        out[stage] = p
+    return Forecast(out)
+
+
 def parse_config(raw: dict[str, Any], source: str = "b2bmetrics.toml") -> Config:
     """Validate a parsed TOML document into a Config; unknown sections and keys are refused."""
     for section, body in raw.items():
@@ -210,6 +239,8 @@ def parse_config(raw: dict[str, Any], source: str = "b2bmetrics.toml") -> Config
                                                  raw["service"]["first_response_sla_hours"])
     if "commission" in raw:
         kw["commission"] = parse_plan(raw["commission"], f"{source} [commission]")
+    if "forecast" in raw:
+        kw["forecast"] = _parse_forecast(raw["forecast"], kw.get("pipeline", cfg.pipeline), f"{source} [forecast]")
     if "currency" in raw.get("data", {}):
         kw["currency"] = str(raw["data"]["currency"])
     if "spark_master" in raw.get("engine", {}):

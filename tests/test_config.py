@@ -46,6 +46,18 @@ def test_a_file_overrides_only_what_it_names(tmp_path: Path) -> None:
     ({"filters": {"region_of": "team"}}, ["region_of"]),
     ({"commission": {"mode": "flat"}}, ["mode"]),
     ({"pipeline": {"aliases": {"signed": "closing"}}}, ["alias 'signed'", "unknown stage 'closing'"]),
+    # (v2) [forecast] probabilities: pipeline stages only (the lost stage is none), numbers from 0 to 1
+    ({"forecast": {"probabilities": {"closing": 0.5}}}, ["[forecast]", "unknown stage 'closing'"]),
+    ({"forecast": {"probabilities": {"lost": 0.0}}}, ["[forecast]", "unknown stage 'lost'"]),
+    ({"forecast": {"probabilities": {"proposal": 40}}}, ["probabilities.proposal = 40", "above 1"]),
+    ({"forecast": {"probabilities": {"proposal": -0.1}}}, ["probabilities.proposal", "negative"]),
+    ({"forecast": {"probabilities": {"proposal": "40%"}}}, ["probabilities.proposal", "not a number"]),
+    ({"forecast": {"probabilities": {"proposal": True}}}, ["probabilities.proposal", "not a number"]),
+    ({"forecast": {"probabilities": 0.4}}, ["[forecast]", "must be a table"]),
+    ({"forecast": {"weights": {}}}, ["unknown key 'weights'"]),
+    # the stages are those of the same file's [pipeline]
+    ({"pipeline": {"stages": ["lead", "demo", "won"]}, "forecast": {"probabilities": {"proposal": 0.4}}},
+     ["unknown stage 'proposal'", "lead, demo, won"]),
 ])
 def test_bad_settings_are_refused_with_the_key_and_a_fix(raw: dict, words: list[str]) -> None:
     with pytest.raises(B2BError) as err:
@@ -74,3 +86,11 @@ def test_plan_editor_values_validate_like_the_file() -> None:
     assert plan.tiers == (Tier(1.0, 0.05), Tier(None, 0.1))
     with pytest.raises(B2BError, match="clawback_days"):
         parse_plan({"clawback_days": 10.5})
+
+
+def test_forecast_probabilities_are_read_for_the_stages_named() -> None:
+    assert Config().forecast.probabilities == {}  # CONTRACT §3: every stage learned by default
+    cfg = parse_config({"pipeline": {"stages": ["lead", "demo", "won"]},
+                        "forecast": {"probabilities": {"demo": 0.25, "won": 1, "lead": 0}}})
+    assert cfg.forecast.probabilities == {"demo": 0.25, "won": 1.0, "lead": 0.0}
+    assert all(isinstance(p, float) for p in cfg.forecast.probabilities.values())
