@@ -29,6 +29,7 @@ def compute_kpis(con: Backend, cfg: Config, filters: Filters, period: Period | N
         mrr_movements,
         quality,
         satisfaction,
+        targets,
     )
 
     period = period or resolve_period(con, filters)
@@ -45,4 +46,5 @@ def compute_kpis(con: Backend, cfg: Config, filters: Filters, period: Period | N
         "bookings": bookings.summary(con, cfg, filters, period),
         "mrr_movements": mrr_movements.summary(con, cfg, filters, period),
         "collection": collection.summary(con, cfg, filters, period),
+        "targets": targets.summary(con, cfg, filters, period),
     }

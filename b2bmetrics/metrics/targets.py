@@ -1,0 +1,269 @@
+"""Targets and pacing (业绩目标, CONTRACT §5 "(v2) Targets"): each target of the period against what
+was booked or collected towards it, and whether that is on the target's straight-line path.
+
+One row per `targets` row whose period (a month, quarter or year from `period_start`) overlaps the
+filter period. `actual` counts the span from `period_start` to min(`to`, the period's last day):
+
+* basis `booked`: each won deal with `closed_at` in the span credits its amount to its
+  `deal_splits` shares, else wholly to its owner (the commission's credit on the booked basis);
+* basis `collected`: each payment with `paid_at` in the span credits its `amount_paid` the same
+  way through the payment's deal, whatever the deal's status;
+
+and a target counts the credit of its people: `rep` that rep, `team` the reps whose `reps.team` is
+the key, `region` the reps whose `reps.region` is the key (whatever `region_of`). Level `company`
+counts every won deal's amount, or every payment, in the span. The filters choose rows, never what a
+row counts (as for commission): region keeps region rows of its regions, rep rows of its people and
+team rows of teams with one of its people; rep keeps rep rows of those reps; company rows only
+without either; segment does not apply.
+
+Choices where the contract is silent:
+
+* A won deal without `amount` or `closed_at` credits nothing; a payment without `paid_at` (or
+  `amount_paid`) is not received. A payment credits people only through its `deal_id`: that
+  deal's `deal_splits` shares, else the deal's owner in `deals`; the payment's own `rep_id`
+  credits nobody, and a payment without a deal (or of a deal with neither splits nor a row in
+  `deals`) counts for the company only. Split rows without a person or share are left out, as in
+  commission.
+* A person who is not in `reps` (an owner id nobody loaded) still counts for a `rep` target with
+  that key, but for no team or region.
+* `target` and `actual` are exact Decimals (amount × share is exact: see `_credit_lines`); the
+  ratios `attainment` and `pace` and the money × ratio `expected_to_date` = target × e / n are
+  floats, each one exact division rounded once.
+* Rows are ordered by level (company, region, team, rep), then key, period_start, period (month,
+  quarter, year) and basis (booked, collected).
+
+The work is one query: the credit of each month, per basis and per rep, team, region and company
+(only months up to `to`, so the month of `to` holds only its days up to `to`), joined to the kept
+targets by month number; a target's span is then exactly the months from its first to its last or
+to the month of `to`. The day counts e and n are calendar arithmetic in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+
+from b2bmetrics.config import Config
+from b2bmetrics.filters import Filters, Period
+from b2bmetrics.metrics._rules import is_won, reps_in_regions
+from b2bmetrics.metrics.cells import Decimal, money
+from b2bmetrics.metrics.cells import ratio as _ratio
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
+
+ROW_KEYS: tuple[str, ...] = ("level", "key", "period", "period_start", "basis", "target", "actual", "attainment",
+                             "expected_to_date", "pace")
+LEVELS: tuple[str, ...] = ("company", "region", "team", "rep")
+PERIODS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}  # months in a target's period
+BASES: tuple[str, ...] = ("booked", "collected")
+
+# amount × share is exact as amount × (share × 10^10), an integer (a share has at most 10 places):
+# DECIMAL(38, 4) × BIGINT keeps its 4 places on DuckDB and Spark alike; the sums are unscaled in Python
+_WEIGHT_DIGITS = 10
+_WEIGHT_ONE = 10**_WEIGHT_DIGITS
+_EXACT = decimal.Context(prec=120, traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow])
+_COMPANY_KEY = ""  # the join key of company rows (a NULL would match nothing)
+
+
+# ---- calendar arithmetic (Python) -------------------------------------------------------------
+
+def month_number(day: dt.date) -> int:
+    """Months since year 0 (`year × 12 + month − 1`): what the query numbers months by."""
+    return day.year * 12 + day.month - 1
+
+
+def _first_of(number: int) -> dt.date:
+    return dt.date(number // 12, number % 12 + 1, 1)
+
+
+def period_last_day(period_start: dt.date, period: str) -> dt.date:
+    """The last day of a target's period: `period_start` plus one month, quarter or year, less a day."""
+    return _first_of(month_number(period_start) + PERIODS[period]) - dt.timedelta(days=1)
+
+
+def _days_elapsed(period_start: dt.date, last: dt.date, to: dt.date) -> int:
+    """e: the days from `period_start` to min(`to`, last), both inclusive; 0 when `to` is before the period."""
+    if to < period_start:
+        return 0
+    return (min(to, last) - period_start).days + 1
+
+
+# ---- expressions ------------------------------------------------------------------------------
+
+def _month_of(value: ir.Value) -> ir.IntegerValue:
+    """`month_number` of a date or timestamp column, in the database."""
+    return (value.year().cast("int64") * 12 + value.month().cast("int64") - 1).cast("int64")
+
+
+def _ts(day: dt.date) -> ir.TimestampValue:
+    return ibis.timestamp(dt.datetime.combine(day, dt.time()))
+
+
+def _scaled(amount: ir.Value, weight: ir.Value | int = _WEIGHT_ONE) -> ir.DecimalValue:
+    w = ibis.literal(weight, type="int64") if isinstance(weight, int) else weight
+    return amount.cast("decimal(38, 4)") * w
+
+
+def _credit_lines(con: Backend, src: ir.Table) -> ir.Table:
+    """`src` (basis, deal_id, owner_rep_id, month, amount) credited to people: one row per
+    `deal_splits` share of the deal, else one for the owner: basis, person, month, scaled (amount ×
+    share × 10^10).
+
+    The credit rule of commission on the booked basis (`commission.facts`), written here over any
+    source of amounts (won deals, or payments through their deal)."""
+    sp = con.table("deal_splits")
+    sp = sp.filter(sp.deal_id.notnull(), sp.rep_id.notnull(), sp.share.notnull()).select(
+        _sp_deal="deal_id", _sp_rep="rep_id",
+        _sp_weight=(sp.share.cast("decimal(38, 10)") * _WEIGHT_ONE).round(0).cast("int64"))
+    split = src.join(sp, src.deal_id == sp._sp_deal)
+    split = split.select("basis", "month", person=split._sp_rep, scaled=_scaled(split.amount, split._sp_weight))
+    whole = src.filter(src.owner_rep_id.notnull(), ~src.deal_id.isin(sp._sp_deal))
+    whole = whole.select("basis", "month", person=whole.owner_rep_id, scaled=_scaled(whole.amount))
+    return ibis.union(split, whole, distinct=False)
+
+
+def _sources(con: Backend, cfg: Config, lo: dt.date, end: dt.date) -> ir.Table:
+    """The amounts received on a day of [lo, end), both bases in one table: basis, deal_id,
+    owner_rep_id (of the deal), month (`month_number` of the day), amount."""
+    d = con.table("deals")
+    won = d.filter(is_won(cfg.pipeline, d), d.amount.notnull(), d.closed_at.notnull(),
+                   d.closed_at >= _ts(lo), d.closed_at < _ts(end))
+    booked = won.select(basis=ibis.literal("booked"), deal_id=won.deal_id, owner_rep_id=won.owner_rep_id,
+                        month=_month_of(won.closed_at), amount=won.amount)
+    p = con.table("payments")
+    p = p.filter(p.paid_at.notnull(), p.amount_paid.notnull(), p.paid_at >= _ts(lo), p.paid_at < _ts(end))
+    owners = d.select(_d_id="deal_id", _d_owner="owner_rep_id")
+    j = p.left_join(owners, p.deal_id == owners._d_id)
+    collected = j.select(basis=ibis.literal("collected"), deal_id=j.deal_id, owner_rep_id=j._d_owner,
+                         month=_month_of(j.paid_at), amount=j.amount_paid)
+    return ibis.union(booked, collected, distinct=False)
+
+
+def _buckets(con: Backend, cfg: Config, lo: dt.date, end: dt.date) -> ir.Table:
+    """The credit of each month: _b_basis, _b_level, _b_key, _b_month, _b_value (Σ scaled)."""
+    src = _sources(con, cfg, lo, end).view()
+    lines = _credit_lines(con, src)
+    per_rep = lines.group_by(["basis", "person", "month"]).aggregate(v=lines.scaled.sum()).view()
+    reps = con.table("reps")
+    members = ibis.union(
+        reps.select(_m_level=ibis.literal("team"), _m_key=reps.team, _m_person=reps.rep_id),
+        reps.select(_m_level=ibis.literal("region"), _m_key=reps.region, _m_person=reps.rep_id),
+        distinct=False)
+    members = members.filter(members._m_key.notnull(), members._m_person.notnull())
+    g = per_rep.join(members, per_rep.person == members._m_person)
+    groups = g.group_by(_b_basis=g.basis, _b_level=g._m_level, _b_key=g._m_key, _b_month=g.month).aggregate(
+        _b_value=g.v.sum())
+    reps_part = per_rep.select(_b_basis=per_rep.basis, _b_level=ibis.literal("rep"), _b_key=per_rep.person,
+                               _b_month=per_rep.month, _b_value=per_rep.v)
+    company = src.group_by(_b_basis=src.basis, _b_month=src.month).aggregate(_b_value=_scaled(src.amount).sum())
+    company = company.select("_b_basis", _b_level=ibis.literal("company"), _b_key=ibis.literal(_COMPANY_KEY),
+                             _b_month=company._b_month, _b_value=company._b_value)
+    return ibis.union(reps_part, groups, company, distinct=False)
+
+
+def _row_filter(con: Backend, t: ir.Table, filters: Filters) -> ir.BooleanValue:
+    """Which rows the region and rep filters keep (CONTRACT §5: segment does not apply)."""
+    regions, reps = filters.regions, filters.reps
+    keep: dict[str, ir.BooleanValue] = {level: ibis.literal(True) for level in LEVELS}
+    if regions or reps:
+        keep["company"] = ibis.literal(False)
+    if reps:
+        keep["region"] = keep["team"] = ibis.literal(False)
+        keep["rep"] = t.key.isin(list(reps))
+    if regions:
+        people = reps_in_regions(con, regions)
+        keep["region"] = keep["region"] & t.key.isin(list(regions))
+        keep["team"] = keep["team"] & t.key.isin(people.filter(people.team.notnull()).team)
+        keep["rep"] = keep["rep"] & t.key.isin(people.rep_id)
+    return ibis.or_(*[(t.level == level) & cond for level, cond in keep.items()])
+
+
+def _kept_targets(con: Backend, filters: Filters, period: Period) -> ir.Table:
+    """The targets whose period overlaps the filter period and that the filters keep, with _mi (the
+    month number of period_start) and _mk (months in the period)."""
+    t = con.table("targets")
+    t = t.filter(t.level.isin(list(LEVELS)), t.period.isin(list(PERIODS)), t.basis.isin(list(BASES)),
+                 t.period_start.notnull())
+    t = t.mutate(_mi=_month_of(t.period_start),
+                 _mk=t.period.cases(*PERIODS.items(), else_=ibis.null()).cast("int64"))
+    assert period.start is not None and period.end is not None
+    # overlap: it starts by `to` (period_start is a first of month) and its last month reaches `from`'s
+    t = t.filter(t._mi <= month_number(period.end), t._mi + t._mk - 1 >= month_number(period.start),
+                 _row_filter(con, t, filters))
+    return t
+
+
+def targets_rows(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table:
+    """The kept targets with their actual (one row each): level, key, period, period_start, basis,
+    amount, _actual (Σ amount × share × 10^10; NULL when nothing counts). Nothing is executed."""
+    assert period.start is not None and period.end is not None
+    t = _kept_targets(con, filters, period)
+    # credit from the first month a kept target can start (a year ending in `from`'s month) to `to`
+    lo = _first_of(month_number(period.start) - 11)
+    b = _buckets(con, cfg, lo, period.end + dt.timedelta(days=1))
+    t = t.mutate(_jkey=ibis.ifelse(t.level == "company", ibis.literal(_COMPANY_KEY), t.key))
+    j = t.left_join(b, [t.basis == b._b_basis, t.level == b._b_level, t._jkey == b._b_key,
+                        b._b_month >= t._mi, b._b_month <= t._mi + t._mk - 1])
+    return j.group_by(["level", "key", "period", "period_start", "basis", "amount"]).aggregate(
+        _actual=j._b_value.sum())
+
+
+# ---- the JSON section ---------------------------------------------------------------------------
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _unscale(value: Any) -> Decimal:
+    """An exact sum of amount × 10^10 as the amount; NULL (nothing credited) -> 0."""
+    total = money(value)
+    return Decimal(0) if total is None else total.scaleb(-_WEIGHT_DIGITS, context=_EXACT)
+
+
+def _order(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (LEVELS.index(row["level"]), row["key"] or "", row["period_start"], list(PERIODS).index(row["period"]),
+            BASES.index(row["basis"]))
+
+
+def _row(rec: dict[str, Any], to: dt.date) -> dict[str, Any]:
+    start = _as_date(rec["period_start"])
+    last = period_last_day(start, rec["period"])
+    n = (last - start).days + 1
+    e = _days_elapsed(start, last, to)
+    target = money(rec["amount"])
+    target = Decimal(0) if target is None else target
+    actual = _unscale(rec["_actual"])
+    key = rec["key"]
+    expected_x_n = _EXACT.multiply(target, Decimal(e))  # expected_to_date × n, exact
+    return {
+        "level": rec["level"],
+        "key": None if rec["level"] == "company" or not isinstance(key, str) else key,
+        "period": rec["period"],
+        "period_start": start,
+        "basis": rec["basis"],
+        "target": target,
+        "actual": actual,
+        "attainment": _ratio(actual, target),
+        "expected_to_date": _ratio(expected_x_n, n),
+        # actual / (target × e / n) = actual × n / (target × e), one exact division
+        "pace": _ratio(_EXACT.multiply(actual, Decimal(n)), expected_x_n),
+    }
+
+
+def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
+    """CONTRACT §4 "targets": {"rows": [...]}, one row per kept target (keys `ROW_KEYS`), in one query."""
+    if period.empty_data:
+        return {"rows": []}
+    assert period.end is not None
+    frame = targets_rows(con, cfg, filters, period).execute()
+    rows = [_row(rec, period.end) for rec in frame.to_dict("records")]
+    return {"rows": sorted(rows, key=_order)}
