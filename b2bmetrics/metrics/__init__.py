@@ -25,6 +25,7 @@ def compute_kpis(con: Backend, cfg: Config, filters: Filters, period: Period | N
         churn,
         collection,
         commission,
+        forecast,
         funnel,
         mrr_movements,
         quality,
@@ -47,4 +48,5 @@ def compute_kpis(con: Backend, cfg: Config, filters: Filters, period: Period | N
         "mrr_movements": mrr_movements.summary(con, cfg, filters, period),
         "collection": collection.summary(con, cfg, filters, period),
         "targets": targets.summary(con, cfg, filters, period),
+        "forecast": forecast.summary(con, cfg, filters, period),
     }

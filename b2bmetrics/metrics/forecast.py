@@ -1,0 +1,133 @@
+"""The sales forecast (销售预测, CONTRACT §5 "(v2) Forecast"): what is won, what is expected to close
+in the period by forecast category, and the pipeline weighted by win probability.
+
+Deals as they are now, after the funnel's region, segment and rep filters
+(`filtering.deals_in_scope`: rep = the deal's owner), without the cohort: every deal in scope.
+Deals expected in the period: open deals with `expected_close_at` on a day of it.
+
+* `closed_won` = Σ amount of won deals with `closed_at` in the period (= `bookings.won_amount`);
+* `commit`, `best_case`, `pipeline` = Σ amount of expected deals whose `forecast_category` is that
+  (an empty category counts as `pipeline`); `omitted` deals count in none;
+* `weighted` = Σ amount × p over expected deals that are not omitted, p = the deal's
+  `probability`, else `[forecast] probabilities` for its current stage, else that stage's learned
+  probability: among every deal in scope (any date) that is won or lost and whose reach ≥ the
+  stage, the share won (reach as in the funnel: `funnel.DEAL_FACTS`). A deal without a p adds
+  nothing.
+
+Choices where the contract is silent:
+
+* status is `_rules.deal_status` (as the funnel and bookings); "in the period" is a timestamp on a
+  day from `from` to `to`, both inclusive (`Period.contains`). An expected deal past its close date
+  but still open counts when that date is in the period.
+* Null amounts are left out of every sum (0 when nothing has an amount); such a deal adds nothing
+  to `weighted` either.
+* `stage_probabilities` lists every stage of `[pipeline] stages`, the won stage too (an open deal
+  can only sit there when its `status` says open; its learned p is then the share of decided
+  deals reaching the won stage that were won, usually 1.0), with the p a deal there takes without
+  a probability of its own: the configured one, else the learned one, else null. The lost stage
+  is no pipeline stage and is not listed; an open deal in a stage outside `[pipeline] stages` (the
+  lost stage, say) has no stage p, and only its own probability weighs it.
+* `weighted` is a float computed exactly: amounts are summed per (stage, probability) in the
+  database, each sum times the exact binary value of its p in decimals, and the total rounded
+  once to a float, so it never depends on the order of the rows.
+"""
+
+from __future__ import annotations
+
+import decimal
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+
+from b2bmetrics.config import Config
+from b2bmetrics.filters import Filters, Period
+from b2bmetrics.metrics.cells import Decimal, money
+from b2bmetrics.metrics.cells import count as _count
+from b2bmetrics.metrics.cells import ratio as _ratio
+from b2bmetrics.metrics.filtering import deals_in_scope
+from b2bmetrics.metrics.funnel import DEAL_FACTS, deal_facts_live
+from b2bmetrics.store.materialize import lookup
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
+
+SUMMARY_KEYS: tuple[str, ...] = ("closed_won", "commit", "best_case", "pipeline", "weighted", "stage_probabilities")
+CATEGORIES: tuple[str, ...] = ("commit", "best_case", "pipeline")  # empty counts as pipeline; omitted in none
+OMITTED = "omitted"
+# Σ amount × p exactly: an amount (18 digits) times a float's exact decimal value (≤ 1074 places, < 800
+# significant digits), summed over at most millions of groups
+_EXACT = decimal.Context(prec=2000, Emin=-9999, traps=[decimal.Inexact, decimal.InvalidOperation,
+                                                      decimal.Overflow])
+
+
+def deals_now(con: Backend, cfg: Config, filters: Filters) -> ir.Table:
+    """Every deal in the funnel's scope (no cohort) with `status` and `reach`: the store's derived
+    `deal_facts` when it has them, else derived live. Nothing is executed."""
+    facts = lookup(con, DEAL_FACTS, cfg)
+    return deals_in_scope(con, cfg, filters, deal_facts_live(con, cfg) if facts is None else facts)
+
+
+def expected_deals(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table:
+    """The deals in scope expected to close in the period: open, `expected_close_at` on a day of it."""
+    d = deals_now(con, cfg, filters)
+    if period.empty_data:
+        return d.filter(ibis.literal(False))
+    return d.filter(d.status == "open", d.expected_close_at.notnull(), period.contains(d.expected_close_at))
+
+
+def learned_probabilities(rec: dict[str, Any], n_stages: int) -> list[float | None]:
+    """Per stage position, won / decided among deals whose reach ≥ it (None when none is decided)."""
+    return [_ratio(_count(rec[f"won_{i}"]), _count(rec[f"decided_{i}"])) if _count(rec[f"decided_{i}"]) else None
+            for i in range(n_stages)]
+
+
+def stage_probabilities(cfg: Config, learned: list[float | None]) -> dict[str, float | None]:
+    """The p of each pipeline stage for a deal without its own: configured, else learned."""
+    configured = cfg.forecast.probabilities
+    return {s: configured.get(s, learned[i]) for i, s in enumerate(cfg.pipeline.stages)}
+
+
+def _exact(p: float) -> decimal.Decimal:
+    return decimal.Decimal(p)  # a float's exact binary value
+
+
+def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
+    """CONTRACT §4 "forecast", in two queries: one row (closed won and the learned probabilities'
+    counts), and the expected deals' amounts per category, stage and probability."""
+    stages = cfg.pipeline.stages
+    d = deals_now(con, cfg, filters)
+    decided = d.status.isin(["won", "lost"])
+    won = d.status == "won"
+    in_period = (d.closed_at.notnull() & period.contains(d.closed_at)) if not period.empty_data \
+        else ibis.literal(False)
+    measures: dict[str, ir.Value] = {"closed_won": d.amount.sum(where=won & in_period)}
+    for i in range(len(stages)):
+        measures[f"decided_{i}"] = d.count(where=decided & (d.reach >= i))
+        measures[f"won_{i}"] = d.count(where=won & (d.reach >= i))
+    rec = d.aggregate(**measures).execute().iloc[0].to_dict()
+    per_stage = stage_probabilities(cfg, learned_probabilities(rec, len(stages)))
+
+    e = expected_deals(con, cfg, filters, period)
+    e = e.filter(e.amount.notnull())
+    groups = e.group_by(category=e.forecast_category, stage=e.stage, probability=e.probability).aggregate(
+        amount=e.amount.sum()).execute()
+    totals = dict.fromkeys(CATEGORIES, Decimal(0))
+    weighted = Decimal(0)
+    for g in groups.to_dict("records"):
+        category = g["category"] if isinstance(g["category"], str) else "pipeline"
+        if category == OMITTED or category not in totals:
+            continue
+        amount = money(g["amount"]) or Decimal(0)
+        totals[category] = _EXACT.add(totals[category], amount)
+        own = g["probability"]
+        p = float(own) if own is not None and own == own else per_stage.get(g["stage"])
+        if p is not None:
+            weighted = _EXACT.add(weighted, _EXACT.multiply(amount, _exact(p)))
+    closed_won = money(rec["closed_won"])
+    return {
+        "closed_won": Decimal(0) if closed_won is None else closed_won,
+        **totals,
+        "weighted": float(weighted),
+        "stage_probabilities": [{"stage": s, "probability": per_stage[s]} for s in stages],
+    }
