@@ -209,6 +209,22 @@ KPIS: tuple[KPI, ...] = (
     _simple("collection.overdue", "Overdue", "逾期未回款", "money",
             "What is still unpaid on the last day of installments due before it.",
             "期末之前到期、到期末仍未收回的金额。", better=False),
+    # (v2) forecast (销售预测): deals as they are now, open deals expected to close in the period
+    _simple("forecast.closed_won", "Closed won", "已赢单", "money",
+            "Amount of the won deals closed in the period (= bookings).", "期间内成交的赢单金额（即成交金额）。"),
+    _simple("forecast.commit", "Commit", "确定成交", "money",
+            "Open deals expected to close in the period, forecast category commit.",
+            "预计在期间内成交、预测类别为确定成交的进行中商机金额。"),
+    _simple("forecast.best_case", "Best case", "最佳情况", "money",
+            "Open deals expected to close in the period, forecast category best case.",
+            "预计在期间内成交、预测类别为最佳情况的进行中商机金额。"),
+    _simple("forecast.pipeline", "Pipeline (expected)", "预计管道", "money",
+            "Open deals expected to close in the period, forecast category pipeline or none.",
+            "预计在期间内成交、预测类别为管道或未填的进行中商机金额。"),
+    _simple("forecast.weighted", "Weighted pipeline", "加权管道", "money",
+            "Σ amount × win probability of the expected deals not omitted: the deal's own, else the "
+            "configured or learned one of its stage.",
+            "预计成交且未排除商机的 Σ 金额 × 赢单概率：商机自带概率，否则为其阶段的配置或历史概率。"),
 )
 
 # The dashboard's own figures, beside the CONTRACT §4 JSON (the CLI prints only KPIS).
@@ -377,6 +393,10 @@ COLUMNS: dict[str, Column] = {c.name: c for c in (
     _col("period", "Period type", "周期类型"),
     _col("basis", "Basis", "口径"),
     _col("attainment", "Attainment", "达成率", "percent"),
+    _col("target", "Target", "目标", "money"),
+    _col("actual", "Actual", "实际完成", "money"),
+    _col("expected_to_date", "Expected to date", "至今应完成", "money"),
+    _col("pace", "Pace", "进度达成率", "percent"),
     _col("commission", "Commission", "佣金", "money"),
     _col("referral_commission", "Referral", "推荐佣金", "money"),
     _col("clawback", "Clawback", "追回", "money"),
