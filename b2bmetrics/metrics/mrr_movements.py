@@ -16,8 +16,8 @@ end > d; 0 when none is active). Then
   Decimal (DECIMAL sums).
 
 "A contract starting before `from`" has `start_date` < `from` and is not empty
-(`_rules.contract_has_days`: no end, or an end after its start); a contract that ended before
-`from` counts (that is what makes the account's return a reactivation). Movements compare two
+(`_rules.contract_has_days`: no end, or an end after its start), whatever its MRR; a contract
+that ended before `from` counts (that is what makes the account's return a reactivation). Movements compare two
 days only: a contract replaced on the same day by a larger one is expansion, an account that left
 and came back between `from` and `to` with the same MRR moves nothing.
 
