@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--mapping", type=Path, help="TOML header mapping (CONTRACT §2)")
     ingest.add_argument("--allow-rejects", action="store_true", help="load valid rows, keep rejects in load_rejects")
     ingest.add_argument("--append", action="store_true", help="upsert by id instead of replacing the table")
+    ingest.add_argument("--as-of", dest="as_of", type=_date,
+                        help="the day of the deals' snapshot a load of deals writes (default: today)")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
 
     kpis = sub.add_parser("kpis", help="print every KPI for a period and filters")
@@ -101,7 +103,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.db)
     results = ingest(Store.at(args.db), list(args.paths), cfg, table=args.table, mapping_file=args.mapping,
-                     allow_rejects=args.allow_rejects, append=args.append, progress=_progress)
+                     allow_rejects=args.allow_rejects, append=args.append, progress=_progress,
+                     as_of=args.as_of)
     for r in results:
         if r.skipped:
             print(f"{r.table:<20} <- {r.source}: unchanged (this file is already the latest load)")

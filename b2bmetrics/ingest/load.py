@@ -38,6 +38,7 @@ from b2bmetrics.errors import B2BError
 from b2bmetrics.ingest.map import Mapping
 from b2bmetrics.ingest.parse import ERRORS, ident
 from b2bmetrics.ingest.plan import FilePlan, Planned, Progress, plan_all, prepare, resolve_options, tick
+from b2bmetrics.ingest.snapshots import load_snapshot_rows, record_deals_snapshot
 from b2bmetrics.ingest.stage import REJ, STAGE, Reject, Staged, people_ref, reject_report, stage
 from b2bmetrics.metrics.materialized import RELATIONS
 from b2bmetrics.schema import LOAD_ORDER, TABLES, Table
@@ -70,7 +71,10 @@ def _move(con: duckdb.DuckDBPyConnection, staged: Staged, table: Table, replace_
         con.execute(f"DELETE FROM {s} WHERE rowid IN (SELECT rid FROM {REJ})")
     con.execute(f"ALTER TABLE {s} DROP COLUMN {ident(ERRORS)}")
     t = ident(table.name)
-    if replace_table:
+    if table.name == "deal_snapshots":  # compact storage: the file's days are replaced, the others kept
+        load_snapshot_rows(con, STAGE, append=not replace_table)
+        con.execute(f"DROP TABLE {s}")
+    elif replace_table:
         con.execute(f"DROP TABLE {t}")
         con.execute(f"ALTER TABLE {s} RENAME TO {t}")
     else:
@@ -143,8 +147,10 @@ def _all_skipped(store: Store, groups: dict[str, list[Planned]], mode: str, cfg:
 def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | None = None,
            mapping_file: Path | None = None, mapping: Mapping | dict[str, str] | None = None,
            allow_rejects: bool = False, append: bool = False,
-           progress: Progress | None = None) -> list[LoadResult]:
+           progress: Progress | None = None, as_of: dt.date | None = None) -> list[LoadResult]:
     """Load files into the store in one atomic write; B2BError (nothing changed) for any bad input.
+
+    A load of deals also writes the deals' snapshot of day `as_of` (default: today; `ingest.snapshots`).
 
     Returns one LoadResult per file (per XLSX sheet), in load order (schema.LOAD_ORDER).
     """
@@ -159,8 +165,10 @@ def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | Non
             tick(progress, "nothing changed", 1.0)
             return results
         try:
-            with store.write(relations=RELATIONS, cfg=cfg, changed=set(groups)) as con:
-                results, failures = _load_all(con, groups, cfg, mode, allow_rejects, progress, len(planned))
+            changed = set(groups) | ({"deal_snapshots"} if "deals" in groups else set())
+            with store.write(relations=RELATIONS, cfg=cfg, changed=changed) as con:
+                results, failures = _load_all(con, groups, cfg, mode, allow_rejects, progress, len(planned),
+                                              as_of)
                 if failures:
                     raise reject_report(failures)
                 if all(r.skipped for r in results) and materialize.current(con, RELATIONS, cfg):
@@ -199,8 +207,8 @@ def _skipped_results(store: Store, groups: dict[str, list[Planned]], mode: str) 
 
 
 def _load_all(con: duckdb.DuckDBPyConnection, groups: dict[str, list[Planned]], cfg: Config, mode: str,
-              allow_rejects: bool, progress: Progress | None,
-              n_files: int) -> tuple[list[LoadResult], list[tuple[Planned, Staged]]]:
+              allow_rejects: bool, progress: Progress | None, n_files: int,
+              as_of: dt.date | None = None) -> tuple[list[LoadResult], list[tuple[Planned, Staged]]]:
     results: list[LoadResult] = []
     failures: list[tuple[Planned, Staged]] = []
     loaded_at = dt.datetime.now()
@@ -243,6 +251,8 @@ def _load_all(con: duckdb.DuckDBPyConnection, groups: dict[str, list[Planned]], 
         for p in dupes:
             results.append(LoadResult(p.plan.source, tname, 0, 0, True, (), None))
             done += 1
+        if tname == "deals":  # every load of deals writes the day's snapshot (CONTRACT §2 v2)
+            record_deals_snapshot(con, as_of or loaded_at.date())
     con.execute(f"DROP TABLE IF EXISTS {REJ}")
     return results, failures
 

@@ -190,3 +190,25 @@ def days_between(start: ir.Value, end: ir.Value) -> ir.FloatingValue:
 def hours_between(start: ir.Value, end: ir.Value) -> ir.FloatingValue:
     """Exact fractional hours from `start` to `end` (timestamps); NULL when either is NULL."""
     return end.delta(start, unit="microsecond") / _MICROS_PER_HOUR
+
+
+# ---- deal snapshots (compact storage, CONTRACT §1 v2 deal_snapshots) ----------------------------
+
+SNAPSHOT_COLUMNS = ("snapshot_date", "deal_id", "stage", "status", "amount", "expected_close_at", "owner_rep_id",
+                    "forecast_category")
+
+
+def snapshot_days(con: Backend) -> ir.Table:
+    """Every snapshot day (`snapshot_date`, one row each; a day may hold no deal)."""
+    return con.table("snapshot_days")
+
+
+def deals_on(con: Backend, day: dt.date) -> ir.Table:
+    """The deals' state on snapshot day `day`, one row per deal present then, with the canonical
+    deal_snapshots columns (`snapshot_date` = `day`). A stored row holds its state on every snapshot
+    day d with snapshot_date ≤ d < valid_until (valid_until NULL: through the latest day); so on a day
+    that is no snapshot day this is the state of the latest snapshot day before it (none before the first)."""
+    s = con.table("deal_snapshots")
+    on = s.filter((s.snapshot_date <= day) & (s.valid_until.isnull() | (s.valid_until > day)))
+    return on.select(snapshot_date=ibis.literal(day, type="date"),
+                     **{c: on[c] for c in SNAPSHOT_COLUMNS if c != "snapshot_date"})
