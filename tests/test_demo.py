@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from b2bmetrics.config import DEFAULT_STAGES
-from b2bmetrics.demo import DEFAULT_TODAY, NOT_GENERATED, NOT_GENERATED_COLUMNS, generate, write_demo
+from b2bmetrics.demo import DEFAULT_TODAY, generate, write_demo
 from b2bmetrics.errors import B2BError
 from b2bmetrics.schema import SQL_TYPE, SURVEY_SCALES, TABLES
 from b2bmetrics.store import Store, connect_duckdb
@@ -23,7 +24,7 @@ SMALL = 300
 ARROW = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(), "DOUBLE": pa.float64(),
          "DECIMAL(18,4)": pa.decimal128(18, 4), "DECIMAL(12,10)": pa.decimal128(12, 10)}
 ID_PREFIX = {"accounts": "A", "reps": "R", "deals": "D", "contracts": "C", "tickets": "T", "surveys": "S",
-             "activities": "X"}
+             "activities": "X", "payments": "P"}
 POSITION = {s: i for i, s in enumerate(DEFAULT_STAGES)}
 
 
@@ -54,24 +55,25 @@ def test_same_seed_gives_identical_tables(demo: dict[str, pa.Table]) -> None:
 
 def test_different_seed_gives_different_tables(demo: dict[str, pa.Table]) -> None:
     other = generate(seed=8, accounts=SMALL)
-    for name in ("accounts", "reps", "deals", "deal_stage_history", "contracts", "tickets", "surveys", "activities"):
+    for name in ("accounts", "reps", "deals", "deal_stage_history", "contracts", "tickets", "surveys", "activities",
+                 "payments", "targets", "deal_snapshots"):
         assert not other[name].equals(demo[name]), name
 
 
 def test_every_table_is_non_empty_with_canonical_columns_and_types(demo: dict[str, pa.Table]) -> None:
-    """Every table the demo generates; the v2 tables it does not generate yet are empty, the v2
-    columns it does not fill are null."""
-    assert set(demo) == set(TABLES)
+    """Every canonical table, then the list of snapshot days; every v2 deal column is used."""
+    assert list(demo) == [*TABLES, "snapshot_days"]
     for name, spec in TABLES.items():
         table = demo[name]
-        assert tuple(table.column_names) == spec.column_names, name
+        assert tuple(table.column_names) == spec.stored_names, name  # deal_snapshots: then valid_until
         assert [table.schema.field(c.name).type for c in spec.columns] == [ARROW[SQL_TYPE[c.kind]] for c in spec.columns]
-        assert table.num_rows == 0 if name in NOT_GENERATED else table.num_rows > 0, name
+        assert table.num_rows > 0, name
         for col in spec.required:
             assert table[col].null_count == 0, (name, col)
-    for name, columns in NOT_GENERATED_COLUMNS.items():
-        for col in columns:
-            assert demo[name][col].null_count == demo[name].num_rows, (name, col)
+    assert demo["deal_snapshots"].schema.field("valid_until").type == pa.date32()
+    assert demo["snapshot_days"].schema == pa.schema([pa.field("snapshot_date", pa.date32())])
+    for col in ("expected_close_at", "probability", "forecast_category"):
+        assert 0 < demo["deals"][col].null_count < demo["deals"].num_rows, col
 
 
 def test_sizes_follow_accounts(f: dict[str, pd.DataFrame]) -> None:
@@ -104,14 +106,23 @@ def test_foreign_keys_are_valid(f: dict[str, pd.DataFrame]) -> None:
 
 
 def test_no_date_lies_after_today_or_before_the_first_hire(f: dict[str, pd.DataFrame]) -> None:
+    """Planned dates (expected closes, due dates, target periods) may lie ahead; nothing that happened does."""
     first_hire = f["reps"].hire_date.min()
     end = pd.Timestamp(DEFAULT_TODAY) + pd.Timedelta(days=1)
+    planned = {("deals", "expected_close_at"), ("deal_snapshots", "expected_close_at"), ("payments", "due_date"),
+               ("targets", "period_start")}
     for name, spec in TABLES.items():
         for col in spec.columns:
             if col.kind in ("timestamp", "date"):
                 values = f[name][col.name].dropna()
-                assert (values < end).all() and (values >= first_hire).all(), (name, col.name)
+                assert (values >= first_hire).all(), (name, col.name)
+                assert (name, col.name) in planned or (values < end).all(), (name, col.name)
     assert f["deals"].created_at.min() < pd.Timestamp(DEFAULT_TODAY) - pd.Timedelta(days=3 * 365 - 90)
+    now = pd.Timestamp(DEFAULT_TODAY) + pd.Timedelta(hours=18)  # the data ends at 18:00 on today
+    assert f["payments"].paid_at.max() <= now
+    assert f["deal_snapshots"].valid_until.max() <= pd.Timestamp(DEFAULT_TODAY)
+    for name, col in planned:
+        assert (f[name][col] >= end).any(), (name, col)  # plans reach past today
 
 
 def test_today_sets_where_the_data_ends() -> None:
@@ -376,6 +387,247 @@ def test_activity_fades_before_churn(big: dict[str, pd.DataFrame]) -> None:
     assert last_90 < 0.8 * earlier_90
 
 
+# ---- v2: the forecast columns of deals ----------------------------------------------------------
+TODAY = pd.Timestamp(DEFAULT_TODAY)
+NOW = TODAY + pd.Timedelta(hours=18)  # the data ends at 18:00 on today
+
+
+def test_open_deals_have_expected_closes_probabilities_and_forecast_categories(big: dict[str, pd.DataFrame]) -> None:
+    d = big["deals"]
+    open_ = d[d.status == "open"]
+    close = open_.expected_close_at.dropna()
+    assert close.size > 0.85 * len(open_)
+    assert 0.05 < (close < TODAY).mean() < 0.40  # some already overdue
+    assert (close.between(TODAY, TODAY + pd.Timedelta(days=90))).mean() > 0.3  # most in the coming months
+    assert (close == close.dt.normalize()).all()  # a date, as a rep types it
+    given = open_.probability.dropna()
+    assert 0.2 < len(given) / len(open_) < 0.5  # many empty: the learned probability is used
+    assert given.between(0.05, 0.95).all() and d.probability[d.status != "open"].isna().all()
+    assert given[open_.stage == "negotiation"].mean() > given[open_.stage == "lead"].mean()
+    fc = open_.forecast_category
+    assert set(fc.dropna()) == {"pipeline", "best_case", "commit", "omitted"}
+    assert 0 < fc.isna().mean() < 0.1  # a few empty
+    assert (fc[open_.stage == "negotiation"] == "commit").mean() > 0.5
+    assert (fc[open_.stage == "lead"] == "pipeline").mean() > 0.5
+    assert d.forecast_category[d.status == "won"].isna().all()  # the CRM's "Closed" reads as empty
+    assert (d.forecast_category[d.status == "lost"] == "omitted").all()  # Salesforce's Closed Lost
+    closed = d[d.status != "open"]
+    assert closed.expected_close_at.notna().mean() > 0.8  # closed deals keep the date they had
+
+
+# ---- v2: payments (回款) ------------------------------------------------------------------------
+def test_every_won_deal_has_a_plan_summing_to_its_amount(f: dict[str, pd.DataFrame]) -> None:
+    p, d = f["payments"], f["deals"].set_index("deal_id")
+    plan = p[p.due_date.notna()]
+    assert plan.amount_due.notna().all() and p.amount_due[p.due_date.isna()].isna().all()  # together
+    assert (p.paid_at.isna() == p.amount_paid.isna()).all()
+    sums = plan.groupby("deal_id").amount_due.agg(lambda x: sum(x, Decimal(0)))
+    assert (sums == d.amount[sums.index]).all()  # exact cents: e.g. 100,000.00 = 33,333.33 + 33,333.33 + 33,333.34
+    assert set(sums.index) == set(d.index[d.status == "won"])
+    assert plan.groupby("deal_id").size().between(1, 4).all() and plan.groupby("deal_id").size().nunique() >= 3
+    deal = d.loc[plan.deal_id]
+    assert (plan.due_date.to_numpy() >= deal.closed_at.dt.normalize().to_numpy()).all()
+    assert (plan.rep_id.fillna("-").to_numpy() == deal.owner_rep_id.fillna("-").to_numpy()).all()
+    known = deal.account_id.notna().to_numpy()
+    assert (plan.account_id.to_numpy()[known] == deal.account_id.to_numpy()[known]).all()
+    # the contract the won deal opened: same account, starting on the close day
+    c = f["contracts"].set_index("contract_id")
+    linked = plan[plan.contract_id.notna()]
+    assert len(linked) == known.sum()
+    assert (c.account_id[linked.contract_id].to_numpy() == linked.account_id.to_numpy()).all()
+    assert (c.start_date[linked.contract_id].to_numpy() == d.closed_at[linked.deal_id].dt.normalize().to_numpy()).all()
+    paid = p.dropna(subset=["amount_paid"])
+    assert (paid.amount_paid > 0).all() and (paid.amount_paid[paid.amount_due.notna()]
+                                             <= paid.amount_due[paid.amount_due.notna()]).all()
+    assert paid.paid_at.max() <= NOW
+    assert p.payment_id.is_unique
+
+
+def test_payments_are_mostly_on_time_some_late_partial_or_unpaid(big: dict[str, pd.DataFrame]) -> None:
+    p, d = big["payments"], big["deals"].set_index("deal_id")
+    plan = p[p.due_date.notna()]
+    past = plan[plan.due_date < TODAY - pd.Timedelta(days=120)]  # long enough to have been paid
+    on_time = (past.paid_at <= past.due_date + pd.Timedelta(days=1)) & (past.amount_paid == past.amount_due)
+    late = past.paid_at > past.due_date + pd.Timedelta(days=30)
+    partial = past.amount_paid < past.amount_due
+    unpaid = past.paid_at.isna()
+    assert 0.55 < on_time.mean() < 0.9 and 0.03 < late.mean() < 0.3, (on_time.mean(), late.mean())
+    assert 0.01 < partial.mean() < 0.15 and 0.01 < unpaid.mean() < 0.2, (partial.mean(), unpaid.mean())
+    # a few deposits (定金) paid before the deal was signed
+    deposit = plan.paid_at < d.closed_at[plan.deal_id].to_numpy()
+    assert 0 < deposit.sum() < 0.05 * len(plan)
+    # receipts without a plan: no due date, no amount due, no deal; renewals and service fees
+    receipts = p[p.due_date.isna()]
+    assert len(receipts) > 0 and receipts.deal_id.isna().all() and receipts.amount_paid.notna().all()
+    assert receipts.contract_id.notna().all() and plan.deal_id.notna().all()
+
+
+def test_overdue_money_in_every_aging_bucket(big: dict[str, pd.DataFrame]) -> None:
+    """CONTRACT §5 Collection on `today`: amount_due − what was paid by then, where positive, by days overdue."""
+    p = big["payments"]
+    plan = p[p.due_date < TODAY]
+    paid = plan.amount_paid.where(plan.paid_at <= NOW, Decimal(0)).fillna(Decimal(0))
+    overdue = plan.amount_due - paid
+    days = (TODAY - plan.due_date).dt.days
+    owing = overdue > 0
+    for lo, hi in ((1, 30), (31, 60), (61, 90), (91, 10**6)):
+        assert (owing & days.between(lo, hi)).any(), (lo, hi)
+    assert 0.01 < sum(overdue[owing], Decimal(0)) / sum(plan.amount_due, Decimal(0)) < 0.25
+
+
+# ---- v2: targets (业绩目标) ----------------------------------------------------------------------
+def _sums(t: pd.DataFrame, by: list[str]) -> pd.Series:
+    return t.groupby(by).amount.agg(lambda x: sum(x, Decimal(0)))
+
+
+def test_targets_keys_and_periods(f: dict[str, pd.DataFrame]) -> None:
+    t, reps = f["targets"], f["reps"]
+    sales = reps[reps.role == "sales"]
+    assert list(t.level.unique()) == ["company", "region", "team", "rep"]
+    assert set(t.period) == {"month", "quarter", "year"} and set(t.basis) == {"booked", "collected"}
+    assert t.key[t.level == "company"].isna().all() and t.key[t.level != "company"].notna().all()
+    assert set(t.key[t.level == "region"]) == set(sales.region)
+    teams = sales.team.value_counts()
+    assert set(t.key[t.level == "team"]) == set(teams.index[teams >= 2])  # a team of one has its rep's target
+    assert set(t.key[t.level == "rep"]) <= set(sales.rep_id)
+    assert (t.period_start.dt.day == 1).all()
+    assert t.period_start[t.period == "quarter"].dt.month.isin([1, 4, 7, 10]).all()
+    assert (t.period_start[t.period == "year"].dt.month == 1).all()
+    assert not t.duplicated(["level", "key", "period", "period_start", "basis"]).any()
+    assert (t.amount > 0).all()
+
+
+def test_targets_roll_up_exactly(f: dict[str, pd.DataFrame]) -> None:
+    t, reps = f["targets"], f["reps"].set_index("rep_id")
+    rep = t[t.level == "rep"].assign(region=lambda x: reps.region[x.key].to_numpy(),
+                                     team=lambda x: reps.team[x.key].to_numpy())
+    by = ["period", "period_start", "basis"]
+    company = _sums(t[t.level == "company"], by)
+    assert company.equals(_sums(t[t.level == "region"], by)) and company.equals(_sums(rep, by))
+    region = _sums(t[t.level == "region"].rename(columns={"key": "region"}), ["region", *by])
+    assert region.equals(_sums(rep, ["region", *by]))
+    team = _sums(t[t.level == "team"].rename(columns={"key": "team"}), ["team", *by])
+    assert team.equals(_sums(rep[rep.team.isin(team.index.get_level_values(0))], ["team", *by]))
+    # months add up to quarters, quarters to years
+    t = t.assign(key=t.key.fillna(""), quarter=t.period_start.dt.to_period("Q"), year=t.period_start.dt.year)
+    months, quarters = t[t.period == "month"], t[t.period == "quarter"]
+    q = _sums(quarters, ["level", "key", "basis", "quarter"])
+    assert _sums(months, ["level", "key", "basis", "quarter"]).equals(q)
+    assert (months.groupby(["level", "key", "basis", "quarter"]).size() == 3).all()
+    assert _sums(quarters, ["level", "key", "basis", "year"]).equals(_sums(t[t.period == "year"], ["level", "key", "basis", "year"]))
+    # a rep's quarterly booked target is the rep's quota
+    quotas = f["quotas"].set_index(["rep_id", "period_start"]).quota_amount
+    booked_q = quarters[(quarters.level == "rep") & (quarters.basis == "booked")].set_index(["key", "period_start"]).amount
+    common = booked_q.index.intersection(quotas.index)
+    assert len(common) > 0.9 * len(booked_q) and (booked_q[common] == quotas[common]).all()
+
+
+def test_company_attainment_is_realistic(big: dict[str, pd.DataFrame]) -> None:
+    """Whole quarters of the last two years: bookings and cash against the company's targets, 60–130 %."""
+    t, d, p = big["targets"], big["deals"], big["payments"]
+    company = t[(t.level == "company") & (t.period == "quarter")]
+    target = company.set_index(["basis", company.period_start.dt.to_period("Q")]).amount.astype(float)
+    won = d[d.status == "won"]
+    booked = won.groupby(won.closed_at.dt.to_period("Q")).amount.sum().astype(float)
+    collected = p.groupby(p.paid_at.dt.to_period("Q")).amount_paid.sum().astype(float)
+    quarters = pd.period_range(TODAY - pd.Timedelta(days=730), TODAY, freq="Q")[1:-1]
+    for basis, actual in (("booked", booked), ("collected", collected)):
+        attainment = actual.reindex(quarters) / target[basis].reindex(quarters)
+        assert attainment.between(0.6, 1.3).all(), (basis, attainment.round(2).to_dict())
+
+
+# ---- v2: deal snapshots ---------------------------------------------------------------------------
+def _text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells as text, every kind of empty as one mark: to compare states column by column."""
+    return frame.astype(object).where(frame.notna(), "∅").astype(str)
+
+
+def _expand(s: pd.DataFrame, days: pd.Series) -> pd.DataFrame:
+    """One row per (snapshot day, deal) from the compact rows: snapshot_date ≤ day < valid_until."""
+    day = np.sort(days.to_numpy())
+    first = day.searchsorted(s.snapshot_date.to_numpy())
+    last = np.where(s.valid_until.isna(), len(day), day.searchsorted(s.valid_until.to_numpy()))
+    count = last - first
+    rows = s.loc[s.index.repeat(count)].reset_index(drop=True)
+    offset = np.arange(len(rows)) - np.repeat(np.cumsum(count) - count, count)
+    rows["day"] = day[np.repeat(first, count) + offset]
+    return rows
+
+
+def test_snapshot_days_are_a_year_of_mondays(f: dict[str, pd.DataFrame]) -> None:
+    days = f["snapshot_days"].snapshot_date
+    assert (days.dt.day_of_week == 0).all() and days.is_monotonic_increasing and days.is_unique
+    assert (days.diff().dropna() == pd.Timedelta(days=7)).all()
+    assert len(days) in (52, 53)
+    assert TODAY - pd.Timedelta(days=7) < days.max() <= TODAY and days.min() > TODAY - pd.Timedelta(days=365)
+
+
+def test_snapshot_rows_are_compact_and_never_overlap(f: dict[str, pd.DataFrame]) -> None:
+    s = f["deal_snapshots"].sort_values(["deal_id", "snapshot_date"])
+    days = set(f["snapshot_days"].snapshot_date)
+    assert set(s.snapshot_date) <= days and set(s.valid_until.dropna()) <= days
+    assert (s.valid_until.isna() | (s.valid_until > s.snapshot_date)).all()
+    nxt = s.groupby("deal_id").snapshot_date.shift(-1)
+    # a deal's rows follow each other without a gap or an overlap; only its last row is open-ended
+    assert (s.valid_until.isna() == nxt.isna()).all() and (s.valid_until.dropna() == nxt.dropna()).all()
+    state = ["stage", "status", "amount", "expected_close_at", "owner_rep_id", "forecast_category"]
+    same_deal = s.deal_id.eq(s.deal_id.shift())
+    unchanged = same_deal & (_text(s[state]) == _text(s[state].shift())).all(axis=1)
+    assert not unchanged.any()  # consecutive days with one state share one row
+    assert len(s) < 4 * s.deal_id.nunique()
+    assert not f["deal_snapshots"].duplicated(["snapshot_date", "deal_id"]).any()
+
+
+def test_snapshots_agree_with_the_stage_history(f: dict[str, pd.DataFrame]) -> None:
+    days = f["snapshot_days"].snapshot_date
+    x = _expand(f["deal_snapshots"], days)
+    h = f["deal_stage_history"].assign(day=lambda h: h.entered_at.dt.normalize().astype(x.day.dtype))
+    h = h.drop_duplicates(["deal_id", "day"], keep="last").sort_values("day")  # the last change of each day
+    m = pd.merge_asof(x.sort_values("day"), h[["deal_id", "day", "stage"]], on="day", by="deal_id",
+                      suffixes=("", "_history"))
+    assert m.stage_history.notna().all() and (m.stage == m.stage_history).all()
+    assert (m.status == m.stage.map(lambda s: s if s in ("won", "lost") else "open")).all()
+    # every deal appears from the first snapshot day on or after its creation, and stays
+    created = h.groupby("deal_id").day.min()
+    first_day = x.groupby("deal_id").day.min()
+    exists = created <= days.max()
+    day = np.sort(days.to_numpy())
+    expected = day[np.minimum(day.searchsorted(created.to_numpy()), len(day) - 1)]
+    assert set(first_day.index) == set(created.index[exists])
+    assert (first_day[created.index[exists]].to_numpy() == expected[exists.to_numpy()]).all()
+    assert (x.groupby("deal_id").day.max() == days.max()).all()
+
+
+def test_the_latest_snapshot_is_the_deals_table_for_unchanged_deals(f: dict[str, pd.DataFrame]) -> None:
+    s, d = f["deal_snapshots"], f["deals"].set_index("deal_id")
+    latest = f["snapshot_days"].snapshot_date.max()
+    on = s[s.valid_until.isna()].set_index("deal_id")  # the rows covering the latest day
+    cols = ["stage", "status", "amount", "expected_close_at", "owner_rep_id", "forecast_category"]
+    equal = (_text(on[cols]) == _text(d.loc[on.index, cols])).all(axis=1)
+    closed_before = d.closed_at[on.index] < latest  # nothing changes on a deal after it closes
+    assert closed_before.sum() > 0.5 * len(on) and equal[closed_before].all()
+    h = f["deal_stage_history"]
+    moved = on.index.isin(h.deal_id[h.entered_at >= latest])  # changed stage after the latest snapshot
+    assert (on.stage[~moved] == d.stage[on.index[~moved]]).all()
+    assert equal[~closed_before & ~moved].mean() > 0.85  # most open deals did not change otherwise either
+
+
+def test_snapshots_show_deals_slip_grow_shrink_and_change_hands(big: dict[str, pd.DataFrame]) -> None:
+    s = big["deal_snapshots"].sort_values(["deal_id", "snapshot_date"])
+    prev = s.groupby("deal_id").shift()
+    was_open = (s.status == "open") & (prev.status == "open")
+    pushed = was_open & (s.expected_close_at > prev.expected_close_at)
+    pulled = was_open & (s.expected_close_at < prev.expected_close_at)
+    grew, shrank = was_open & (s.amount > prev.amount), was_open & (s.amount < prev.amount)
+    moved = prev.owner_rep_id.notna() & (s.owner_rep_id != prev.owner_rep_id)
+    assert pushed.sum() > 5 * pulled.sum() > 0  # dates slip far more often than they come in
+    assert grew.any() and shrank.any() and 0 < moved.sum() < 0.02 * s.deal_id.nunique()
+    slips = s[pushed].groupby("deal_id").size()
+    assert slips.max() >= 3  # some deals are pushed again and again
+    won = s[(s.status == "won") & (prev.status == "open")]
+    assert len(won) > 0 and (s[(s.status == "lost") & (prev.status == "open")].shape[0] > 0)
+
+
 # ---- writing ------------------------------------------------------------------------------------
 def test_write_demo_replaces_tables_and_records_loads(tmp_path: Path) -> None:
     store = Store.at(tmp_path / "demo.duckdb")
@@ -397,13 +649,14 @@ def test_write_demo_replaces_tables_and_records_loads(tmp_path: Path) -> None:
         first = con.execute("SELECT * FROM deals ORDER BY deal_id LIMIT 1").fetchone()
     finally:
         con.close()
-    assert loads.load_id.tolist() == list(range(1, 2 * len(TABLES) + 1))
-    assert loads.table_name.tolist() == list(TABLES) * 2
+    names = list(TABLES)  # snapshot_days is storage of deal_snapshots: written, no load of its own
+    assert loads.load_id.tolist() == list(range(1, 2 * len(names) + 1))
+    assert loads.table_name.tolist() == names * 2
     assert (loads.file_name == "demo:seed=3,accounts=120").all()
-    n = len(TABLES)
+    n = len(names)
     assert loads.sha256.str.fullmatch(r"[0-9a-f]{64}").all() and loads.sha256.iloc[:n].is_unique
     assert loads.sha256.iloc[:n].tolist() == loads.sha256.iloc[n:].tolist()
-    assert loads.rows.tolist() == [counts[n] for n in TABLES] * 2
+    assert loads.rows.tolist() == [counts[n] for n in names] * 2
     assert (loads.rejected == 0).all() and (loads["mode"] == "replace").all() and loads.mapping.isna().all()
     assert loads.loaded_at.notna().all()
     assert first[0] == "D0000001"

@@ -39,11 +39,9 @@ from __future__ import annotations
 
 from b2bmetrics.demo.dataset import (
     DEFAULT_TODAY,
-    NOT_GENERATED,
-    NOT_GENERATED_COLUMNS,
     Progress,
     generate,
     write_demo,
 )
 
-__all__ = ["DEFAULT_TODAY", "NOT_GENERATED", "NOT_GENERATED_COLUMNS", "Progress", "generate", "write_demo"]
+__all__ = ["DEFAULT_TODAY", "Progress", "generate", "write_demo"]

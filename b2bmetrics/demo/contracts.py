@@ -31,9 +31,21 @@ class Contracts:
     start: Array  # calendar day
     end: Array  # calendar day, nan when ongoing
     mrr: Array
+    deal: Array  # the won deal that opened the contract, -1 for a renewal
+
+    @property
+    def order(self) -> Array:
+        return np.lexsort((self.account, self.start))  # contract numbers follow start dates
+
+    def ids(self) -> pa.Array:
+        """The contract id of every contract, in this object's row order."""
+        order = self.order
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        return make_ids("C", len(order), 7).take(pa.array(rank))
 
     def table(self, accts: Accounts) -> pa.Table:
-        order = np.lexsort((self.account, self.start))  # contract numbers follow start dates
+        order = self.order
         return pa.table({
             "contract_id": make_ids("C", len(order), 7), "account_id": take(accts.ids, self.account[order]),
             "start_date": dates(self.start[order]), "end_date": dates(self.end[order], ~np.isnan(self.end[order])),
@@ -62,6 +74,7 @@ def make_contracts(rng: np.random.Generator, clock: Clock, accts: Accounts, deal
     early = ensure(early, only_win & (start + 90 <= today))
 
     out_acc, out_start, out_end, out_mrr = [acc[early]], [start[early]], [np.floor(early_end[early])], [mrr[early]]
+    out_deal = [won[early]]
     # monthly subscriptions: cancelled at some point, or still running
     sub = ~early & (term_kind == 0)
     hazard = sigmoid(-4.3 - 0.9 * health[sub] + np.array([-0.5, 0.0, 0.4])[seg[sub]])  # per month
@@ -70,9 +83,10 @@ def make_contracts(rng: np.random.Generator, clock: Clock, accts: Accounts, deal
     out_start.append(start[sub])
     out_end.append(np.where(cancel <= today, cancel, np.nan))
     out_mrr.append(mrr[sub])
+    out_deal.append(won[sub])
     # terms: renewed flat, up or down, or not at all, until a term runs past today
     term = ~early & (term_kind > 0)
-    c_acc, c_start, c_mrr = acc[term], start[term], mrr[term]
+    c_acc, c_start, c_mrr, c_deal = acc[term], start[term], mrr[term], won[term]
     c_months, c_health, c_seg = term_kind[term] * 12, health[term], seg[term]
     while len(c_acc):
         end = add_months(c_start, c_months).astype(np.float64)
@@ -80,6 +94,7 @@ def make_contracts(rng: np.random.Generator, clock: Clock, accts: Accounts, deal
         out_start.append(c_start)
         out_end.append(np.where(end <= today, end, np.nan))  # the running term: ongoing, no end yet
         out_mrr.append(c_mrr)
+        out_deal.append(c_deal)
         renew = (end <= today) & (rng.random(len(c_acc)) < sigmoid(1.9 + 1.1 * c_health
                                                                      + np.array([0.4, 0.0, -0.3])[c_seg]))
         u = rng.random(len(c_acc))
@@ -91,8 +106,9 @@ def make_contracts(rng: np.random.Generator, clock: Clock, accts: Accounts, deal
         keep = np.flatnonzero(renew)
         c_acc, c_start, c_mrr = c_acc[keep], end[keep], np.round(c_mrr[keep] * change[keep], 2)
         c_months, c_health, c_seg = c_months[keep], c_health[keep], c_seg[keep]
+        c_deal = np.full(len(keep), -1, np.int64)  # renewals come from no deal
     return Contracts(np.concatenate(out_acc), np.concatenate(out_start), np.concatenate(out_end),
-                      np.concatenate(out_mrr))
+                      np.concatenate(out_mrr), np.concatenate(out_deal))
 
 
 @dataclass

@@ -80,6 +80,7 @@ class Deals:
     stage: Array  # current stage code
     status: Array  # 0 open, 1 won, 2 lost
     closed: Array  # calendar days, nan when open
+    final_at: Array  # when the deal is decided, even after `now` (its planned close); nan: never (stalled)
     hist_deal: Array  # history rows: deal index, stage code, calendar days
     hist_stage: Array
     hist_at: Array
@@ -141,7 +142,7 @@ def make_deals(rng: np.random.Generator, clock: Clock, people: People, accts: Ac
     referrer = np.select(
         [kind == 0, kind == 1, kind == 2],
         [employee_pool.pick(rng, created), partner_pool.pick(rng, created, region),
-         _other_rep(rng, sales_pool, people, owner, created, region)],
+         other_rep(rng, sales_pool, people, owner, created, region)],
         owner)
     referrer = np.where(referred & ((owner >= 0) | (kind < 3)), referrer, -1)
     source = np.where(referrer >= 0, np.where(people.role[np.maximum(referrer, 0)] == 2, SRC_PARTNER, SRC_REFERRAL),
@@ -189,6 +190,7 @@ def make_deals(rng: np.random.Generator, clock: Clock, people: People, accts: Ac
     closed_flag = visible[:, FINAL_SLOT]
     status = np.where(closed_flag, np.where(reach == WON_CODE, 1, 2), 0)
     closed = np.where(closed_flag, entered[:, FINAL_SLOT], np.nan)
+    final_at = np.where(stalled, np.nan, entered[:, FINAL_SLOT])
 
     rows, cols = np.nonzero(visible)  # row-major: per deal, in slot (= time) order
     hist_deal, hist_stage, hist_at = rows, slot_stage[rows, cols], entered[rows, cols]
@@ -219,11 +221,11 @@ def make_deals(rng: np.random.Generator, clock: Clock, people: People, accts: Ac
 
     return Deals(account=acc, account_known=account_known, created=created, created_known=created_known,
                   owner=owner, referrer=referrer, source=source, amount=amount, amount_known=amount_known,
-                  stage=stage, status=status, closed=closed, hist_deal=hist_deal, hist_stage=hist_stage,
+                  stage=stage, status=status, closed=closed, final_at=final_at, hist_deal=hist_deal, hist_stage=hist_stage,
                   hist_at=hist_at, ids=make_ids("D", n, 7))
 
 
-def _other_rep(rng: np.random.Generator, pool: Pool, people: People, owner: Array, when: Array,
+def other_rep(rng: np.random.Generator, pool: Pool, people: People, owner: Array, when: Array,
                region: Array) -> Array:
     """A sales rep of the region who is not `owner` (anyone else in sales when the region has one rep)."""
     pick = pool.pick(rng, when, region)
@@ -243,7 +245,7 @@ def make_splits(rng: np.random.Generator, people: People, deals: Deals) -> pa.Ta
     idx = np.flatnonzero(split)
     first_share = np.array([0.5, 0.6, 0.7])[choice(rng, (0.35, 0.45, 0.20), len(idx))]
     sales_pool = people.pool(people.role == 0, people.region, len(REGIONS))
-    partner = _other_rep(rng, sales_pool, people, deals.owner[idx], deals.created[idx],
+    partner = other_rep(rng, sales_pool, people, deals.owner[idx], deals.created[idx],
                          people.region[deals.owner[idx]])
     deal = np.repeat(idx, 2)
     rep = np.column_stack([deals.owner[idx], partner]).ravel()
@@ -253,7 +255,18 @@ def make_splits(rng: np.random.Generator, people: People, deals: Deals) -> pa.Ta
 
 
 # ---- quotas -------------------------------------------------------------------------------------
-def make_quotas(rng: np.random.Generator, clock: Clock, people: People, deals: Deals) -> pa.Table:
+@dataclass
+class Quotas:
+    rep: Array  # person index
+    start: Array  # calendar day: the first day of the quarter
+    amount: Array
+
+    def table(self, people: People) -> pa.Table:
+        return pa.table({"rep_id": take(people.ids, self.rep), "period_start": dates(self.start),
+                         "quota_amount": decimals(self.amount)})
+
+
+def make_quotas(rng: np.random.Generator, clock: Clock, people: People, deals: Deals) -> Quotas:
     """A quarterly quota per sales rep: the booking trend, scaled to the rep's book, ramped for new hires."""
     sales = np.flatnonzero(people.role == 0)
     quarters = np.arange(quarter(np.array([clock.start]))[0], quarter(np.array([clock.today]))[0] + 1)
@@ -264,7 +277,7 @@ def make_quotas(rng: np.random.Generator, clock: Clock, people: People, deals: D
     active = q >= hired_q
     rep, q, hired_q = rep[active], q[active], hired_q[active]
     qi = q - quarters[0]
-    ramp = np.where(q == hired_q, 0.5, np.where(q == hired_q + 1, 0.75, 1.0))
+    ramp = np.where(q == hired_q, 0.25, np.where(q == hired_q + 1, 0.6, 1.0))  # new hires ramp up
     period_start = (q * 3).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
     # what a fully ramped rep books per quarter, as a log-linear trend (the plan extrapolates it)
@@ -274,10 +287,13 @@ def make_quotas(rng: np.random.Generator, clock: Clock, people: People, deals: D
     wins = np.bincount(won_qi, minlength=nq)
     capacity = np.bincount(qi, weights=ramp, minlength=nq)
     rate = booked / np.maximum(capacity, 1.0)
-    fit = np.flatnonzero((wins >= 3) & (rate > 0))
+    # fitted on the whole quarters only (the first and the current one are partly outside the data),
+    # curved in log space: the business grows fast at first, then steadier
+    whole = (np.arange(nq) > 0) & (np.arange(nq) < nq - 1)
+    fit = np.flatnonzero((wins >= 3) & (rate > 0) & whole)
     if len(fit) >= 2:
-        slope, intercept = np.polyfit(fit, np.log(rate[fit]), 1, w=np.sqrt(wins[fit]))
-        trend = np.exp(intercept + slope * np.arange(nq))
+        coef = np.polyfit(fit, np.log(rate[fit]), 2 if len(fit) >= 5 else 1, w=np.sqrt(wins[fit]))
+        trend = np.exp(np.polyval(coef, np.clip(np.arange(nq), fit[0], fit[-1] + 1)))
     else:
         trend = np.full(nq, max(booked.sum() / max(capacity.sum(), 1.0), 100_000.0))
 
@@ -290,7 +306,6 @@ def make_quotas(rng: np.random.Generator, clock: Clock, people: People, deals: D
     book = 0.3 + 0.7 * np.clip(mine / np.maximum(average, 1.0), 0.2, 4.0)
     tenure_years = (period_start - people.hire[rep]) / 365.0
     personal = rng.lognormal(0.0, 0.08, n_people)[rep]
-    raw = trend[qi] * 0.95 * ramp * book[rep] * personal * np.clip(0.9 + 0.08 * tenure_years, 0.9, 1.15)
+    raw = trend[qi] * 1.05 * ramp * book[rep] * personal * np.clip(0.9 + 0.08 * tenure_years, 0.9, 1.15)
     quota = np.maximum(np.round(raw / 10_000.0) * 10_000.0, 30_000.0)
-    return pa.table({"rep_id": take(people.ids, rep), "period_start": dates(period_start),
-                     "quota_amount": decimals(quota)})
+    return Quotas(rep, period_start, quota)
