@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -49,7 +50,7 @@ import ibis.expr.types as ir
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period
-from b2bmetrics.metrics._rules import is_won, reps_in_regions
+from b2bmetrics.metrics._rules import is_won, person_in_regions
 from b2bmetrics.metrics.cells import Decimal, money
 from b2bmetrics.metrics.cells import ratio as _ratio
 
@@ -95,6 +96,21 @@ def _days_elapsed(period_start: dt.date, last: dt.date, to: dt.date) -> int:
 
 # ---- expressions ------------------------------------------------------------------------------
 
+Tables = Callable[[str], ir.Table]
+
+
+def _tables(con: Backend) -> Tables:
+    """`con.table`, asked once per name (each lookup asks the catalog: about 10 ms)."""
+    seen: dict[str, ir.Table] = {}
+
+    def table(name: str) -> ir.Table:
+        if name not in seen:
+            seen[name] = con.table(name)
+        return seen[name]
+
+    return table
+
+
 def _month_of(value: ir.Value) -> ir.IntegerValue:
     """`month_number` of a date or timestamp column, in the database."""
     return (value.year().cast("int64") * 12 + value.month().cast("int64") - 1).cast("int64")
@@ -109,14 +125,14 @@ def _scaled(amount: ir.Value, weight: ir.Value | int = _WEIGHT_ONE) -> ir.Decima
     return amount.cast("decimal(38, 4)") * w
 
 
-def _credit_lines(con: Backend, src: ir.Table) -> ir.Table:
+def _credit_lines(table: Tables, src: ir.Table) -> ir.Table:
     """`src` (basis, deal_id, owner_rep_id, month, amount) credited to people: one row per
     `deal_splits` share of the deal, else one for the owner: basis, person, month, scaled (amount ×
     share × 10^10).
 
     The credit rule of commission on the booked basis (`commission.facts`), written here over any
     source of amounts (won deals, or payments through their deal)."""
-    sp = con.table("deal_splits")
+    sp = table("deal_splits")
     sp = sp.filter(sp.deal_id.notnull(), sp.rep_id.notnull(), sp.share.notnull()).select(
         _sp_deal="deal_id", _sp_rep="rep_id",
         _sp_weight=(sp.share.cast("decimal(38, 10)") * _WEIGHT_ONE).round(0).cast("int64"))
@@ -127,15 +143,15 @@ def _credit_lines(con: Backend, src: ir.Table) -> ir.Table:
     return ibis.union(split, whole, distinct=False)
 
 
-def _sources(con: Backend, cfg: Config, lo: dt.date, end: dt.date) -> ir.Table:
+def _sources(table: Tables, cfg: Config, lo: dt.date, end: dt.date) -> ir.Table:
     """The amounts received on a day of [lo, end), both bases in one table: basis, deal_id,
     owner_rep_id (of the deal), month (`month_number` of the day), amount."""
-    d = con.table("deals")
+    d = table("deals")
     won = d.filter(is_won(cfg.pipeline, d), d.amount.notnull(), d.closed_at.notnull(),
                    d.closed_at >= _ts(lo), d.closed_at < _ts(end))
     booked = won.select(basis=ibis.literal("booked"), deal_id=won.deal_id, owner_rep_id=won.owner_rep_id,
                         month=_month_of(won.closed_at), amount=won.amount)
-    p = con.table("payments")
+    p = table("payments")
     p = p.filter(p.paid_at.notnull(), p.amount_paid.notnull(), p.paid_at >= _ts(lo), p.paid_at < _ts(end))
     owners = d.select(_d_id="deal_id", _d_owner="owner_rep_id")
     j = p.left_join(owners, p.deal_id == owners._d_id)
@@ -144,12 +160,12 @@ def _sources(con: Backend, cfg: Config, lo: dt.date, end: dt.date) -> ir.Table:
     return ibis.union(booked, collected, distinct=False)
 
 
-def _buckets(con: Backend, cfg: Config, lo: dt.date, end: dt.date) -> ir.Table:
+def _buckets(table: Tables, cfg: Config, lo: dt.date, end: dt.date) -> ir.Table:
     """The credit of each month: _b_basis, _b_level, _b_key, _b_month, _b_value (Σ scaled)."""
-    src = _sources(con, cfg, lo, end).view()
-    lines = _credit_lines(con, src)
-    per_rep = lines.group_by(["basis", "person", "month"]).aggregate(v=lines.scaled.sum()).view()
-    reps = con.table("reps")
+    src = _sources(table, cfg, lo, end)
+    lines = _credit_lines(table, src)
+    per_rep = lines.group_by(["basis", "person", "month"]).aggregate(v=lines.scaled.sum())
+    reps = table("reps")
     members = ibis.union(
         reps.select(_m_level=ibis.literal("team"), _m_key=reps.team, _m_person=reps.rep_id),
         reps.select(_m_level=ibis.literal("region"), _m_key=reps.region, _m_person=reps.rep_id),
@@ -166,9 +182,11 @@ def _buckets(con: Backend, cfg: Config, lo: dt.date, end: dt.date) -> ir.Table:
     return ibis.union(reps_part, groups, company, distinct=False)
 
 
-def _row_filter(con: Backend, t: ir.Table, filters: Filters) -> ir.BooleanValue:
+def _row_filter(table: Tables, t: ir.Table, filters: Filters) -> ir.BooleanValue:
     """Which rows the region and rep filters keep (CONTRACT §5: segment does not apply)."""
     regions, reps = filters.regions, filters.reps
+    if not (regions or reps):
+        return ibis.literal(True)
     keep: dict[str, ir.BooleanValue] = {level: ibis.literal(True) for level in LEVELS}
     if regions or reps:
         keep["company"] = ibis.literal(False)
@@ -176,17 +194,18 @@ def _row_filter(con: Backend, t: ir.Table, filters: Filters) -> ir.BooleanValue:
         keep["region"] = keep["team"] = ibis.literal(False)
         keep["rep"] = t.key.isin(list(reps))
     if regions:
-        people = reps_in_regions(con, regions)
+        reps_ = table("reps")
+        people = reps_.filter(person_in_regions(reps_, regions))
         keep["region"] = keep["region"] & t.key.isin(list(regions))
         keep["team"] = keep["team"] & t.key.isin(people.filter(people.team.notnull()).team)
         keep["rep"] = keep["rep"] & t.key.isin(people.rep_id)
     return ibis.or_(*[(t.level == level) & cond for level, cond in keep.items()])
 
 
-def _kept_targets(con: Backend, filters: Filters, period: Period) -> ir.Table:
+def _kept_targets(table: Tables, filters: Filters, period: Period) -> ir.Table:
     """The targets whose period overlaps the filter period and that the filters keep, with _mi (the
     month number of period_start) and _mk (months in the period)."""
-    t = con.table("targets")
+    t = table("targets")
     t = t.filter(t.level.isin(list(LEVELS)), t.period.isin(list(PERIODS)), t.basis.isin(list(BASES)),
                  t.period_start.notnull())
     t = t.mutate(_mi=_month_of(t.period_start),
@@ -194,7 +213,7 @@ def _kept_targets(con: Backend, filters: Filters, period: Period) -> ir.Table:
     assert period.start is not None and period.end is not None
     # overlap: it starts by `to` (period_start is a first of month) and its last month reaches `from`'s
     t = t.filter(t._mi <= month_number(period.end), t._mi + t._mk - 1 >= month_number(period.start),
-                 _row_filter(con, t, filters))
+                 _row_filter(table, t, filters))
     return t
 
 
@@ -202,10 +221,11 @@ def targets_rows(con: Backend, cfg: Config, filters: Filters, period: Period) ->
     """The kept targets with their actual (one row each): level, key, period, period_start, basis,
     amount, _actual (Σ amount × share × 10^10; NULL when nothing counts). Nothing is executed."""
     assert period.start is not None and period.end is not None
-    t = _kept_targets(con, filters, period)
+    table = _tables(con)
+    t = _kept_targets(table, filters, period)
     # credit from the first month a kept target can start (a year ending in `from`'s month) to `to`
     lo = _first_of(month_number(period.start) - 11)
-    b = _buckets(con, cfg, lo, period.end + dt.timedelta(days=1))
+    b = _buckets(table, cfg, lo, period.end + dt.timedelta(days=1))
     t = t.mutate(_jkey=ibis.ifelse(t.level == "company", ibis.literal(_COMPANY_KEY), t.key))
     j = t.left_join(b, [t.basis == b._b_basis, t.level == b._b_level, t._jkey == b._b_key,
                         b._b_month >= t._mi, b._b_month <= t._mi + t._mk - 1])
