@@ -68,9 +68,11 @@ def deals_now(con: Backend, cfg: Config, filters: Filters) -> ir.Table:
     return deals_in_scope(con, cfg, filters, deal_facts_live(con, cfg) if facts is None else facts)
 
 
-def expected_deals(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table:
-    """The deals in scope expected to close in the period: open, `expected_close_at` on a day of it."""
-    d = deals_now(con, cfg, filters)
+def expected_deals(con: Backend, cfg: Config, filters: Filters, period: Period,
+                   deals: ir.Table | None = None) -> ir.Table:
+    """The deals in scope expected to close in the period: open, `expected_close_at` on a day of it
+    (of `deals`, a `deals_now` table, when given)."""
+    d = deals_now(con, cfg, filters) if deals is None else deals
     if period.empty_data:
         return d.filter(ibis.literal(False))
     return d.filter(d.status == "open", d.expected_close_at.notnull(), period.contains(d.expected_close_at))
@@ -108,7 +110,7 @@ def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict
     rec = d.aggregate(**measures).execute().iloc[0].to_dict()
     per_stage = stage_probabilities(cfg, learned_probabilities(rec, len(stages)))
 
-    e = expected_deals(con, cfg, filters, period)
+    e = expected_deals(con, cfg, filters, period, d)
     e = e.filter(e.amount.notnull())
     groups = e.group_by(category=e.forecast_category, stage=e.stage, probability=e.probability).aggregate(
         amount=e.amount.sum()).execute()
