@@ -28,7 +28,8 @@ Choices where the contract is silent:
   that key, but for no team or region.
 * `target` and `actual` are exact Decimals (amount × share is exact: see `_credit_lines`); the
   ratios `attainment` and `pace` and the money × ratio `expected_to_date` = target × e / n are
-  floats, each one exact division rounded once.
+  floats, computed from the nearest floats of the exact target and actual for all rows at once
+  (as commission's attainment): no sum is involved, so nothing depends on the order of rows.
 * Rows are ordered by level (company, region, team, rep), then key, period_start, period (month,
   quarter, year) and basis (booked, collected).
 
@@ -41,18 +42,18 @@ to the month of `to`. The day counts e and n are calendar arithmetic in Python.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period
 from b2bmetrics.metrics._rules import is_won, person_in_regions
-from b2bmetrics.metrics.cells import Decimal, money
-from b2bmetrics.metrics.cells import ratio as _ratio
+from b2bmetrics.metrics.cells import Decimal
 
 if TYPE_CHECKING:
     from b2bmetrics.backend import Backend
@@ -67,7 +68,6 @@ BASES: tuple[str, ...] = ("booked", "collected")
 # DECIMAL(38, 4) × BIGINT keeps its 4 places on DuckDB and Spark alike; the sums are unscaled in Python
 _WEIGHT_DIGITS = 10
 _WEIGHT_ONE = 10**_WEIGHT_DIGITS
-_EXACT = decimal.Context(prec=120, traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow])
 _COMPANY_KEY = ""  # the join key of company rows (a NULL would match nothing)
 
 
@@ -217,9 +217,21 @@ def _kept_targets(table: Tables, filters: Filters, period: Period) -> ir.Table:
     return t
 
 
+def _rank(column: ir.StringValue, values: tuple[str, ...]) -> ir.IntegerValue:
+    return column.cases(*[(v, i) for i, v in enumerate(values)], else_=len(values)).cast("int64")
+
+
+def _text(value: ir.Value) -> ir.StringValue:
+    """An exact amount as its text (a DECIMAL(38, 4) is written plainly on DuckDB and Spark alike):
+    a column of tens of thousands of decimals crosses into Python several times faster as text."""
+    return value.cast("decimal(38, 4)").cast("string")
+
+
 def targets_rows(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table:
-    """The kept targets with their actual (one row each): level, key, period, period_start, basis,
-    amount, _actual (Σ amount × share × 10^10; NULL when nothing counts). Nothing is executed."""
+    """The kept targets with their actual, one row each in the order of the JSON: level, key,
+    period, period_start (ISO text), basis, target (the amount as text) and actual (Σ amount × share
+    × 10^10 as the text of the amount itself, e.g. '1000100000000.0000E-10' for 100.01; '0' when
+    nothing counts), plus the order columns. Nothing is executed."""
     assert period.start is not None and period.end is not None
     table = _tables(con)
     t = _kept_targets(table, filters, period)
@@ -229,54 +241,64 @@ def targets_rows(con: Backend, cfg: Config, filters: Filters, period: Period) ->
     t = t.mutate(_jkey=ibis.ifelse(t.level == "company", ibis.literal(_COMPANY_KEY), t.key))
     j = t.left_join(b, [t.basis == b._b_basis, t.level == b._b_level, t._jkey == b._b_key,
                         b._b_month >= t._mi, b._b_month <= t._mi + t._mk - 1])
-    return j.group_by(["level", "key", "period", "period_start", "basis", "amount"]).aggregate(
+    g = j.group_by(["level", "key", "_jkey", "period", "period_start", "basis", "amount"]).aggregate(
         _actual=j._b_value.sum())
+    g = g.select("level", "key", "period", "basis", period_start=g.period_start.cast("date").cast("string"),
+                 target=_text(g.amount), actual=_text(g._actual).concat(f"E-{_WEIGHT_DIGITS}").fill_null("0"),
+                 _o_level=_rank(g.level, LEVELS), _o_key=g._jkey, _o_start=g.period_start,
+                 _o_period=_rank(g.period, tuple(PERIODS)), _o_basis=_rank(g.basis, BASES))
+    return g.order_by(["_o_level", "_o_key", "_o_start", "_o_period", "_o_basis"])
 
 
 # ---- the JSON section ---------------------------------------------------------------------------
 
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
+def _days(period_start: str, period: str, to: dt.date) -> tuple[dt.date, int, int]:
+    """The target's first day, n (days in its period) and e (days from its start to min(`to`, its end))."""
+    start = dt.date.fromisoformat(period_start[:10])
+    last = period_last_day(start, period)
+    return start, (last - start).days + 1, _days_elapsed(start, last, to)
 
 
-def _unscale(value: Any) -> Decimal:
-    """An exact sum of amount × 10^10 as the amount; NULL (nothing credited) -> 0."""
-    total = money(value)
-    return Decimal(0) if total is None else total.scaleb(-_WEIGHT_DIGITS, context=_EXACT)
+def _floats(values: np.ndarray) -> list[float | None]:
+    """Python floats, None where NaN or infinite (a division by 0)."""
+    return [None if not math.isfinite(v) else v for v in values.tolist()]
 
 
-def _order(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (LEVELS.index(row["level"]), row["key"] or "", row["period_start"], list(PERIODS).index(row["period"]),
-            BASES.index(row["basis"]))
+def rows_of(frame: Any, to: dt.date) -> list[dict[str, Any]]:
+    """The JSON rows of a `targets_rows` result (a pandas frame, already in order).
 
-
-def _row(rec: dict[str, Any], to: dt.date) -> dict[str, Any]:
-    start = _as_date(rec["period_start"])
-    last = period_last_day(start, rec["period"])
-    n = (last - start).days + 1
-    e = _days_elapsed(start, last, to)
-    target = money(rec["amount"])
-    target = Decimal(0) if target is None else target
-    actual = _unscale(rec["_actual"])
-    key = rec["key"]
-    expected_x_n = _EXACT.multiply(target, Decimal(e))  # expected_to_date × n, exact
-    return {
-        "level": rec["level"],
-        "key": None if rec["level"] == "company" or not isinstance(key, str) else key,
-        "period": rec["period"],
-        "period_start": start,
-        "basis": rec["basis"],
-        "target": target,
-        "actual": actual,
-        "attainment": _ratio(actual, target),
-        "expected_to_date": _ratio(expected_x_n, n),
-        # actual / (target × e / n) = actual × n / (target × e), one exact division
-        "pace": _ratio(_EXACT.multiply(actual, Decimal(n)), expected_x_n),
-    }
+    The money is exact (a Decimal from each text); the ratios are divisions of the nearest floats
+    of the exact values, done for all rows at once (as commission's attainment): tens of thousands
+    of rows at 200,000 accounts, where a Decimal division per figure would cost seconds.
+    """
+    cols = {c: frame[c].tolist() for c in ("level", "key", "period", "period_start", "basis", "target", "actual")}
+    spans: dict[tuple[str, str], tuple[dt.date, int, int]] = {}
+    starts, n, e = [], [], []
+    for start_text, period_ in zip(cols["period_start"], cols["period"], strict=True):
+        span = spans.get((start_text, period_))
+        if span is None:
+            span = spans[(start_text, period_)] = _days(start_text, period_, to)
+        starts.append(span[0])
+        n.append(span[1])
+        e.append(span[2])
+    target_text = ["0" if not isinstance(v, str) else v for v in cols["target"]]
+    target_f = np.asarray(target_text, dtype=object).astype("float64")
+    actual_f = np.asarray(cols["actual"], dtype=object).astype("float64")
+    n_f, e_f = np.asarray(n, dtype="float64"), np.asarray(e, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = target_f * e_f / n_f
+        attainment = _floats(actual_f / target_f)
+        pace = _floats(actual_f * n_f / (target_f * e_f))  # actual / (target × e / n)
+    expected_l = expected.tolist()
+    return [
+        {"level": level, "key": None if level == "company" or not isinstance(key, str) else key,
+         "period": period_, "period_start": start, "basis": basis,
+         "target": Decimal(target), "actual": Decimal(actual),
+         "attainment": att, "expected_to_date": exp, "pace": pc}
+        for level, key, period_, start, basis, target, actual, att, exp, pc in zip(
+            cols["level"], cols["key"], cols["period"], starts, cols["basis"], target_text, cols["actual"],
+            attainment, expected_l, pace, strict=True)
+    ]
 
 
 def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
@@ -284,6 +306,4 @@ def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict
     if period.empty_data:
         return {"rows": []}
     assert period.end is not None
-    frame = targets_rows(con, cfg, filters, period).execute()
-    rows = [_row(rec, period.end) for rec in frame.to_dict("records")]
-    return {"rows": sorted(rows, key=_order)}
+    return {"rows": rows_of(targets_rows(con, cfg, filters, period).execute(), period.end)}
