@@ -32,7 +32,9 @@ def _insert(con: Any, tables: dict[str, list[dict[str, Any]]]) -> None:
             unknown = set(row) - set(cols)
             assert not unknown, f"{name} has no column {unknown}"
         if rows:
-            con.executemany(f'INSERT INTO "{name}" VALUES ({placeholders})', [[row.get(c) for c in cols] for row in rows])
+            names = ", ".join(f'"{c}"' for c in cols)  # by name: a table may have storage columns after them
+            con.executemany(f'INSERT INTO "{name}" ({names}) VALUES ({placeholders})',
+                            [[row.get(c) for c in cols] for row in rows])
 
 
 def write_db(path: Path, tables: dict[str, list[dict[str, Any]]]) -> Path:
