@@ -28,6 +28,7 @@ def compute_kpis(con: Backend, cfg: Config, filters: Filters, period: Period | N
         forecast,
         funnel,
         mrr_movements,
+        pipeline_change,
         quality,
         satisfaction,
         targets,
@@ -49,4 +50,5 @@ def compute_kpis(con: Backend, cfg: Config, filters: Filters, period: Period | N
         "collection": collection.summary(con, cfg, filters, period),
         "targets": targets.summary(con, cfg, filters, period),
         "forecast": forecast.summary(con, cfg, filters, period),
+        "pipeline_change": pipeline_change.summary(con, cfg, filters, period),
     }

@@ -1,0 +1,117 @@
+"""How the pipeline changed (pipeline flow, CONTRACT §5 "(v2) Pipeline change"): the open pipeline
+expected to close in the period as it stood on two snapshot days, and what moved it from one to the other.
+
+Days: `start_date` = the latest snapshot day on or before `from`, else the earliest snapshot day;
+`end_date` = the latest snapshot day on or before `to`. The state of a day is `_rules.deals_on`
+(the compact deal snapshots, expanded for that day only). A deal is *in window* on a day when it
+is open then with `expected_close_at` on a day of the period. With A its state on `start_date` and
+B on `end_date` (a deal absent from a day has none):
+
+* `start` = Σ amount A over deals in window at A; `end` = Σ amount B over deals in window at B;
+* deals in window at A: won at B → `won` += amount A; lost at B or absent from B → `lost` += amount A;
+  open at B with `expected_close_at` outside the period or empty → `pushed_out` += amount A; in
+  window at B → amount B − amount A to `increased` when positive, to `decreased` (positive) when negative;
+* deals in window at B but not at A: absent from A → `created` += amount B; otherwise (open at A
+  with a close date outside the period, or closed at A and reopened) → `pulled_in` += amount B.
+
+So `end` = start + created + pulled_in + increased − decreased − pushed_out − won − lost.
+
+Filters: the forecast's (region, segment, rep = the owner), applied through each deal's current
+row in `deals` (its account and its owner there, not on the snapshot days); a deal missing from
+`deals` counts only when no filter is given.
+
+Choices where the contract is silent:
+
+* A null amount counts as 0 throughout (the contract); sums are exact DECIMAL, printed exactly.
+* Status on a snapshot day is `_rules.deal_status` of that day's row: its `status`, or derived from
+  its stage when empty; "in the period" is `Period.contains` (a timestamp on a day from `from` to
+  `to`, both inclusive).
+* Without a snapshot day on or before `to`, or when both days are the same day, every amount is
+  null (nothing to compare) while the days found are printed (`start_date` may then be a day after
+  `to`: the earliest snapshot day). A dataset without any date (no period) prints every key null.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+
+from b2bmetrics.config import Config
+from b2bmetrics.filters import Filters, Period
+from b2bmetrics.metrics._rules import MONEY_ZERO, deal_status, deals_on, snapshot_days
+from b2bmetrics.metrics.cells import Decimal, money
+from b2bmetrics.metrics.filtering import deals_in_scope
+
+if TYPE_CHECKING:
+    from b2bmetrics.backend import Backend
+
+SUMMARY_KEYS: tuple[str, ...] = ("start_date", "end_date", "start", "created", "pulled_in", "increased",
+                                 "decreased", "pushed_out", "won", "lost", "end")
+AMOUNTS: tuple[str, ...] = SUMMARY_KEYS[2:]
+
+
+def _day(value: Any) -> dt.date | None:
+    if value is None or value != value:  # NULL / NaT
+        return None
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    return value.date() if isinstance(value, dt.datetime) else value  # type: ignore[no-any-return]
+
+
+def compared_days(con: Backend, period: Period) -> tuple[dt.date | None, dt.date | None]:
+    """(start_date, end_date) for the period (one small query); None where there is none."""
+    if period.empty_data:
+        return None, None
+    d = snapshot_days(con)
+    day = d.snapshot_date
+    rec = d.aggregate(before_from=day.max(where=day <= period.start), first=day.min(),
+                      before_to=day.max(where=day <= period.end)).execute().iloc[0]
+    start = _day(rec["before_from"])
+    return (start if start is not None else _day(rec["first"])), _day(rec["before_to"])
+
+
+def _state(con: Backend, cfg: Config, filters: Filters, period: Period, day: dt.date, tag: str) -> ir.Table:
+    """deal_id, amount (null as 0), status and "in window" of every deal in scope on `day`, columns tagged."""
+    t = deals_on(con, day)
+    if filters.regions or filters.segments or filters.reps:  # through the deal's current row in deals
+        t = t.filter(t.deal_id.isin(deals_in_scope(con, cfg, filters).deal_id))
+    status = deal_status(cfg.pipeline, t)
+    in_window = (status == "open") & t.expected_close_at.notnull() & period.contains(t.expected_close_at)
+    return t.select(**{f"{tag}_id": t.deal_id, f"{tag}_amount": ibis.coalesce(t.amount, MONEY_ZERO),
+                       f"{tag}_status": status, f"{tag}_in": in_window})
+
+
+def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
+    """CONTRACT §4 "pipeline_change" (two queries: the two days, then every amount in one row)."""
+    start_date, end_date = compared_days(con, period)
+    out: dict[str, Any] = {"start_date": start_date.isoformat() if start_date else None,
+                           "end_date": end_date.isoformat() if end_date else None,
+                           **dict.fromkeys(AMOUNTS)}
+    if start_date is None or end_date is None or start_date == end_date:
+        return out
+    a = _state(con, cfg, filters, period, start_date, "a")
+    b = _state(con, cfg, filters, period, end_date, "b")
+    j = a.outer_join(b, a.a_id == b.b_id)
+    in_a = j.a_id.notnull() & j.a_in
+    in_b = j.b_id.notnull() & j.b_in
+    both = in_a & in_b
+    delta = j.b_amount - j.a_amount
+    sums: dict[str, ir.Value] = {
+        "start": j.a_amount.sum(where=in_a),
+        "created": j.b_amount.sum(where=in_b & j.a_id.isnull()),
+        "pulled_in": j.b_amount.sum(where=in_b & j.a_id.notnull() & ~j.a_in),
+        "increased": delta.sum(where=both & (delta > 0)),
+        "decreased": (-delta).sum(where=both & (delta < 0)),
+        "pushed_out": j.a_amount.sum(where=in_a & j.b_id.notnull() & (j.b_status == "open") & ~j.b_in),
+        "won": j.a_amount.sum(where=in_a & j.b_id.notnull() & (j.b_status == "won")),
+        "lost": j.a_amount.sum(where=in_a & (j.b_id.isnull() | (j.b_status == "lost"))),
+        "end": j.b_amount.sum(where=in_b),
+    }
+    rec = j.aggregate(**sums).execute().iloc[0]
+    for key in AMOUNTS:
+        value = money(rec[key])
+        out[key] = Decimal(0) if value is None else value
+    return out
