@@ -2,10 +2,11 @@
 rep, team, region and the company.
 
 A rep's quarterly booked target is their quota; the year's quarters not in the quota table yet
-(the rest of the current year) repeat the rep's latest quota. Months split a quarter by the
-business's season (to the thousand; the last month takes the rest), and a year is the sum of its
+(the rest of the current year) repeat the rep's latest quota. Months split a quarter as bookings
+fall in a quarter (`MONTH_SHARE`, to the thousand; the last month takes the rest), and a year is the sum of its
 quarters, so months add up to quarters and quarters to years exactly. A rep's collected target
-is `COLLECTED_PLAN` of the booked one (cash lags signatures), split the same way. Teams (of at
+is `COLLECTED_PLAN` of the mean of this and the previous quarter's booked ones (cash lags
+signatures: a new hire's first quarter expects half), split the same way. Teams (of at
 least two sales reps), regions and the company roll their reps' targets up exactly.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from b2bmetrics.demo.base import SEASON, Array, dates, decimals, labels
+from b2bmetrics.demo.base import Array, dates, decimals, labels
 from b2bmetrics.demo.deals import Quotas
 from b2bmetrics.demo.people import REGIONS, People
 
@@ -23,20 +24,28 @@ PERIODS = ("month", "quarter", "year")
 BASES = ("booked", "collected")
 MONTH, QUARTER, YEAR = range(3)
 BOOKED, COLLECTED = range(2)
-COLLECTED_PLAN = 0.85  # the cash a plan expects in a period, against the bookings it expects
+COLLECTED_PLAN = 0.95  # the cash a plan expects, against the bookings it expects (of this quarter and the last)
+# a quarter's months: the first is slow (deals started in the quarter are not ripe yet), the last has
+# the quarter-end push
+MONTH_SHARE = (0.29, 0.34, 0.37)
 
 
 def make_targets(people: People, quotas: Quotas) -> pa.Table:
     rep, q_month, booked = _quarters(quotas)
+    # cash follows signatures: a quarter expects half its own bookings and half the previous quarter's
+    key = rep * 100_000 + q_month
+    order = np.argsort(key)
+    at = np.minimum(np.searchsorted(key[order], key - 3), len(key) - 1)
+    previous = np.where(key[order][at] == key - 3, booked[order][at], 0.0)
+    collected = np.round((booked + previous) / 2.0 * COLLECTED_PLAN / 1000.0) * 1000.0
     first_year = -(-int(q_month.min()) // 12) * 12  # the plan starts with the first January of the data
-    plan = q_month >= first_year
-    rep, q_month, booked = rep[plan], q_month[plan], booked[plan]
-    collected = np.round(booked * COLLECTED_PLAN / 1000.0) * 1000.0
+    plan = (q_month >= first_year) & (collected > 0)
+    rep, q_month, booked, collected = rep[plan], q_month[plan], booked[plan], collected[plan]
     # rep rows, both bases: (rep, period, first month as months since 1970-01, basis, amount)
     q_rep, q_month = np.concatenate([rep, rep]), np.concatenate([q_month, q_month])
     q_basis = np.repeat([BOOKED, COLLECTED], len(rep))
     q_amount = np.concatenate([booked, collected])
-    months = _split_months(q_month, q_amount)
+    months = _split_months(q_amount)
     y_rep, y_month, y_basis, y_amount, _ = _sum_by(q_rep, q_month // 12 * 12, q_basis, q_amount,
                                                    np.zeros(len(q_rep), np.int64))
     r_rep = np.concatenate([q_rep, np.tile(q_rep, 3), y_rep])
@@ -94,11 +103,9 @@ def _quarters(quotas: Quotas) -> tuple[Array, Array, Array]:
     return np.concatenate(extra_rep), np.concatenate(extra_month), np.concatenate(extra_amount)
 
 
-def _split_months(first_month: Array, amount: Array) -> Array:
-    """A quarter's amount over its three months by season, to the thousand; the last month takes the rest."""
-    w = SEASON[(first_month[:, None] + np.arange(3)) % 12]
-    w = w / w.sum(axis=1, keepdims=True)
-    out = np.round(amount[:, None] * w / 1000.0) * 1000.0
+def _split_months(amount: Array) -> Array:
+    """A quarter's amount over its three months by MONTH_SHARE, to the thousand; the last month takes the rest."""
+    out = np.round(amount[:, None] * np.array(MONTH_SHARE)[None, :] / 1000.0) * 1000.0
     out[:, 2] = amount - out[:, 0] - out[:, 1]
     return out
 
