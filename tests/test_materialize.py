@@ -26,7 +26,7 @@ from b2bmetrics.config import Config
 from b2bmetrics.errors import B2BError
 from b2bmetrics.filters import DATE_RANGE, Filters, resolve_period
 from b2bmetrics.ingest import ingest
-from b2bmetrics.metrics import compute_kpis, funnel, quality
+from b2bmetrics.metrics import commission, compute_kpis, funnel, quality
 from b2bmetrics.metrics.materialized import RELATIONS
 from b2bmetrics.schema import TABLES
 from b2bmetrics.store import Store, materialize
@@ -125,6 +125,29 @@ def test_the_funnel_page_reads_the_same_frames_stored_and_live(demo: Store) -> N
                                           rtol=1e-12)
         pd.testing.assert_frame_equal(funnel.deals_behind(stored, CFG, f, p, "proposal"),
                                       funnel.deals_behind(raw, CFG, f, p, "proposal"))
+
+
+def test_commission_reads_the_same_rows_from_the_kept_facts_and_live(demo: Store) -> None:
+    """The kept facts are everyone's, of every period: a reader picks its periods (and the earlier
+    periods its clawbacks come from) and its people; a plan of another period or clawback length
+    derives them live. Either way the rows are those of the live query."""
+    con = demo.ibis()
+    assert kept(con, "commission_facts") is not None
+    plan = CFG.commission
+    assert kept(con, "commission_facts", replace(CFG, commission=replace(plan, period="month"))) is None
+    p = resolve_period(con, Filters())
+    rep = str(con.table("deals").owner_rep_id.max().execute())
+    plans = [plan, replace(plan, mode="retroactive", referral_rate=0.07, cap=30000.0), replace(plan, period="month"),
+             replace(plan, clawback_days=400), replace(plan, clawback_days=0)]
+    for other in plans:
+        for f in (Filters(), Filters(regions=("华东",)), Filters(reps=(rep, "nobody")),
+                  Filters(date_from=p.start, date_to=p.start)):
+            period = resolve_period(con, f)
+            same(commission.summary(con, CFG, f, period, other), commission.summary(live(demo.ibis()), CFG, f, period, other),
+                 f"{other} {f}")
+    start = commission.period_start_of(p.end, plan.period)
+    pd.testing.assert_frame_equal(commission.statement(con, CFG, rep, start),
+                                  commission.statement(live(demo.ibis()), CFG, rep, start))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

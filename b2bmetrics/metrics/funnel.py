@@ -160,11 +160,33 @@ def stage_visits_live(con: Backend, cfg: Config, deals: ir.Table | None = None) 
 
 # ---- relations the store keeps beside the data (store.materialize) ---------------------------
 
+# the deal columns the cohort and the view select visits by (`_in_cohort`, `deals_in_scope`)
+_DEAL_KEYS = ("created_at", "account_id", "owner_rep_id")
+
+
 def _kept_visits(con: Backend, cfg: Config) -> ir.Table:
     """`stage_visits_live` of the known deals, only the visits with a next entry: every reader
-    keeps only those (a length, a transition), and a deal's last entry is a quarter of the rows."""
-    v = stage_visits_live(con, cfg, con.table("deals"))
-    return v.filter(v.days.notnull() | v.next_stage.notnull())
+    keeps only those (a length, a transition), and a deal's last entry is a quarter of the rows.
+    Each visit carries its deal's `_DEAL_KEYS`, so a reader selects a cohort's visits by these
+    columns instead of a semi-join of millions of visits against the cohort's deal ids (deal ids
+    are unique in `deals`: the join keeps each visit once)."""
+    v = stage_visits_live(con, cfg)
+    v = v.filter(v.days.notnull() | v.next_stage.notnull())
+    d = con.table("deals").select("deal_id", *_DEAL_KEYS).rename(_d_deal="deal_id")
+    j = v.join(d, v.deal_id == d._d_deal)
+    return j.drop("_d_deal")
+
+
+def _cohort_visits(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table | None:
+    """The stored visits of the cohort's deals (the rows `stage_visits_live` of `_cohort_deals`
+    keeps), selected by the deal columns each visit carries; None when the store has none."""
+    stored = lookup(con, STAGE_VISITS, cfg)
+    if stored is None:
+        return None
+    if _whole(filters, period):
+        return stored
+    v = deals_in_scope(con, cfg, filters, stored)
+    return v.filter(_in_cohort(v, period))
 
 
 def _pipeline_key(cfg: Config) -> tuple[object, ...]:
@@ -181,19 +203,19 @@ STAGE_VISITS = Relation("stage_visits", _kept_visits, inputs=_HISTORY, config_ke
                         needs_rows=frozenset({"deal_stage_history"}))
 
 
-def stage_visits(con: Backend, cfg: Config, deals: ir.Table, whole: bool = False) -> ir.Table:
-    """`stage_visits_live` of `deals`, read from the store's derived copy when it has one. That
-    copy holds the visits of every deal in `deals` (history of unknown deals left out), so when
-    `whole` says `deals` is every deal it needs no selection; and only visits with a next entry
-    (the only ones any caller reads: a length or a transition)."""
-    stored = lookup(con, STAGE_VISITS, cfg)
+def stage_visits(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table:
+    """`stage_visits_live` of the cohort's deals (`_cohort_deals`), read from the store's derived
+    copy when it has one: only the visits with a next entry (the only ones any caller reads: a
+    length or a transition)."""
+    stored = _cohort_visits(con, cfg, filters, period)
     if stored is None:
-        return stage_visits_live(con, cfg, deals)
-    return stored if whole else stored.filter(stored.deal_id.isin(deals.deal_id))
+        return stage_visits_live(con, cfg, _cohort_deals(con, cfg, filters, period))
+    return stored.select("deal_id", "stage", "pos", "next_stage", "micros", "days")
 
 
-def _visit_days(con: Backend, cfg: Config, deals: ir.Table, whole: bool) -> ir.Table:
-    """`pos` and `days` of each history entry of `deals`: what the medians need of `stage_visits`.
+def _visit_days(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table:
+    """`pos` and `days` of each history entry of the cohort's deals: what the medians need of
+    `stage_visits`.
 
     Read from the store's derived `stage_visits` when it has one. Derived live, the same days as
     `stage_visits` at about half the cost: the window orders by entered_at and pipeline position
@@ -201,10 +223,10 @@ def _visit_days(con: Backend, cfg: Config, deals: ir.Table, whole: bool) -> ir.T
     entries that tie on both, and those are lost / unknown stages (their days are in no median,
     and the entry before them sees the same instant either way) or duplicate rows.
     """
-    stored = lookup(con, STAGE_VISITS, cfg)
+    stored = _cohort_visits(con, cfg, filters, period)
     if stored is not None:
-        v = stored if whole else stored.filter(stored.deal_id.isin(deals.deal_id))
-        return v.select("pos", "days")
+        return stored.select("pos", "days")
+    deals = _cohort_deals(con, cfg, filters, period)
     hist = con.table("deal_stage_history")
     hist = hist.filter(hist.deal_id.isin(deals.deal_id), hist.entered_at.notnull())
     pos = stage_position(cfg, hist.stage)
@@ -272,7 +294,7 @@ def summary(con: Backend, cfg: Config, filters: Filters, period: Period, *, medi
     if medians:
         # the history of the cohort's deals, selected by the plain cohort rows (not `c`, whose reach
         # would join the history a second time inside the subquery)
-        v = _visit_days(con, cfg, _cohort_deals(con, cfg, filters, period), _whole(filters, period))
+        v = _visit_days(con, cfg, filters, period)
         # one median per stage, pivoted into one row: seven masked medians would each pass over every
         # visit (and Spark refuses `median(where=)`, compiled to a percentile with a non-constant fraction)
         g = v.filter(v.pos.notnull(), v.days.notnull()).group_by("pos").aggregate(m=v.days.median())
@@ -401,7 +423,7 @@ def transitions(con: Backend, cfg: Config, filters: Filters, period: Period) -> 
     the source), to_lost. Sorted by source position, then deals.
     """
     # the plain cohort rows select the history (the reach of `cohort` is not needed here)
-    v = stage_visits(con, cfg, _cohort_deals(con, cfg, filters, period), _whole(filters, period))
+    v = stage_visits(con, cfg, filters, period)
     v = v.filter(v.next_stage.notnull())
     df = v.group_by(source=v.stage, target=v.next_stage).aggregate(
         deals=v.deal_id.nunique(), moves=v.count()).execute()
@@ -457,7 +479,7 @@ def time_in_stage(con: Backend, cfg: Config, filters: Filters, period: Period) -
     stage, phase, visits, deals, median_days, mean_days, p25_days, p75_days (exact quantiles).
     One row per pipeline stage; a stage nobody left has 0 visits and NULL durations."""
     # the plain cohort rows select the history (the reach of `cohort` is not needed here)
-    v = stage_visits(con, cfg, _cohort_deals(con, cfg, filters, period), _whole(filters, period))
+    v = stage_visits(con, cfg, filters, period)
     v = v.filter(v.days.notnull(), v.pos.notnull())
     df = v.group_by("stage").aggregate(
         visits=v.count(), deals=v.deal_id.nunique(), median_days=v.days.median(), _micros=exact_sum(v.micros),

@@ -3,7 +3,11 @@
 One query per call (`_facts`): the won deals of the commission periods that matter, their credit
 lines (each `deal_splits` share, else the owner with share 1), referral lines and clawed-back
 deals, and the quotas, aggregated in the database per person, period and kind of fact; the long,
-small result becomes `Facts`, held column by column for the arithmetic of `rows`.
+small result becomes `Facts`, held column by column for the arithmetic of `rows`. These facts
+never depend on the view, so the store keeps those of every person and period
+(`COMMISSION_FACTS`, for the configured plan's period and clawback days) and a reader only
+selects its periods and people from them; elsewhere (Spark, another plan period) the same rows
+are derived live.
 
 Choices where the contract is silent:
 
@@ -28,6 +32,7 @@ and quotas × 10^10 too) and crosses as text that reads back as the exact amount
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -51,6 +56,7 @@ from b2bmetrics.metrics._rules import (
     reps_in_regions,
 )
 from b2bmetrics.metrics.commission.plan import EXACT, ZERO
+from b2bmetrics.store.materialize import Relation, lookup
 
 if TYPE_CHECKING:
     from b2bmetrics.backend import Backend
@@ -62,11 +68,11 @@ def _ts(day: dt.date) -> ir.TimestampValue:
     return ibis.timestamp(dt.datetime.combine(day, dt.time()))
 
 
-def _won_deals(con: Backend, cfg: Config, lo: dt.date, hi: dt.date) -> ir.Table:
-    """Won deals with an amount, closed on a day of [lo, hi)."""
+def _won_deals(con: Backend, cfg: Config, lo: dt.date | None, hi: dt.date | None) -> ir.Table:
+    """Won deals with an amount, closed on a day of [lo, hi) (None: that end open)."""
     d = con.table("deals")
     return d.filter(is_won(cfg.pipeline, d), d.amount.notnull(), d.closed_at.notnull(),
-                    d.closed_at >= _ts(lo), d.closed_at < _ts(hi))
+                    *_within(d.closed_at, None if lo is None else _ts(lo), None if hi is None else _ts(hi)))
 
 
 WEIGHT_DIGITS = 10  # a share has at most 10 decimal places
@@ -216,13 +222,13 @@ def _window(periods: list[dt.date], unit: str, days: int) -> tuple[dt.date, dt.d
     return lo, hi
 
 
-def _facts(con: Backend, cfg: Config, plan: Plan, periods: list[dt.date], filters: Filters,
-           only: str | None = None) -> Facts:
-    """One query: credit, referrals, clawbacks and quotas for the people in view (or person `only`)."""
-    if not periods:
-        return Facts.empty(plan.period, periods)
+def _fact_rows(con: Backend, cfg: Config, plan: Plan, lo: dt.date | None, hi: dt.date | None,
+               first: dt.date | None) -> ir.Table:
+    """The long facts of everyone: one row per kind, person and period (claw_credit also per origin
+    period) with `value` (an exact sum as `_as_text`) and `n`. Deals closed in [lo, hi) and quotas
+    starting in it, clawbacks landing in [first, hi); None leaves that end open (every period: what
+    the store keeps, `COMMISSION_FACTS`)."""
     unit = plan.period
-    lo, hi = _window(periods, unit, plan.clawback_days)
     won = _won_deals(con, cfg, lo, hi)
     credit = _credit_lines(con, won)
     credit = credit.mutate(period_start=period_of(credit.closed_at, unit))
@@ -243,7 +249,9 @@ def _facts(con: Backend, cfg: Config, plan: Plan, periods: list[dt.date], filter
     if plan.clawback_days > 0:
         clawed = _clawed(con, won, plan.clawback_days)
         clawed = clawed.select(_cl_deal="deal_id", _land=period_of(clawed.clawback_date, unit))
-        clawed = clawed.filter(clawed._land >= periods[0], clawed._land < hi)
+        bounds = ([clawed._land >= first] if first is not None else []) + ([clawed._land < hi] if hi is not None else [])
+        if bounds:
+            clawed = clawed.filter(*bounds)
         for kind, lines in (("claw_credit", credit), ("claw_referral", refs)):
             # a view per join: then ibis writes `clawed` once, as a CTE both joins read, and the
             # database checks the contracts once instead of once per join
@@ -252,12 +260,59 @@ def _facts(con: Backend, cfg: Config, plan: Plan, periods: list[dt.date], filter
             j = j.select(person=j.person, period_start=j._land, origin=j.period_start, value=j.scaled)
             parts.append(part(kind, j, j.value, j.origin))
     q = con.table("quotas")
-    q = q.filter(q.rep_id.notnull(), q.period_start >= lo, q.period_start < hi)
+    q = q.filter(q.rep_id.notnull(), *_within(q.period_start, lo, hi))
     q = q.select(person=q.rep_id, period_start=q.period_start.cast("date"), scaled=_scaled(q.quota_amount))
     parts.append(part("quota", q, q.scaled))
+    return ibis.union(*[p.select(*_COLUMNS) for p in parts], distinct=False)
 
-    cols = ["kind", "person", "period_start", "origin", "value", "n"]
-    u = ibis.union(*[p.select(*cols) for p in parts], distinct=False)
+
+_COLUMNS = ("kind", "person", "period_start", "origin", "value", "n")
+
+
+def _within(value: Any, lo: Any, hi: Any) -> list[ir.BooleanValue]:
+    """lo <= value < hi, without the ends that are None."""
+    return ([value >= lo] if lo is not None else []) + ([value < hi] if hi is not None else [])
+
+
+def _facts_key(cfg: Config) -> tuple[object, ...]:
+    """What of the configuration the kept facts read: the won rule's pipeline and the plan's period
+    and clawback days (rates, tiers, cap and quotas' default apply after, in Python)."""
+    p, plan = cfg.pipeline, cfg.commission
+    return (tuple(p.stages), p.won_stage, p.lost_stage, plan.period, plan.clawback_days)
+
+
+def _all_facts(con: Backend, cfg: Config) -> ir.Table:
+    return _fact_rows(con, cfg, cfg.commission, None, None, None)
+
+
+# The facts of every person and period, kept by the store beside the data (they never depend on
+# the view): a reader selects its periods and people from them instead of compiling and running
+# the query above (about 0.5 s + 0.3 s at 200,000 accounts).
+COMMISSION_FACTS = Relation("commission_facts", _all_facts, inputs=frozenset({"deals", "deal_splits", "contracts", "quotas"}),
+                            config_key=_facts_key, needs_rows=frozenset({"deals"}))
+
+
+def _stored_facts(con: Backend, cfg: Config, plan: Plan) -> ir.Table | None:
+    """The kept facts when the store holds them for this plan's period and clawback days."""
+    if (plan.period, plan.clawback_days) != (cfg.commission.period, cfg.commission.clawback_days):
+        cfg = dataclasses.replace(cfg, commission=plan)
+    return lookup(con, COMMISSION_FACTS, cfg)
+
+
+def _facts(con: Backend, cfg: Config, plan: Plan, periods: list[dt.date], filters: Filters,
+           only: str | None = None) -> Facts:
+    """One query: credit, referrals, clawbacks and quotas for the people in view (or person `only`)."""
+    if not periods:
+        return Facts.empty(plan.period, periods)
+    unit = plan.period
+    lo, hi = _window(periods, unit, plan.clawback_days)
+    stored = _stored_facts(con, cfg, plan)
+    if stored is None:
+        u = _fact_rows(con, cfg, plan, lo, hi, periods[0])
+    else:  # the same rows: a clawback landing on or after periods[0] comes from a deal closed on or after lo
+        claw = stored.kind.isin(["claw_credit", "claw_referral"])
+        u = stored.filter((claw & (stored.period_start >= periods[0])) | (~claw & (stored.period_start >= lo)),
+                          stored.period_start < hi)
     cond = _view_conditions(con, u.person, filters)
     if only is not None:
         cond.append(u.person == only)
