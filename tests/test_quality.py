@@ -140,3 +140,72 @@ def test_present_columns_follow_replace_and_append_loads() -> None:
                     [lid, mode, when, json.dumps(mapping)])
     # present: deal_id, stage, amount, source -> (2 + 2 + 1 + 2) / (2 × 4)
     assert quality.summary(con, Config())["tables"]["deals"]["completeness"] == pytest.approx(7 / 8)
+
+
+# ---- deal_snapshots: the rows a user loaded (one per day and deal), not the compact storage rows ------
+
+SNAP_DAYS = (dt.date(2024, 1, 1), dt.date(2024, 1, 8), dt.date(2024, 1, 15))
+
+
+def _snapshot_db(path: Any = None) -> Any:
+    """Full rows: day 1 D1, D9; day 2 D1, D2; day 3 D1, D2 (won, 5), D9. D9 is in no deals row."""
+    from b2bmetrics.ingest.snapshots import load_snapshot_rows
+
+    s1, s2, s3 = SNAP_DAYS
+    full = [(s1, "D1", "open", 10, "R1"), (s1, "D9", "open", None, None),
+            (s2, "D1", "open", 10, "R1"), (s2, "D2", "open", None, None),
+            (s3, "D1", "open", 10, "R1"), (s3, "D2", "won", 5, None), (s3, "D9", "open", None, None)]
+    tables = {"reps": [{"rep_id": "R1"}], "deals": [{"deal_id": "D1", "stage": "lead"},
+                                                    {"deal_id": "D2", "stage": "won"}]}
+
+    def fill(raw: Any) -> None:
+        raw.execute("CREATE TEMP TABLE staged AS SELECT * EXCLUDE (valid_until) FROM deal_snapshots LIMIT 0")
+        raw.executemany("INSERT INTO staged (snapshot_date, deal_id, stage, status, amount, owner_rep_id) "
+                        "VALUES (?, ?, 'lead', ?, ?, ?)", [list(r) for r in full])
+        load_snapshot_rows(raw, "staged", append=False)
+        raw.execute("DROP TABLE staged")
+
+    if path is None:
+        con = make_db(tables)
+        fill(con.con)
+        return con
+    from b2bmetrics.metrics.materialized import RELATIONS
+    from b2bmetrics.store import Store
+    from tests.conftest import _insert
+
+    store = Store.at(path)
+    with store.write(relations=RELATIONS) as raw:
+        _insert(raw, tables)
+        fill(raw)
+    return store
+
+
+def test_snapshot_rows_are_counted_as_loaded() -> None:
+    con = _snapshot_db()
+    # stored compactly: D1 once for all three days, D2 twice, D9 twice (absent on day 2)
+    assert con.con.execute("SELECT count(*) FROM deal_snapshots").fetchone() == (5,)
+    got = quality.summary(con, Config())["tables"]["deal_snapshots"]
+    # 7 loaded rows (2 + 2 + 3); orphans: D9's two rows (days 1 and 3); 8 canonical columns × 7 = 56 cells:
+    # D1 3 × 6 (date, id, stage, status, amount, owner) + D9 2 × 4 + D2 4 (day 2) + 5 (day 3, amount 5) = 35
+    assert got == {"rows": 7, "completeness": pytest.approx(35 / 56), "orphans": 2}
+
+
+def test_snapshot_counts_kept_by_the_store_equal_the_live_ones(tmp_path: Any) -> None:
+    store = _snapshot_db(tmp_path / "db.duckdb")
+    live = quality.summary(_snapshot_db(), Config())["tables"]["deal_snapshots"]
+    backend = store.ibis()
+    from b2bmetrics.store.materialize import lookup
+
+    assert lookup(backend, quality.QUALITY_COUNTS) is not None  # read from the store, not derived
+    assert quality.summary(backend, Config())["tables"]["deal_snapshots"] == live == \
+        {"rows": 7, "completeness": pytest.approx(35 / 56), "orphans": 2}
+
+
+def test_snapshot_columns_profile() -> None:
+    df = quality.columns(_snapshot_db(), "deal_snapshots").set_index("column")
+    assert list(df.index) == list(TABLES["deal_snapshots"].column_names)  # no valid_until
+    assert df.loc["snapshot_date", "non_null"] == 7  # every loaded row has its day
+    assert df.loc["snapshot_date", "distinct"] == 3  # three days with a deal on them
+    assert df.loc["amount", "non_null"] == 4  # D1 on three days, D2 on day 3
+    assert df.loc["amount", "completeness"] == pytest.approx(4 / 7)
+    assert df.loc["deal_id", "distinct"] == 3

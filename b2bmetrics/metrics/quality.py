@@ -17,6 +17,13 @@ Choices where the contract is silent:
   export's header usually lists even the columns nobody fills, and their empty cells count).
 * A row with several orphan foreign keys counts once; a foreign key pointing into an empty parent
   table is an orphan.
+* deal_snapshots is described as the rows a user loads (one per snapshot day and deal), not as its
+  compact storage rows: each stored row counts once for every snapshot day it covers (its weight,
+  from the days' numbers in `snapshot_days`: number(valid_until) − number(snapshot_date), or the days
+  left through the latest when valid_until is empty), so rows, filled cells and orphans are the
+  expanded counts without expanding anything. A backend without `snapshot_days` (an export written
+  before it) counts each row once. A snapshot row of a deal no longer in deals is an orphan on
+  every day it covers; the storage column `valid_until` is no canonical column and counts nowhere.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ if TYPE_CHECKING:
     from b2bmetrics.backend import Backend
 
 LOAD_LOG = ("loads", "load_rejects")  # the store's audit tables: not canonical, not under a scope
+SNAPSHOTS, SNAPSHOT_DAYS = "deal_snapshots", "snapshot_days"
 
 
 def _nonempty(col: ir.Column) -> ir.BooleanValue:
@@ -80,20 +88,59 @@ def _orphan_flag(tables: dict[str, ir.Table], t: ir.Table,
     return t, flag
 
 
+def _day_numbers(snapshots: ir.Table, days: ir.Table) -> ir.Table:
+    """deal_snapshots rows with `_si`, the number of their first day, and `_ei`, the number of the day
+    they end before (valid_until's, or one past the latest day when it is empty); days numbered from 0."""
+    d = days.select("snapshot_date").distinct()
+    d = d.mutate(_i=ibis.row_number().over(order_by=d.snapshot_date))
+    n = d.aggregate(_n=d.count())
+    starts = d.select(_sd=d.snapshot_date, _si=d._i)
+    ends = d.select(_vd=d.snapshot_date, _vi=d._i)
+    t = snapshots.left_join(starts, snapshots.snapshot_date == starts._sd)
+    t = t.left_join(ends, t.valid_until == ends._vd).cross_join(n)
+    return t.mutate(_ei=ibis.ifelse(t.valid_until.isnull(), t._n, t._vi)).drop("_sd", "_vd", "_vi", "_n")
+
+
+def with_day_weights(snapshots: ir.Table, days: ir.Table) -> ir.Table:
+    """deal_snapshots rows with `_days`: how many snapshot days each covers (see the module's docstring)."""
+    t = _day_numbers(snapshots, days)
+    return t.mutate(_days=ibis.coalesce(t._ei - t._si, 1).cast("int64")).drop("_si", "_ei")
+
+
+def _covered_days(snapshots: ir.Table, days: ir.Table) -> int:
+    """How many snapshot days at least one deal_snapshots row covers (one small query): +1 where a row
+    starts, −1 where it ends, in day numbers; the days between two events count when the running sum is > 0."""
+    t = _day_numbers(snapshots, days)
+    t = t.filter(t._si.notnull())
+    events = ibis.union(t.select(i=t._si, delta=ibis.literal(1, type="int64")),
+                        t.select(i=t._ei, delta=ibis.literal(-1, type="int64")), distinct=False)
+    e = events.group_by("i").aggregate(delta=events.delta.sum())
+    e = e.mutate(running=e.delta.sum().over(ibis.cumulative_window(order_by=e.i)),
+                 following=e.i.lead().over(ibis.window(order_by=e.i)))
+    covered = e.aggregate(n=(e.following - e.i).sum(where=e.running > 0)).execute()["n"].iloc[0]
+    return 0 if covered is None or covered != covered else int(covered)
+
+
 def _table_counts(tables: dict[str, ir.Table], table: Table, width: int) -> ir.Table:
-    """One row: table, rows, orphans and the non-empty count of each present column at c0, c1, …"""
+    """One row: table, rows, orphans and the non-empty count of each present column at c0, c1, …
+    (deal_snapshots: each row weighted by the snapshot days it covers, when `snapshot_days` is given)."""
     t = tables[table.name]
     columns = _present_in_db(t, table)
+    weighted = table.name == SNAPSHOTS and SNAPSHOT_DAYS in tables and "valid_until" in t.columns
+    if weighted:
+        t = with_day_weights(t, tables[SNAPSHOT_DAYS])
     base = {c: _nonempty(t[c]) for c in columns}
     t = t.mutate(**{f"_ne{i}": cond for i, cond in enumerate(base.values())})
     t, orphan = _orphan_flag(tables, t, _foreign_keys(table, columns))
 
     def count_where(cond: ir.BooleanValue) -> ir.IntegerValue:
         # Spark counts with a condition as a SUM, which is NULL on an empty table: make it 0 there
+        if weighted:
+            return ibis.coalesce(t._days.sum(where=cond), 0).cast("int64")
         return ibis.coalesce(t.count(where=cond), 0).cast("int64")
 
     agg = t.aggregate(
-        rows=t.count().cast("int64"),
+        rows=(ibis.coalesce(t._days.sum(), 0) if weighted else t.count()).cast("int64"),
         orphans=count_where(orphan),
         **{f"c{i}": count_where(t[f"_ne{i}"]) for i in range(len(columns))},
     )
@@ -170,10 +217,18 @@ def _counts(tables: dict[str, ir.Table], only: frozenset[str] | None = None) -> 
                         if only is None or table.name in only], distinct=False)
 
 
+def _tables(con: Backend) -> dict[str, ir.Table]:
+    """Every canonical table, and `snapshot_days` when the backend has it (deal_snapshots' weights)."""
+    tables = {name: con.table(name) for name in TABLES}  # each lookup asks the backend for a schema
+    if SNAPSHOT_DAYS in con.list_tables():
+        tables[SNAPSHOT_DAYS] = con.table(SNAPSHOT_DAYS)
+    return tables
+
+
 def counts_expr(con: Backend, only: frozenset[str] | None = None) -> ir.Table:
     """The counts `summary` reads (table_name, rows, orphans, c0, c1, …) of every table (or of
     those in `only`), as the store keeps them."""
-    return _counts({name: con.table(name) for name in TABLES}, only)
+    return _counts(_tables(con), only)
 
 
 def _counts_affected(changed: frozenset[str]) -> frozenset[str]:
@@ -193,8 +248,8 @@ def summary(con: Backend, cfg: Config | None = None) -> dict[str, Any]:
 
     completeness = non-empty cells / (rows × present canonical columns), None for an empty table.
     """
-    tables = {name: con.table(name) for name in TABLES}  # each lookup asks the backend for a schema
     stored = lookup(con, QUALITY_COUNTS, cfg)
+    tables = {name: con.table(name) for name in TABLES} if stored is not None else _tables(con)
     df = (stored if stored is not None else _counts(tables)).execute()
     by_name = {rec["table_name"]: rec for rec in df.to_dict("records")}
     logged = _load_log_columns(con)
@@ -227,11 +282,17 @@ def columns(con: Backend, table: str) -> pd.DataFrame:
     spec = TABLES[table]
     t = con.table(table)
     names = _present_in_db(t, spec)
-    agg: dict[str, ir.Value] = {"_rows": t.count()}
+    weighted = table == SNAPSHOTS and "valid_until" in t.columns and SNAPSHOT_DAYS in con.list_tables()
+    if weighted:  # the rows a user loads: one per snapshot day and deal (see the module's docstring)
+        t = with_day_weights(t, con.table(SNAPSHOT_DAYS))
+    agg: dict[str, ir.Value] = {"_rows": ibis.coalesce(t._days.sum(), 0) if weighted else t.count()}
     for i, c in enumerate(names):
-        agg[f"n{i}"] = t.count(where=_nonempty(t[c]))
+        agg[f"n{i}"] = ibis.coalesce(t._days.sum(where=_nonempty(t[c])), 0) if weighted \
+            else t.count(where=_nonempty(t[c]))
         agg[f"d{i}"] = t[c].nunique()
     rec = t.aggregate(**agg).execute().iloc[0]
+    if weighted and "snapshot_date" in names:  # a row's own day stands for every day it covers
+        rec[f"d{names.index('snapshot_date')}"] = _covered_days(con.table(table), con.table(SNAPSHOT_DAYS))
     rows = int(rec["_rows"])
     out = []
     for i, c in enumerate(names):
