@@ -199,6 +199,8 @@ _SAFE_ATTRIBUTES = frozenset({"name", "version", "dialect"})
 # of reps, quotas, targets, accounts and deals themselves)
 _BY_DEAL = frozenset({"deal_stage_history", "deal_splits", "deal_snapshots"})
 _BY_ACCOUNT = frozenset({"contracts", "tickets", "surveys", "activities", "payments"})
+# read whole under any scope: the snapshot days (dates only; deal_snapshots, cut by deal, needs them)
+_UNSCOPED = frozenset({"snapshot_days"})
 
 
 class ScopedBackend:
@@ -232,10 +234,12 @@ class ScopedBackend:
                            fix="read data through table(name), which applies the scope")
 
     def list_tables(self, *args: Any, **kwargs: Any) -> list[str]:
-        return [name for name in self._base.list_tables(*args, **kwargs) if name in TABLES]
+        return [name for name in self._base.list_tables(*args, **kwargs) if name in TABLES or name in _UNSCOPED]
 
     def table(self, name: str, *args: Any, **kwargs: Any) -> ir.Table:
         """Canonical table `name` cut to the scope (built once per backend)."""
+        if not args and not kwargs and name in _UNSCOPED:
+            return self._base.table(name)
         if args or kwargs or name not in TABLES:
             raise AccessDenied(f"table {name!r} is not available under a restricted scope ({self.scope.role})",
                                fix="only the canonical tables can be read, each cut to the scope")

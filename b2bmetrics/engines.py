@@ -33,7 +33,10 @@ if TYPE_CHECKING:  # annotations only: `export` needs neither ibis nor pyspark, 
     from b2bmetrics.backend import Backend
     from b2bmetrics.store import Store
 
-EXPORTED = (*TABLES, "loads", "load_rejects")
+# the canonical tables (deal_snapshots with its storage column valid_until: `SELECT *`), the snapshot days
+# the compact snapshots need, and the load log
+EXPORTED = (*TABLES, "snapshot_days", "loads", "load_rejects")
+REQUIRED = (*TABLES, "snapshot_days")  # what `kpis --engine spark` needs in an export
 
 # Spark settings every b2bmetrics session needs, whatever the master.
 SPARK_CONF: dict[str, str] = {
@@ -113,7 +116,7 @@ def spark_backend(directory: Path, master: str) -> Backend:
     Refuses (B2BError) a directory that does not hold an export, and a Spark that does not start.
     On a cluster, `directory` must be readable at the same path by every executor (a shared mount).
     """
-    missing = [n for n in TABLES if not (directory / f"{n}.parquet").exists()]
+    missing = [n for n in REQUIRED if not (directory / f"{n}.parquet").exists()]
     if not directory.is_dir() or missing:
         raise B2BError(f"{directory} does not hold an export (missing {', '.join(missing) or 'directory'})",
                        fix="write it with `b2bmetrics export --db FILE --parquet DIR`")
