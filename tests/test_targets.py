@@ -14,14 +14,19 @@ not in `reps`.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, resolve_period
 from b2bmetrics.metrics import targets
+from b2bmetrics.metrics.targets import BASES, LEVELS, PERIODS, period_last_day
+from b2bmetrics.schema import TABLES
 from tests.conftest import make_db
 
 D = dt.date
@@ -215,7 +220,6 @@ def test_both_filters_keep_what_each_keeps(con: Any) -> None:
 def test_segment_does_not_apply_and_region_of_does_not_matter(con: Any) -> None:
     every = run(con)
     assert run(con, Filters(date_from=PERIOD.date_from, date_to=PERIOD.date_to, segments=("ent",))) == every
-    from dataclasses import replace
     north = Filters(date_from=PERIOD.date_from, date_to=PERIOD.date_to, regions=("north",))
     assert run(con, north, replace(CFG, region_of="rep")) == run(con, north)
 
@@ -224,3 +228,113 @@ def test_no_targets_and_no_data() -> None:
     assert run(make_db({})) == []  # no date anywhere: no period, no rows
     con = make_db({"deals": [deal("d1", "r1", 10, T(2024, 1, 10))]})
     assert run(con) == []
+
+
+# ---- property: a plain-Python reading of CONTRACT §5 on generated data --------------------------
+
+PEOPLE = ("r1", "r2", "r3", "r9")  # r9 is not in reps
+REPS = [{"rep_id": "r1", "region": "north", "team": "alpha"}, {"rep_id": "r2", "region": "north", "team": "beta"},
+        {"rep_id": "r3", "region": "south", "team": "beta"}]
+DAY = st.integers(min_value=-200, max_value=200).map(lambda d: T(2024, 1, 1, 12) + dt.timedelta(days=d))
+AMOUNT = st.decimals(min_value=0, max_value=1000, places=2)
+GEN_DEAL = st.fixed_dictionaries({
+    "stage": st.sampled_from(["won", "won", "lost", "proposal"]), "owner": st.sampled_from([None, *PEOPLE]),
+    "amount": st.one_of(st.none(), AMOUNT), "closed": st.one_of(st.none(), DAY),
+    "split": st.sampled_from([None, ("r1", "r2", "0.5"), ("r2", "r3", "0.3333333333")])})
+GEN_PAYMENT = st.fixed_dictionaries({"deal": st.integers(min_value=-1, max_value=7), "day": DAY, "amount": AMOUNT})
+GEN_TARGET = st.fixed_dictionaries({
+    "level": st.sampled_from(LEVELS), "key": st.sampled_from(["north", "south", "alpha", "beta", *PEOPLE]),
+    "period": st.sampled_from(list(PERIODS)), "month": st.integers(min_value=-14, max_value=4),
+    "basis": st.sampled_from(BASES), "amount": st.sampled_from(["0", "500", "1234.5"])})
+GEN_FILTERS = st.sampled_from([Filters(), Filters(regions=("north",)), Filters(reps=("r2", "r9")),
+                               Filters(regions=("south",), reps=("r3", "r1"))])
+
+
+def counts(reps: dict[str, dict[str, Any]], level: str, key: str, person: str) -> bool:
+    """`person` is one of the people of a target of `level` and `key`."""
+    rep = reps.get(person)
+    return {"rep": person == key, "team": rep is not None and rep["team"] == key,
+            "region": rep is not None and rep["region"] == key}[level]
+
+
+def oracle(rows: dict[str, list[dict[str, Any]]], f: Filters, start: dt.date, end: dt.date) -> list[tuple[Any, ...]]:
+    """CONTRACT §5 "Targets" read literally: (level, key, period, period_start, basis, actual) per row."""
+    reps = {r["rep_id"]: r for r in rows["reps"]}
+    deals = {d["deal_id"]: d for d in rows["deals"]}
+    splits: dict[str, list[tuple[str, Decimal]]] = {}
+    for s in rows["deal_splits"]:
+        splits.setdefault(s["deal_id"], []).append((s["rep_id"], Decimal(s["share"])))
+
+    def credit(deal_id: str | None, amount: Decimal) -> list[tuple[str, Decimal]]:
+        if deal_id is None:
+            return []
+        if deal_id in splits:
+            return [(p, amount * share) for p, share in splits[deal_id]]
+        owner = deals[deal_id]["owner_rep_id"] if deal_id in deals else None
+        return [(owner, amount)] if owner else []
+
+    in_region = {p for p, r in reps.items() if r["region"] in f.regions}
+    out = []
+    for t in rows["targets"]:
+        ps, level, key = t["period_start"], t["level"], t["key"]
+        last = period_last_day(ps, t["period"])
+        if ps > end or last < start:
+            continue
+        keep = {"company": not (f.regions or f.reps), "region": not f.reps and (not f.regions or key in f.regions),
+                "team": not f.reps and (not f.regions or any(reps[p]["team"] == key for p in in_region)),
+                "rep": (not f.reps or key in f.reps) and (not f.regions or key in in_region)}
+        if not keep[level]:
+            continue
+        span = (dt.datetime.combine(ps, dt.time()), dt.datetime.combine(min(end, last) + dt.timedelta(days=1), dt.time()))
+        if t["basis"] == "booked":
+            items = [(d["deal_id"], Decimal(d["amount"])) for d in rows["deals"] if d["stage"] == "won"
+                     and d["amount"] is not None and d["closed_at"] is not None and span[0] <= d["closed_at"] < span[1]]
+        else:
+            items = [(p["deal_id"], Decimal(p["amount_paid"])) for p in rows["payments"]
+                     if span[0] <= p["paid_at"] < span[1]]
+        if level == "company":
+            actual = sum((a for _, a in items), Decimal(0))
+        else:
+            actual = sum((c for deal_id, a in items for p, c in credit(deal_id, a) if counts(reps, level, key, p)),
+                         Decimal(0))
+        out.append((level, None if level == "company" else key, t["period"], ps, t["basis"], actual))
+    return sorted(out, key=lambda r: (LEVELS.index(r[0]), r[1] or "", r[3], list(PERIODS).index(r[2]),
+                                      BASES.index(r[4])))
+
+
+@pytest.fixture(scope="module")
+def scratch() -> Any:
+    return make_db({})
+
+
+@pytest.mark.slow  # about 0.5 s an example
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(deals=st.lists(GEN_DEAL, max_size=8), payments=st.lists(GEN_PAYMENT, max_size=8),
+       targets_=st.lists(GEN_TARGET, max_size=10), f=GEN_FILTERS)
+def test_rows_match_a_plain_reading_of_the_contract(scratch: Any, deals: list[dict[str, Any]],
+                                                     payments: list[dict[str, Any]],
+                                                     targets_: list[dict[str, Any]], f: Filters) -> None:
+    rows: dict[str, list[dict[str, Any]]] = {
+        "reps": REPS,
+        "deals": [deal(f"d{i}", d["owner"], d["amount"], d["closed"], d["stage"]) for i, d in enumerate(deals)],
+        "deal_splits": [{"deal_id": f"d{i}", "rep_id": p, "share": s} for i, d in enumerate(deals) if d["split"]
+                        for p, s in ((d["split"][0], d["split"][2]),
+                                     (d["split"][1], str(1 - Decimal(d["split"][2]))))],
+        "payments": [paid(f"p{i}", None if p["deal"] < 0 else f"d{p['deal']}", p["day"], p["amount"])
+                     for i, p in enumerate(payments)],
+        "targets": list({(t["level"], t["key"], t["period"], t["month"], t["basis"]): target(
+            t["level"], None if t["level"] == "company" else t["key"], t["period"],
+            D(2024 + (t["month"] - 1) // 12, (t["month"] - 1) % 12 + 1, 1), t["basis"], t["amount"])
+            for t in targets_}.values()),
+    }
+    for name in TABLES:
+        scratch.con.execute(f'DELETE FROM "{name}"')
+    for name, table_rows in rows.items():
+        cols = TABLES[name].column_names
+        if table_rows:
+            scratch.con.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" for _ in cols)})',
+                                    [[r.get(c) for c in cols] for r in table_rows])
+    window = replace(f, date_from=D(2024, 1, 1), date_to=D(2024, 2, 15))
+    got = [(r["level"], r["key"], r["period"], r["period_start"], r["basis"], r["actual"]) for r in run(scratch, window)]
+    assert got == oracle(rows, window, D(2024, 1, 1), D(2024, 2, 15))
