@@ -149,16 +149,18 @@ def test_no_data() -> None:
     assert probabilities(out) == [None] * 5 + [0.7, None]  # only the configured stage has a p
 
 
-# ---- property: the categories split the expected, not omitted deals' amounts --------------------
+# ---- property: the categories split the expected deals' amounts; a plain reading of the weights ---
 
 CATEGORY = st.sampled_from([None, "pipeline", "best_case", "commit", "omitted"])
 DEAL = st.fixed_dictionaries({
     "stage": st.sampled_from([*STAGES[:-1], "won", "lost"]),
+    "top": st.sampled_from([None, *STAGES]),  # the furthest stage in its history, if any
     "amount": st.one_of(st.none(), st.decimals(min_value=0, max_value=10_000, places=2)),
     "category": CATEGORY,
     "probability": st.one_of(st.none(), st.floats(min_value=0, max_value=1)),
     "expected_day": st.one_of(st.none(), st.integers(min_value=-40, max_value=130)),
 })
+PROBABILITIES = st.dictionaries(st.sampled_from(STAGES), st.sampled_from([0.0, 0.25, 0.6, 1.0]), max_size=3)
 
 
 @pytest.fixture(scope="module")
@@ -166,26 +168,48 @@ def scratch() -> Any:
     return make_db({})
 
 
+def _write(con: Any, tables: dict[str, list[dict[str, Any]]]) -> None:
+    for name, rows in tables.items():
+        cols = TABLES[name].column_names
+        con.con.execute(f'DELETE FROM "{name}"')
+        if rows:
+            con.con.executemany(f'INSERT INTO "{name}" VALUES ({", ".join("?" for _ in cols)})',
+                                [[r.get(c) for c in cols] for r in rows])
+
+
 @pytest.mark.slow  # about 0.3 s an example
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
-@given(deals=st.lists(DEAL, max_size=12))
-def test_categories_add_up_to_the_expected_amounts(scratch: Any, deals: list[dict[str, Any]]) -> None:
+@given(deals=st.lists(DEAL, max_size=12), configured=PROBABILITIES)
+def test_forecast_matches_a_plain_reading(scratch: Any, deals: list[dict[str, Any]],
+                                          configured: dict[str, float]) -> None:
     rows = [deal(f"d{i}", d["stage"], d["amount"], category=d["category"], probability=d["probability"],
                  expected=None if d["expected_day"] is None else T(2024, 1, 1) + dt.timedelta(days=d["expected_day"]),
                  closed=T(2024, 2, 1) if d["stage"] in ("won", "lost") else None)
             for i, d in enumerate(deals)]
-    cols = TABLES["deals"].column_names
-    scratch.con.execute("DELETE FROM deals")
-    if rows:
-        scratch.con.executemany(f"INSERT INTO deals VALUES ({', '.join('?' for _ in cols)})",
-                                [[r.get(c) for c in cols] for r in rows])
-    out = run(scratch)
+    _write(scratch, {"deals": rows, "deal_stage_history": [
+        h for i, d in enumerate(deals) if d["top"] is not None for h in history(f"d{i}", "lead", d["top"])]})
+    out = run(scratch, Q1, replace(Config(), forecast=Forecast(configured)))
     start, end = T(2024, 1, 1), T(2024, 4, 1)
+    last = len(STAGES) - 1
+
+    def reach(d: dict[str, Any]) -> int:
+        seen = [STAGES.index(s) for s in (d["stage"], d["top"]) if s in STAGES]
+        return last if d["stage"] == "won" else max(seen, default=0)
+
+    decided = [d for d in deals if d["stage"] in ("won", "lost")]
+    learned = []
+    for i in range(len(STAGES)):
+        at = [d for d in decided if reach(d) >= i]
+        learned.append(sum(d["stage"] == "won" for d in at) / len(at) if at else None)
+    stage_p = [configured.get(s, learned[i]) for i, s in enumerate(STAGES)]
+    assert probabilities(out) == pytest.approx(stage_p)
     expected = [d for d, r in zip(deals, rows, strict=True)
                 if r["stage"] not in ("won", "lost") and r["expected_close_at"] is not None
                 and start <= r["expected_close_at"] < end and d["category"] != "omitted"]
     total = sum((d["amount"] for d in expected if d["amount"] is not None), Decimal(0))
     assert out["commit"] + out["best_case"] + out["pipeline"] == total
-    # every p is in [0, 1]: the weighted pipeline lies between 0 and the total
+    weights = [(d["amount"], d["probability"] if d["probability"] is not None else stage_p[STAGES.index(d["stage"])])
+               for d in expected if d["amount"] is not None]
+    assert out["weighted"] == pytest.approx(sum(float(a) * p for a, p in weights if p is not None), rel=1e-12, abs=1e-9)
     assert 0.0 <= out["weighted"] <= float(total) * (1 + 1e-12)
