@@ -14,16 +14,21 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, resolve_period
 from b2bmetrics.metrics import bookings, compute_kpis
 from tests.conftest import make_db
+from tests.datasets import GENERATED_FILTERS, datasets
 
 D = dt.date
 T = dt.datetime
 CFG = Config()
 Q1 = Filters(date_from=D(2024, 1, 1), date_to=D(2024, 3, 31))
+# the oracle's filter sets as Filters
+GENERATED = [Filters(f.date_from, f.date_to, f.regions, f.segments, f.reps) for f in GENERATED_FILTERS]
 
 
 def deal(did: str, stage: str, status: str | None, acc: str, owner: str, amount: str | None,
@@ -136,3 +141,50 @@ def test_bookings_in_the_kpis_json_follow_quality(con: Any) -> None:
     assert out["bookings"] == run(con, Q1)
     # the funnel's cohort (created in Q1: d2, d4, d6, d8, d9, d10, d11) is another set: won d2, d4, d10, d11
     assert out["funnel"]["won_deals"] == 4
+
+
+# ---- a plain-Python reading on generated datasets (tests/datasets.py) ------------------------
+
+
+def plain_bookings(data: dict[str, Any], filters: Filters, period: Any) -> dict[str, Any]:
+    """CONTRACT §5 "(v2) Bookings" read in plain Python (region by the deal's account's region)."""
+    accounts = {a["account_id"]: a for a in data["accounts"]}
+    won = lost = with_amount = 0
+    amount = Decimal(0)
+    for d in data["deals"]:
+        acc = accounts.get(d["account_id"])
+        if filters.regions and (acc is None or acc["region"] not in filters.regions):
+            continue
+        if filters.segments and (acc is None or acc["segment"] not in filters.segments):
+            continue
+        if filters.reps and d["owner_rep_id"] not in filters.reps:
+            continue
+        if d["closed_at"] is None or not period.start <= d["closed_at"].date() <= period.end:
+            continue
+        status = d["status"] or {CFG.pipeline.won_stage: "won", CFG.pipeline.lost_stage: "lost"}.get(d["stage"], "open")
+        if status == "won":
+            won += 1
+            if d["amount"] is not None:
+                with_amount += 1
+                amount += Decimal(str(d["amount"]))
+        lost += status == "lost"
+    return {"won_deals": won, "won_amount": amount, "lost_deals": lost,
+            "win_rate": None if won + lost == 0 else won / (won + lost),
+            "avg_won_amount": None if with_amount == 0 else float(amount / with_amount)}
+
+
+# each example builds a database (~0.25 s): bounded, and marked slow
+DB_BOUNDED = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.slow
+@DB_BOUNDED
+@given(data=datasets(), filters=st.sampled_from(GENERATED))
+def test_bookings_agree_with_a_plain_reading(data: dict[str, Any], filters: Filters) -> None:
+    con = make_db(data)
+    out = run(con, filters)
+    want = plain_bookings(data, filters, resolve_period(con, filters))
+    assert list(out) == list(want)
+    for key, value in want.items():  # counts and money exactly, the ratios to a float's precision
+        assert out[key] == (value if not isinstance(value, float) else pytest.approx(value)), key
+    assert out["win_rate"] is None or 0.0 <= out["win_rate"] <= 1.0
