@@ -65,6 +65,12 @@ class Track:
         order = np.argsort((deal << 32) | seconds, kind="stable")
         return cls(deal[order], at[order], value[order])
 
+    def then(self, deal: Array, at: Array, value: Array) -> Track:
+        """These events appended, each after every event of its deal so far (deals ascending): no sort."""
+        where = np.searchsorted(self.deal, deal, side="right")
+        return Track(np.insert(self.deal, where, deal), np.insert(self.at, where, at),
+                     np.insert(self.value, where, value))
+
     def last(self, n: int) -> Array:
         """The value of every deal's last event (every deal has one)."""
         ends = np.flatnonzero(np.r_[self.deal[1:] != self.deal[:-1], True])
@@ -195,12 +201,11 @@ def _categories(rng: np.random.Generator, clock: Clock, deals: Deals, n: int) ->
     drawn = choice_by_group(rng, open_stage, CATEGORY_BY_STAGE).astype(np.float64)
     value = np.where(stage == WON_CODE, np.nan, np.where(stage == LOST_CODE, OMITTED, drawn))
     value[value == len(FORECAST_CATEGORIES)] = np.nan  # the empty column
-    parts = [(deals.hist_deal, deals.hist_at, value)]
+    by_stage = Track(deals.hist_deal.astype(np.int64), deals.hist_at, value)  # the history is in order
     last = np.flatnonzero(np.r_[deals.hist_deal[1:] != deals.hist_deal[:-1], True])
     stale_at = deals.hist_at[last] + rng.uniform(45.0, 150.0, n)
     stale = np.isnan(deals.final_at) & (deals.status == 0) & (stale_at < clock.now) & (rng.random(n) < 0.6)
-    parts.append((np.flatnonzero(stale), stale_at[stale], np.full(int(stale.sum()), float(OMITTED))))
-    return Track.of(parts)
+    return by_stage.then(np.flatnonzero(stale), stale_at[stale], np.full(int(stale.sum()), float(OMITTED)))
 
 
 def _amounts(rng: np.random.Generator, deals: Deals, created: Array, proposal_at: Array,

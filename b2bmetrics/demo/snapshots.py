@@ -19,11 +19,10 @@ import pyarrow as pa
 from b2bmetrics.demo.base import Array, Clock, dates, decimals, labels, take, timestamps
 from b2bmetrics.demo.deals import LOST_CODE, STAGE_NAMES, WON_CODE, Deals
 from b2bmetrics.demo.people import People
-from b2bmetrics.demo.pipeline import FORECAST_CATEGORIES, Timeline, Track
+from b2bmetrics.demo.pipeline import FORECAST_CATEGORIES, Timeline
 
 SNAPSHOT_WEEKDAY = 0  # Monday
 SNAPSHOT_SPAN_DAYS = 365  # a year of snapshot days, ending on `today`
-_SHIFT = 24  # event keys: deal index << _SHIFT | day offset
 
 
 def snapshot_days(clock: Clock) -> Array:
@@ -38,24 +37,26 @@ def make_snapshots(clock: Clock, people: People, deals: Deals, timeline: Timelin
     days = snapshot_days(clock)
     k_days = len(days)
     tracks = (timeline.stage, timeline.amount, timeline.close, timeline.owner, timeline.category)
-    origin = int(np.floor(min(float(t.at.min()) for t in tracks if len(t.at)))) - 1
 
-    # the snapshot days on which some track changes: the first day on or after each event's day
-    points = []
+    # per track, the last event of each (deal, snapshot day): the first day on or after the event's
+    # day (k_days: after the last one, dropped); a track's events are sorted by deal and moment
+    reduced = []
     for track in tracks:
         k = np.searchsorted(days, np.floor(track.at).astype(np.int64), side="left")
-        inside = k < k_days
-        d, k = track.deal[inside], k[inside]
-        first = np.r_[True, (d[1:] != d[:-1]) | (k[1:] != k[:-1])]
-        points.append(d[first] * k_days + k[first])
-    point = np.sort(np.concatenate(points), kind="stable")  # merges the sorted runs
+        key = track.deal * (k_days + 1) + k
+        last = np.r_[key[1:] != key[:-1], True] & (k < k_days)
+        reduced.append((key[last], track.value[last]))
+    # the (deal, day) points where something changes, and every track's value there: its last
+    # event at or before the point (every deal has an event of each track at its creation, so a
+    # deal's first point starts every track afresh)
+    point = np.sort(np.concatenate([key for key, _ in reduced]), kind="stable")  # merges sorted runs
     point = point[np.r_[True, point[1:] != point[:-1]]]
-    deal, k = point // k_days, point % k_days
-
-    # each track's value on those days: its last event on or before the day
-    query = (deal << _SHIFT) | (days[k] - origin + 1)
-    values = [_value_on(track, origin, query) for track in tracks]
-    stage, amount, close, owner, category = values
+    deal, k = point // (k_days + 1), point % (k_days + 1)
+    values = []
+    for key, value in reduced:
+        latest = np.full(len(point), -1, np.int64)
+        latest[np.searchsorted(point, key)] = np.arange(len(key))
+        values.append(value[np.maximum.accumulate(latest)])
 
     # keep a row only where the state differs from the deal's previous row
     same = deal[1:] == deal[:-1]
@@ -84,8 +85,3 @@ def make_snapshots(clock: Clock, people: People, deals: Deals, timeline: Timelin
         "valid_until": dates(days[np.maximum(until, 0)], has_until),
     })
     return pa.table({"snapshot_date": dates(days)}), table
-
-
-def _value_on(track: Track, origin: int, query: Array) -> Array:
-    key = (track.deal << _SHIFT) | (np.floor(track.at).astype(np.int64) - origin)
-    return track.value[np.searchsorted(key, query, side="left") - 1]
