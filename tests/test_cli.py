@@ -23,6 +23,15 @@ JSON_KEYS = {
                      "median_first_response_hours", "sla_met_rate", "tickets"},
     "commission": {"total_payout", "rows"},
     "quality": {"tables"},
+    # (v2)
+    "bookings": {"won_deals", "won_amount", "lost_deals", "win_rate", "avg_won_amount"},
+    "mrr_movements": {"mrr_start", "new", "reactivation", "expansion", "contraction", "churn", "mrr_end",
+                      "net_new_mrr", "quick_ratio", "arpa"},
+    "collection": {"due", "collected_against_due", "collection_rate", "collected", "overdue", "overdue_aging"},
+    "targets": {"rows"},
+    "forecast": {"closed_won", "commit", "best_case", "pipeline", "weighted", "stage_probabilities"},
+    "pipeline_change": {"start_date", "end_date", "start", "created", "pulled_in", "increased", "decreased",
+                        "pushed_out", "won", "lost", "end"},
 }
 
 
@@ -40,7 +49,7 @@ def test_demo_writes_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_kpis_json_on_the_demo_has_every_contract_key(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["kpis", "--db", str(demo_db), "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"period", *JSON_KEYS}
+    assert list(out) == ["period", *JSON_KEYS]  # the sections in CONTRACT §4's order
     for family, keys in JSON_KEYS.items():
         assert set(out[family]) == keys, family
     assert [s["stage"] for s in out["funnel"]["stages"]][0] == "lead"
@@ -50,6 +59,10 @@ def test_kpis_json_on_the_demo_has_every_contract_key(demo_db: Path, capsys: pyt
     assert set(row) == {"rep_id", "period_start", "credited_revenue", "quota", "attainment", "commission",
                         "referral_commission", "clawback", "payout"}
     assert set(out["quality"]["tables"]["deals"]) == {"rows", "completeness", "orphans"}
+    assert list(out["collection"]["overdue_aging"]) == ["1_30", "31_60", "61_90", "over_90"]
+    assert set(out["targets"]["rows"][0]) == {"level", "key", "period", "period_start", "basis", "target", "actual",
+                                              "attainment", "expected_to_date", "pace"}
+    assert [s["stage"] for s in out["forecast"]["stage_probabilities"]][0] == "lead"
     assert 0 <= out["funnel"]["win_rate"] <= 1
 
 
