@@ -143,6 +143,18 @@ def test_no_snapshots_at_all() -> None:
     assert r == dict.fromkeys(pipeline_change.SUMMARY_KEYS)
 
 
+def test_a_database_from_before_snapshot_days_prints_nulls() -> None:
+    import ibis
+
+    from b2bmetrics.store import connect_duckdb
+
+    raw = connect_duckdb()  # an older store, read before its next write converts it
+    raw.execute("CREATE TABLE deal_snapshots (snapshot_date DATE, deal_id VARCHAR, stage VARCHAR, status VARCHAR, "
+                "amount DECIMAL(18,4), expected_close_at TIMESTAMP, owner_rep_id VARCHAR, forecast_category VARCHAR)")
+    r = pipeline_change.summary(ibis.duckdb.from_connection(raw), CFG, Filters(), Q2)
+    assert r == dict.fromkeys(pipeline_change.SUMMARY_KEYS)
+
+
 def test_in_compute_kpis_last() -> None:
     from b2bmetrics.metrics import compute_kpis
 

@@ -28,7 +28,8 @@ Choices where the contract is silent:
   `to`, both inclusive).
 * Without a snapshot day on or before `to`, or when both days are the same day, every amount is
   null (nothing to compare) while the days found are printed (`start_date` may then be a day after
-  `to`: the earliest snapshot day). A dataset without any date (no period) prints every key null.
+  `to`: the earliest snapshot day). A dataset without any date (no period), or a database not yet
+  written with snapshot days (one from before them, until its next write), prints every key null.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _day(value: Any) -> dt.date | None:
 
 def compared_days(con: Backend, period: Period) -> tuple[dt.date | None, dt.date | None]:
     """(start_date, end_date) for the period (one small query); None where there is none."""
-    if period.empty_data:
+    if period.empty_data or "snapshot_days" not in con.list_tables():  # a database from before snapshots
         return None, None
     d = snapshot_days(con)
     day = d.snapshot_date
