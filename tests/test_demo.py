@@ -703,6 +703,17 @@ def test_invariants_hold_for_any_seed_and_size(seed: int, accounts: int) -> None
     for name in TABLES:
         for col in TABLES[name].required:
             assert tables[name][col].notna().all(), (name, col)
+    # v2: plans sum to the won deals' amounts, nothing paid beyond what is due, snapshot rows chained
+    p = tables["payments"]
+    plan = p[p.due_date.notna()]
+    sums = plan.groupby("deal_id").amount_due.agg(lambda x: sum(x, Decimal(0)))
+    assert (sums == d.set_index("deal_id").amount[sums.index]).all()
+    assert set(sums.index) == set(d.deal_id[d.status == "won"])
+    assert (plan.amount_paid.dropna() <= plan.amount_due[plan.amount_paid.notna()]).all()
+    snaps = tables["deal_snapshots"].sort_values(["deal_id", "snapshot_date"])
+    nxt = snaps.groupby("deal_id").snapshot_date.shift(-1)
+    assert (snaps.valid_until.isna() == nxt.isna()).all() and (snaps.valid_until.dropna() == nxt.dropna()).all()
+    assert set(snaps.deal_id) <= set(d.deal_id)
 
 
 def test_a_large_dataset_is_vectorised() -> None:
