@@ -96,6 +96,8 @@ def loads_consistent(store: Store) -> None:
             [(logged,)] = con.execute("SELECT sum(rows) FROM loads WHERE table_name = ? AND loaded_at = "
                                       "(SELECT max(loaded_at) FROM loads WHERE table_name = ?)",
                                       [table, table]).fetchall()
+            if table == "deal_snapshots":
+                continue  # compact, and every deals load adds its day: not the rows of its own files
             [(rows,)] = con.execute(f'SELECT count(*) FROM "{table}"').fetchall()
             assert rows == logged, table
     finally:

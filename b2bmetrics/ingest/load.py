@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -40,13 +41,31 @@ from b2bmetrics.ingest.parse import ERRORS, ident
 from b2bmetrics.ingest.plan import FilePlan, Planned, Progress, plan_all, prepare, resolve_options, tick
 from b2bmetrics.ingest.snapshots import load_snapshot_rows, record_deals_snapshot
 from b2bmetrics.ingest.stage import REJ, STAGE, Reject, Staged, people_ref, reject_report, stage
-from b2bmetrics.metrics.materialized import RELATIONS
 from b2bmetrics.schema import LOAD_ORDER, TABLES, Table
-from b2bmetrics.store import Store, materialize
+from b2bmetrics.store import Store
+from b2bmetrics.store.database import inline_parameters
+
+if TYPE_CHECKING:
+    from b2bmetrics.store.materialize import Relation
 
 __all__ = ["LoadResult", "ingest"]
 
 PRECHECK_MIN_BYTES = 64 << 20  # below this, copying the database to find "nothing changed" is cheap
+
+
+def relations() -> Sequence[Relation]:
+    """The relations every load keeps (metrics.materialized.RELATIONS), imported only when asked: the
+    store replays a recorded refresh without them (`Store.write`), so a load need not import the
+    metrics, ibis or pandas."""
+    from b2bmetrics.metrics.materialized import RELATIONS
+
+    return RELATIONS
+
+
+def _current(con: duckdb.DuckDBPyConnection, cfg: Config) -> bool:
+    from b2bmetrics.store import materialize
+
+    return materialize.current(con, relations(), cfg)
 
 
 @dataclass(frozen=True)
@@ -105,10 +124,10 @@ def _groups(planned: list[Planned]) -> dict[str, list[Planned]]:
 def _skippable(con: duckdb.DuckDBPyConnection, table: str, files: list[Planned],
                mode: str) -> list[tuple[int, int, int]] | None:
     """(load_id, rows, rejected) per file when these files are exactly the table's latest load, else None."""
-    last = con.execute(
+    last = con.execute(inline_parameters(
         "SELECT load_id, sha256, mode, mapping, rows, rejected FROM loads WHERE table_name = ? AND loaded_at = "
         "(SELECT loaded_at FROM loads WHERE table_name = ? ORDER BY load_id DESC LIMIT 1) ORDER BY load_id",
-        [table, table]).fetchall()
+        [table, table])).fetchall()
     want = [(p.sha256, mode, _mapping_json(p.plan)) for p in files]
     if [(r[1], r[2], r[3]) for r in last] != want:
         return None
@@ -139,7 +158,7 @@ def _all_skipped(store: Store, groups: dict[str, list[Planned]], mode: str, cfg:
         if "loads" not in tables:
             return False
         return (all(_skippable(con, t, _dedupe(files)[0], mode) is not None for t, files in groups.items())
-                and materialize.current(con, RELATIONS, cfg))
+                and _current(con, cfg))
     finally:
         con.close()
 
@@ -166,12 +185,12 @@ def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | Non
             return results
         try:
             changed = set(groups) | ({"deal_snapshots"} if "deals" in groups else set())
-            with store.write(relations=RELATIONS, cfg=cfg, changed=changed) as con:
+            with store.write(relations=relations, cfg=cfg, changed=changed) as con:
                 results, failures = _load_all(con, groups, cfg, mode, allow_rejects, progress, len(planned),
                                               as_of)
                 if failures:
                     raise reject_report(failures)
-                if all(r.skipped for r in results) and materialize.current(con, RELATIONS, cfg):
+                if all(r.skipped for r in results) and _current(con, cfg):
                     raise _NothingChanged(results)
                 # leaving the block rebuilds the derived tables and commits: seconds at scale
                 tick(progress, "saving and updating the derived tables", 0.97)
@@ -239,12 +258,14 @@ def _load_all(con: duckdb.DuckDBPyConnection, groups: dict[str, list[Planned]], 
             tick(progress, f"{p.plan.source}: loading {p.plan.table}", base_frac + 0.5 * 0.7 / n_files)
             load_id = _next_load_id(con)
             rows = _move(con, staged, table, replace_table=(mode == "replace" and n == 0))
-            con.execute("INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [load_id, tname, p.plan.source, p.sha256, rows, staged.rejected_rows, mode, loaded_at,
-                         _mapping_json(p.plan)])
+            # values inlined, not bound: binding imports pandas (store.database.sql_literal)
+            con.execute(inline_parameters("INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                          [load_id, tname, p.plan.source, p.sha256, rows, staged.rejected_rows,
+                                           mode, loaded_at, _mapping_json(p.plan)]))
             if staged.rejected_rows:
-                con.execute(f"INSERT INTO load_rejects SELECT ?, ?, ?, rid - {staged.base} + 1, \"column\", "
-                            f"\"value\", reason FROM {REJ} ORDER BY rid", [load_id, tname, p.plan.source])
+                con.execute(inline_parameters(f"INSERT INTO load_rejects SELECT ?, ?, ?, rid - {staged.base} + 1, "
+                                              f"\"column\", \"value\", reason FROM {REJ} ORDER BY rid",
+                                              [load_id, tname, p.plan.source]))
             results.append(LoadResult(p.plan.source, tname, rows, staged.rejected_rows, False,
                                       tuple(staged.rejects), load_id))
             done += 1

@@ -21,12 +21,17 @@ and the dashboard caches on it.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
+import functools
+import hashlib
+import json
+import math
 import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,11 +48,14 @@ from b2bmetrics.schema import (
     TABLES,
     create_table_sql,
 )
-from b2bmetrics.store import materialize
-from b2bmetrics.store.materialize import Relation
 
 if TYPE_CHECKING:
     from ibis.backends.duckdb import Backend as DuckDBBackend
+
+    from b2bmetrics.store.materialize import Relation
+
+    # the relations a write keeps: given, or a function giving them (see Store.write)
+    Relations = Sequence[Relation] | Callable[[], Sequence[Relation]]
 
 # Nothing is ever downloaded at run time: extensions not in the wheel stay unavailable.
 DUCKDB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -194,7 +202,7 @@ class Store:
                 stale.unlink()
 
     @contextlib.contextmanager
-    def write(self, *, relations: Sequence[Relation], cfg: Config | None = None,
+    def write(self, *, relations: Relations, cfg: Config | None = None,
               changed: Iterable[str] | None = None,
               wait_s: float = WRITE_LOCK_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to a private copy; committed by rename when the block exits cleanly.
@@ -203,6 +211,10 @@ class Store:
         (`materialize.refresh`: exactly `relations` are kept, for `cfg`; `changed` names the tables
         the block may have changed, None = any). Any exception inside the block discards the copy:
         the database stays exactly as it was.
+
+        `relations` may be a function returning them: then the refresh is replayed from a recorded
+        plan when one fits (`_refresh_by_plan`), and the function (with whatever it imports: the
+        metrics, ibis, pandas) is only called when none does.
         """
         with self._write_lock(wait_s):
             self._clean_stale_temps()
@@ -214,7 +226,12 @@ class Store:
                 init_schema(con)
                 con.execute("BEGIN TRANSACTION")
                 yield con
-                materialize.refresh(con, relations, cfg or Config(), changed)
+                if callable(relations):
+                    _refresh_by_plan(con, relations, cfg or Config(), changed)
+                else:
+                    from b2bmetrics.store import materialize
+
+                    materialize.refresh(con, relations, cfg or Config(), changed)
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
                 con.close()
@@ -245,3 +262,200 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# ---- refresh plans --------------------------------------------------------------------------------
+#
+# `materialize.refresh` is a deterministic function of the code, the configuration, the tables the
+# write changed and a few facts about the database (its tables and columns, which tables are empty,
+# whether the untouched tables still have the row counts the last write recorded, the SQL the last
+# write recorded). What it does is a list of SQL statements. A write whose relations are given as a
+# function records that list once under a hash of all of those inputs (`_plan_key`), in a cache
+# directory beside the user's other caches; a later write with the same inputs (the next daily load,
+# a load into a new database) replays the statements without importing ibis or the metrics, or
+# compiling an expression: about a second of every `ingest` process. Any change of the package's
+# source or of the DuckDB, ibis or sqlglot version is another key, so a plan is never replayed by
+# code other than the code that recorded it. The cache is an optimisation only: without it
+# (`B2BMETRICS_CACHE_DIR=""`, an unwritable directory, a plan that fails) the refresh runs as always.
+
+CACHE_ENV = "B2BMETRICS_CACHE_DIR"
+PLAN_CODES_KEPT = 4  # code versions whose plans are kept (the others are pruned when one is written)
+# materialize's own records (tests/test_store_plans.py checks these match materialize.ROW_COUNTS / SQL_RECORD)
+_ROW_COUNTS = "_derived_row_counts"
+_SQL_RECORD = "_derived_sql"
+
+
+
+def sql_literal(value: Any) -> str:
+    """`value` (None, bool, int, float, str, date, datetime) as a SQL literal. Statements on the ingest
+    path inline their values rather than bind them: DuckDB's Python client imports pandas, numpy and
+    pyarrow (0.5 s or more) the first time it binds a parameter."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"CAST({value!r} AS DOUBLE)" if math.isfinite(value) else f"CAST('{value!r}' AS DOUBLE)"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'" if value.tzinfo is None else \
+            f"TIMESTAMPTZ '{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    raise TypeError(f"no SQL literal for {type(value).__name__}")
+
+
+def inline_parameters(query: str, parameters: Sequence[Any]) -> str:
+    """`query` with each `?` placeholder (outside quotes) replaced by the next value as a literal."""
+    out: list[str] = []
+    values = iter(parameters)
+    quote = ""
+    for ch in query:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            try:
+                out.append(sql_literal(next(values)))
+            except StopIteration:
+                raise ValueError(f"more placeholders than parameters in {query[:80]!r}") from None
+            continue
+        out.append(ch)
+    if next(values, _END) is not _END:
+        raise ValueError(f"more parameters than placeholders in {query[:80]!r}")
+    return "".join(out)
+
+
+_END = object()
+
+
+@functools.cache
+def plan_code_version() -> str:
+    """A hash of the package's source and of the versions of the libraries that compile its SQL."""
+    from importlib import metadata
+
+    root = Path(__file__).resolve().parents[1]  # the b2bmetrics package
+    versions = []
+    for dist in ("ibis-framework", "sqlglot"):
+        try:
+            versions.append(metadata.version(dist))
+        except metadata.PackageNotFoundError:
+            versions.append("-")
+    h = hashlib.sha1(f"{duckdb.__version__} {' '.join(versions)}".encode())
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_dir() -> Path | None:
+    env = os.environ.get(CACHE_ENV)
+    if env is not None:
+        return Path(env).expanduser() if env.strip() else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "b2bmetrics"
+
+
+def _plan_key(con: duckdb.DuckDBPyConnection, label: str, cfg: Config, changed: Iterable[str] | None) -> str:
+    """A hash of everything `materialize.refresh` reads (see above) except the rows themselves."""
+    touched = set(TABLES) if changed is None else set(changed) & set(TABLES)
+    layout = con.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() "
+                         "WHERE NOT internal ORDER BY ALL").fetchall()
+    names = {str(r[0]) for r in layout}
+    counts = " UNION ALL ".join(f"SELECT {sql_literal(t)} AS t, count(*) AS n FROM \"{t}\"" for t in TABLES)
+    actual = {str(t): int(n) for t, n in con.execute(counts).fetchall()}
+    recorded: dict[str, int] = {}
+    if _ROW_COUNTS in names:
+        recorded = {str(t): int(n) for t, n in con.execute(f'SELECT table_name, rows FROM "{_ROW_COUNTS}"').fetchall()}
+    # per table: has rows; and, for a table the write did not touch, still the recorded count
+    state = [(t, actual[t] > 0, t in touched or recorded.get(t) == actual[t]) for t in TABLES]
+    record = con.execute(f'SELECT * FROM "{_SQL_RECORD}" ORDER BY ALL').fetchall() if _SQL_RECORD in names else []
+    h = hashlib.sha256()
+    for part in (label, plan_code_version(), repr(cfg), sorted(touched), changed is None, layout, state, record):
+        h.update(repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def _read_plan(path: Path) -> list[str] | None:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict) or raw.get("format") != 1 or not isinstance(raw.get("steps"), list) \
+            or not all(isinstance(q, str) for q in raw["steps"]):
+        return None
+    return list(raw["steps"])
+
+
+def _write_plan(path: Path, steps: list[str]) -> None:
+    text = json.dumps({"format": 1, "steps": steps}, ensure_ascii=False)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        codes = sorted((d for d in path.parent.parent.iterdir() if d.is_dir()),
+                       key=lambda d: d.stat().st_mtime, reverse=True)
+        for old in codes[PLAN_CODES_KEPT:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+class _Recorder:
+    """A connection that notes every statement run through it, its parameters inlined (for
+    `_refresh_by_plan`); `steps` is None once a statement could not be noted."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self.steps: list[str] | None = []
+
+    def _note(self, query: str, parameters: Any) -> None:
+        if self.steps is None:
+            return
+        try:
+            self.steps.append(query if parameters is None else inline_parameters(query, parameters))
+        except (TypeError, ValueError):  # a value with no literal form: record no plan
+            self.steps = None
+
+    def execute(self, query: str, parameters: Any = None) -> duckdb.DuckDBPyConnection:
+        self._note(query, parameters)
+        return self._con.execute(query) if parameters is None else self._con.execute(query, parameters)
+
+    def executemany(self, query: str, parameters: Any) -> duckdb.DuckDBPyConnection:
+        for row in parameters:
+            self._note(query, row)
+        return self._con.executemany(query, parameters)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def _refresh_by_plan(con: duckdb.DuckDBPyConnection, relations: Callable[[], Sequence[Relation]], cfg: Config,
+                     changed: Iterable[str] | None) -> None:
+    """`materialize.refresh(con, relations(), cfg, changed)`, replayed from a recorded plan when one fits."""
+    changed = None if changed is None else set(changed)
+    directory = _cache_dir()
+    path = None
+    if directory is not None:
+        label = f"{getattr(relations, '__module__', '')}.{getattr(relations, '__qualname__', repr(relations))}"
+        path = directory / "plans" / plan_code_version() / f"{_plan_key(con, label, cfg, changed)}.json"
+        steps = _read_plan(path)
+        if steps is not None:
+            try:
+                for query in steps:
+                    con.execute(query)
+            except duckdb.Error:
+                with contextlib.suppress(OSError):
+                    path.unlink()  # the next write records it again; this one fails (its transaction is spoilt)
+                raise
+            return
+    from b2bmetrics.store import materialize
+
+    recorder = _Recorder(con)
+    materialize.refresh(recorder, relations(), cfg, changed)  # type: ignore[arg-type]
+    if path is not None and recorder.steps is not None:
+        _write_plan(path, recorder.steps)
