@@ -26,6 +26,7 @@ PAGES = [
     ("app_pages/churn.py", "page_churn", ":material/trending_down:", "churn"),
     ("app_pages/satisfaction.py", "page_satisfaction", ":material/sentiment_satisfied:", "satisfaction"),
     ("app_pages/commission.py", "page_commission", ":material/payments:", "commission"),
+    ("app_pages/cash.py", "page_cash", ":material/account_balance_wallet:", "cash"),
     ("app_pages/accounts.py", "page_accounts", ":material/domain:", "accounts"),
     ("app_pages/data.py", "page_data", ":material/upload_file:", "data"),
 ]

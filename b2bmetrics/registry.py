@@ -294,6 +294,7 @@ def _col(name: str, en: str, zh: str, fmt: Format = "text") -> Column:
 # Columns that show a KPI or measure: the header is the KPI's label, the cells its format.
 KPI_COLUMNS: dict[str, str] = {
     **{k.name: k.key for k in (*KPIS, *MEASURES) if k.family in ("funnel", "satisfaction", "churn")},
+    **{k.name: k.key for k in KPIS if k.family == "collection"},  # due, collected, overdue … per month or group
     "csat_n": "satisfaction.csat_responses",
     "nps_n": "satisfaction.nps_responses",
     "ces_n": "satisfaction.ces_responses",
@@ -345,12 +346,18 @@ COLUMNS: dict[str, Column] = {c.name: c for c in (
     _col("accounts", "Accounts", "客户数", "count"),
     # payments
     _col("payment_id", "Payment", "回款编号"),
-    _col("due_date", "Due", "应收日期", "date"),
+    _col("due_date", "Due date", "应收日期", "date"),
     _col("amount_due", "Amount due", "应收金额", "money"),
     _col("paid_at", "Paid", "回款日期", "date"),
     _col("amount_paid", "Amount paid", "实收金额", "money"),
     _col("aging", "Overdue for", "逾期时长"),
     _col("days_overdue", "Days overdue", "逾期天数", "count"),
+    _col("paid_by_to", "Paid by period end", "期末前已回款", "money"),
+    _col("outstanding", "Outstanding", "未回款", "money"),
+    _col("aging_1_30", "Overdue 1–30 days", "逾期 1–30 天", "money"),
+    _col("aging_31_60", "Overdue 31–60 days", "逾期 31–60 天", "money"),
+    _col("aging_61_90", "Overdue 61–90 days", "逾期 61–90 天", "money"),
+    _col("aging_over_90", "Overdue over 90 days", "逾期 90 天以上", "money"),
     _col("month", "Month", "月份", "date"),
     _col("cohort", "Cohort", "同期群", "date"),
     # health
@@ -455,6 +462,11 @@ VALUE_LABELS: dict[str, dict[str, Text]] = {
     "line": {"credit": Text("Credit", "业绩计入"), "referral": Text("Referral", "推荐佣金"),
              "clawback": Text("Clawback", "追回"), "referral_clawback": Text("Referral clawback", "推荐佣金追回")},
     "mode": {"replace": Text("Replace", "替换"), "append": Text("Append", "追加")},
+    # (v2) targets: level, period type and basis (CONTRACT §2 targets)
+    "level": {"company": Text("Company", "公司"), "region": Text("Region", "区域"), "team": Text("Team", "团队"),
+              "rep": Text("Rep", "销售")},
+    "period": {"month": Text("Month", "月度"), "quarter": Text("Quarter", "季度"), "year": Text("Year", "年度")},
+    "basis": {"booked": Text("Booked", "签约口径"), "collected": Text("Collected", "回款口径")},
     # (v2) collection: the overdue aging buckets (CONTRACT §4 `overdue_aging` keys)
     "aging": {"1_30": Text("1–30 days", "1–30 天"), "31_60": Text("31–60 days", "31–60 天"),
               "61_90": Text("61–90 days", "61–90 天"), "over_90": Text("Over 90 days", "90 天以上")},

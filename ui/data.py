@@ -24,7 +24,8 @@ from b2bmetrics.access import Scope
 from b2bmetrics.backend import Backend
 from b2bmetrics.config import Config, Plan
 from b2bmetrics.filters import Filters, Period, resolve_period
-from b2bmetrics.metrics import accounts, churn, commission, funnel, quality, satisfaction
+from b2bmetrics.metrics import accounts, churn, collection, commission, funnel, quality, satisfaction, targets
+from b2bmetrics.metrics.collection import GroupBy as CollectionBy
 from b2bmetrics.metrics.funnel import BreakdownBy
 from b2bmetrics.metrics.satisfaction import GroupBy
 from ui import context
@@ -256,6 +257,63 @@ def satisfaction_response_times(filters: Filters) -> pd.DataFrame:
     """A histogram of hours to first response per channel (`satisfaction.response_times`)."""
     v = view(filters)
     return _satisfaction_response_times(v.key, v)
+
+
+# ---- collection (回款) and targets ----------------------------------------------------------------
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _collection_summary(key: ViewKey, _view: View) -> dict[str, Any]:
+    return collection.summary(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def collection_summary(filters: Filters) -> dict[str, Any]:
+    """Due, collected, the collection rate and overdue with its aging (`collection.summary`)."""
+    v = view(filters)
+    return _collection_summary(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _collection_by_month(key: ViewKey, _view: View) -> pd.DataFrame:
+    return collection.by_month(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def collection_by_month(filters: Filters) -> pd.DataFrame:
+    """Due and collected per month of the period (`collection.by_month`)."""
+    v = view(filters)
+    return _collection_by_month(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _collection_by_group(key: ViewKey, by: CollectionBy, _view: View) -> pd.DataFrame:
+    return collection.by_group(_view.con(), _view.cfg, _view.filters, _view.period(), by)
+
+
+def collection_by_group(filters: Filters, by: CollectionBy) -> pd.DataFrame:
+    """The collection figures and overdue aging per region or account owner (`collection.by_group`)."""
+    v = view(filters)
+    return _collection_by_group(v.key, by, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _collection_overdue(key: ViewKey, _view: View) -> pd.DataFrame:
+    return collection.overdue_installments(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def collection_overdue(filters: Filters) -> pd.DataFrame:
+    """Every installment overdue at the period's end, longest overdue first (`collection.overdue_installments`)."""
+    v = view(filters)
+    return _collection_overdue(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _targets_summary(key: ViewKey, _view: View) -> dict[str, Any]:
+    return targets.summary(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def targets_summary(filters: Filters) -> dict[str, Any]:
+    """Each target of the period against what was booked or collected towards it (`targets.summary`)."""
+    v = view(filters)
+    return _targets_summary(v.key, v)
 
 
 # ---- accounts -----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "page_churn": ("Churn & retention", "流失与留存"),
     "page_satisfaction": ("Satisfaction & service", "满意度与服务"),
     "page_commission": ("Commission", "佣金"),
+    "page_cash": ("Cash", "回款"),
     "page_data": ("Data", "数据"),
     "page_accounts": ("Accounts", "客户"),
     "filters": ("Filters", "筛选"),
@@ -35,6 +36,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "download_csv": ("Download CSV", "下载 CSV"),
     "no_data": ("No data loaded yet. Load CRM exports on the Data page, or run `make run` for the demo.",
                 "尚未加载数据。请在“数据”页上传 CRM 导出文件，或运行 `make run` 使用演示数据。"),
+    "no_payments": ("No payments loaded yet. The Cash page reads the `payments` table: each signed order's "
+                    "installments (due date, amount due) and what came in (paid at, amount paid). Load a payments "
+                    "export on the Data page.",
+                    "尚未加载回款数据。回款页读取 `payments` 表：每笔订单的回款计划（应收日期、应收金额）和实际回款"
+                    "（回款日期、实收金额）。请在“数据”页上传回款导出文件。"),
     "empty_filter": ("Nothing matches these filters. Widen the period or clear a filter.",
                      "没有符合筛选条件的数据。请扩大期间或清除筛选。"),
     "local_mode": ("Single-user local mode: no sign-in is configured.", "本地单用户模式：未配置登录。"),

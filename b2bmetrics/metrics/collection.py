@@ -29,13 +29,14 @@ is not in `accounts`. Every amount is an exact Decimal (DECIMAL sums); one aggre
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
+import pandas as pd
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period
-from b2bmetrics.metrics._rules import MONEY_ZERO
+from b2bmetrics.metrics._rules import MONEY_ZERO, period_of, with_region
 from b2bmetrics.metrics.cells import Decimal, money
 from b2bmetrics.metrics.cells import ratio as _ratio
 from b2bmetrics.metrics.filtering import accounts_in_scope, scope_by_account
@@ -113,3 +114,154 @@ def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict
     )
     out = agg.execute()
     return _numbers(out.iloc[0].to_dict() if len(out) else {})
+
+
+# ---- what the Cash page breaks the summary into (each figure adds up to the summary's) ---------
+
+GroupBy = Literal["region", "rep"]
+GROUPS: tuple[GroupBy, ...] = ("region", "rep")
+AGING_COLUMNS: tuple[str, ...] = tuple(f"aging_{key}" for key, _, _ in AGING)
+MONTH_COLUMNS: tuple[str, ...] = ("month", "due", "collected_against_due", "collection_rate", "collected")
+GROUP_COLUMNS: tuple[str, ...] = ("group", "rep_name", "due", "collected_against_due", "collection_rate",
+                                  "collected", "overdue", *AGING_COLUMNS)
+OVERDUE_COLUMNS: tuple[str, ...] = ("payment_id", "account_id", "account_name", "deal_id", "owner_rep_id",
+                                    "owner_name", "due_date", "amount_due", "paid_by_to", "outstanding",
+                                    "days_overdue", "aging")
+
+
+def _scoped(con: Backend, cfg: Config, filters: Filters, period: Period) -> ir.Table | None:
+    """`with_overdue` of the payments in scope; None without data."""
+    if period.empty_data or period.start is None or period.end is None:
+        return None
+    return with_overdue(payments_in_scope(con, cfg, filters), period)
+
+
+def _due_row(t: ir.Table, period: Period) -> ir.BooleanValue:
+    assert period.start is not None and period.end is not None
+    return t.due_date.notnull() & t.due_date.between(ibis.date(period.start), ibis.date(period.end))
+
+
+def _paid_in(t: ir.Table, period: Period) -> ir.BooleanValue:
+    return t.paid_at.notnull() & period.contains(t.paid_at)
+
+
+def _money_cells(values: Any) -> list[Decimal]:
+    return [_money(v) for v in values]
+
+
+def by_month(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+    """Due and collected per calendar month of the period, in one query.
+
+    Columns `MONTH_COLUMNS`: `month` (its first day, a Timestamp; every month of the period listed,
+    a month without payments with zeros), `due` and `collected_against_due` of the installments due
+    in that month (by `due_date`), their `collection_rate` (None when nothing was due), and
+    `collected`, the cash received in that month (by `paid_at`). Each column adds up to the
+    summary's figure exactly (Decimals).
+    """
+    t = _scoped(con, cfg, filters, period)
+    if t is None:
+        return pd.DataFrame(columns=list(MONTH_COLUMNS))
+    assert period.start is not None and period.end is not None
+    due = t.filter(_due_row(t, period))
+    due = due.select(month=period_of(due.due_date, "month"), due=due.amount_due, against=due.paid_by_to,
+                     paid=ibis.null().cast(due.amount_paid.type()))
+    paid = t.filter(_paid_in(t, period), t.amount_paid.notnull())
+    paid = paid.select(month=period_of(paid.paid_at, "month"), due=ibis.null().cast(paid.amount_due.type()),
+                       against=ibis.null().cast(paid.paid_by_to.type()), paid=paid.amount_paid)
+    u = ibis.union(due, paid, distinct=False)
+    got = u.group_by("month").aggregate(due=u.due.sum(), against=u.against.sum(), paid=u.paid.sum()).execute()
+    found = {pd.Timestamp(m): rec for m, rec in zip(got["month"], got.to_dict("records"), strict=True)}
+    months = pd.date_range(pd.Timestamp(period.start).to_period("M").to_timestamp(), pd.Timestamp(period.end),
+                           freq="MS")
+    rows = []
+    for month in months:
+        rec = found.get(month, {})
+        due_m, against_m = _money(rec.get("due")), _money(rec.get("against"))
+        rows.append({"month": month, "due": due_m, "collected_against_due": against_m,
+                     "collection_rate": _ratio(against_m, due_m), "collected": _money(rec.get("paid"))})
+    return pd.DataFrame(rows, columns=list(MONTH_COLUMNS))
+
+
+def _owner(con: Backend, t: ir.Table) -> ir.Table:
+    """`t` with `owner_rep_id` and `owner_name`: the owner of the payment's account (whom the rep
+    filter goes by) and that person's name (NULL when unknown), and `account_name`."""
+    acc = con.table("accounts").select(_o_acc="account_id", account_name="account_name", owner_rep_id="owner_rep_id")
+    reps = con.table("reps").select(_o_rep="rep_id", owner_name="rep_name")
+    j = t.left_join(acc, t.account_id == acc._o_acc)
+    j = j.left_join(reps, j.owner_rep_id == reps._o_rep)
+    return j.drop("_o_acc", "_o_rep")
+
+
+def by_group(con: Backend, cfg: Config, filters: Filters, period: Period, by: GroupBy) -> pd.DataFrame:
+    """The summary per region or per rep, in one query.
+
+    Region: the payment's account's region (with `region_of = "rep"` its owner's `reps.region`); rep:
+    the owner of the payment's account, as the rep filter selects (the payment's own `rep_id` plays
+    no part), with `rep_name`. Columns `GROUP_COLUMNS`: `group` (None = unknown: no account, no
+    owner, no region), `rep_name` (by="rep", else None), the summary's figures and `aging_1_30` …
+    `aging_over_90`; every column adds up over the groups to the summary's figure. Groups with
+    nothing due, collected or overdue are left out. Sorted by due (largest first), unknown last.
+    """
+    if by not in GROUPS:
+        raise ValueError(f"by must be one of {GROUPS}, not {by!r}")
+    t = _scoped(con, cfg, filters, period)
+    if t is None:
+        return pd.DataFrame(columns=list(GROUP_COLUMNS))
+    assert period.end is not None
+    if by == "rep":
+        t = _owner(con, t).mutate(group=ibis._.owner_rep_id, rep_name=ibis._.owner_name)
+    else:
+        t = with_region(con, cfg.region_of, t, name="group").mutate(rep_name=ibis.null().cast("string"))
+    due_row, paid_in = _due_row(t, period), _paid_in(t, period)
+    agg = t.group_by(["group", "rep_name"]).aggregate(
+        due=t.amount_due.sum(where=due_row),
+        against=t.paid_by_to.sum(where=due_row),
+        collected=t.amount_paid.sum(where=paid_in),
+        overdue=t.outstanding.sum(),
+        **{f"aging_{key}": t.outstanding.sum(where=_bucket(t, period.end, lo, hi)) for key, lo, hi in AGING},
+    )
+    got = agg.filter(agg.due.notnull() | agg.collected.notnull() | agg.overdue.notnull()).execute()
+    rows = []
+    for rec in got.to_dict("records"):
+        due_g, against_g = _money(rec["due"]), _money(rec["against"])
+        rows.append({
+            "group": None if pd.isna(rec["group"]) else str(rec["group"]),
+            "rep_name": None if pd.isna(rec["rep_name"]) else str(rec["rep_name"]),
+            "due": due_g, "collected_against_due": against_g, "collection_rate": _ratio(against_g, due_g),
+            "collected": _money(rec["collected"]), "overdue": _money(rec["overdue"]),
+            **{col: _money(rec[col]) for col in AGING_COLUMNS},
+        })
+    out = pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
+    if len(out):
+        order = sorted(range(len(out)), key=lambda i: (out["group"][i] is None, -out["due"][i],
+                                                       out["group"][i] or ""))
+        out = out.iloc[order]
+    return out.reset_index(drop=True)
+
+
+def overdue_installments(con: Backend, cfg: Config, filters: Filters, period: Period) -> pd.DataFrame:
+    """Every installment overdue on `to` (the rows `overdue` sums), longest overdue first: the
+    collections team's call list.
+
+    Columns `OVERDUE_COLUMNS`: the payment, its account (`account_name`), deal, the account's owner
+    (`owner_rep_id`, `owner_name`: whom the rep filter goes by), `due_date` (a date), `amount_due`,
+    `paid_by_to` (what was paid on or before `to`), `outstanding` (amount_due − paid_by_to, > 0),
+    `days_overdue` (`to` − due_date, whole days, ≥ 1) and `aging`, its bucket ("1_30" … "over_90").
+    Money is exact (Decimals); `outstanding` adds up to the summary's `overdue`. Sorted by days
+    overdue (most first), then outstanding (largest first), then payment id.
+    """
+    t = _scoped(con, cfg, filters, period)
+    if t is None:
+        return pd.DataFrame(columns=list(OVERDUE_COLUMNS))
+    end = period.end
+    assert end is not None
+    t = _owner(con, t.filter(t.outstanding.notnull()))
+    aging = ibis.cases(*[(_bucket(t, end, lo, hi), key) for key, lo, hi in AGING], else_=ibis.null())
+    t = t.mutate(aging=aging)
+    t = t.order_by([t.due_date, ibis.desc(t.outstanding), t.payment_id])
+    got = t.select(*[c for c in OVERDUE_COLUMNS if c != "days_overdue"]).execute()
+    due = pd.to_datetime(got["due_date"])
+    out = got.assign(due_date=[d.date() for d in due],
+                     days_overdue=(pd.Timestamp(end) - due).dt.days.astype("int64"),
+                     **{c: _money_cells(got[c]) for c in ("amount_due", "paid_by_to", "outstanding")})
+    return out[list(OVERDUE_COLUMNS)].reset_index(drop=True)
