@@ -122,9 +122,9 @@ def assert_same_as_reference(monkeypatch: pytest.MonkeyPatch, con: Any, filters:
                              plan: Plan) -> dict[str, Any]:
     results: list[pd.DataFrame] = []
 
-    def keep_result(df: pd.DataFrame, unit: str, periods: list[dt.date]) -> cm.Facts:
-        results.append(df)
-        return FACTS_OF(df, unit, periods)
+    def keep_result(result: Any, unit: str, periods: list[dt.date]) -> cm.Facts:
+        results.append(result if isinstance(result, pd.DataFrame) else result.to_pandas())
+        return FACTS_OF(result, unit, periods)
 
     monkeypatch.setattr(cm_facts, "_facts_of", keep_result)
     got = cm.summary(con, CFG, filters, period, plan)
