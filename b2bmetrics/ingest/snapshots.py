@@ -53,6 +53,11 @@ def _same_state(a: str, b: str) -> str:
     return " AND ".join(f"{a}.{ident(c)} IS NOT DISTINCT FROM {b}.{ident(c)}" for c in STATE)
 
 
+def _date(day: dt.date) -> str:
+    """A DATE literal (values are inlined, never bound: binding imports pandas, which a load avoids)."""
+    return f"DATE '{dt.date.fromordinal(day.toordinal()).isoformat()}'"
+
+
 def _latest_day(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     row = con.execute("SELECT max(snapshot_date) FROM snapshot_days").fetchone()
     return row[0] if row else None
@@ -63,15 +68,15 @@ def record_deals_snapshot(con: duckdb.DuckDBPyConnection, day: dt.date) -> None:
     latest = _latest_day(con)
     if latest is not None and day < latest:
         cols = ", ".join(ident(c) for c in CANONICAL[1:])
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {_NEW} AS SELECT DATE '{day.isoformat()}' AS snapshot_date, "
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {_NEW} AS SELECT {_date(day)} AS snapshot_date, "
                     f"{cols} FROM deals")
         _replace_days(con, [day])
         return
     if latest == day:  # the latest day again: undo it, then merge as for a new day
-        con.execute("DELETE FROM deal_snapshots WHERE snapshot_date = ?", [day])
-        con.execute("UPDATE deal_snapshots SET valid_until = NULL WHERE valid_until = ?", [day])
+        con.execute(f"DELETE FROM deal_snapshots WHERE snapshot_date = {_date(day)}")
+        con.execute(f"UPDATE deal_snapshots SET valid_until = NULL WHERE valid_until = {_date(day)}")
     else:
-        con.execute("INSERT INTO snapshot_days VALUES (?)", [day])
+        con.execute(f"INSERT INTO snapshot_days VALUES ({_date(day)})")
     _merge_open(con, day)
 
 
@@ -81,7 +86,7 @@ def _merge_open(con: duckdb.DuckDBPyConnection, day: dt.date) -> None:
     cols = ", ".join(f"d.{ident(c)}" for c in CANONICAL[1:])
     row = con.execute("SELECT EXISTS (SELECT 1 FROM deal_snapshots WHERE valid_until IS NULL)").fetchone()
     if not (row and row[0]):  # nothing open (the first snapshot): every deal opens a row
-        con.execute(f"INSERT INTO deal_snapshots SELECT ?::DATE, {cols}, NULL FROM deals d", [day])
+        con.execute(f"INSERT INTO deal_snapshots SELECT {_date(day)}, {cols}, NULL FROM deals d")
         return
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {_CHG} AS
@@ -89,10 +94,10 @@ def _merge_open(con: duckdb.DuckDBPyConnection, day: dt.date) -> None:
         FROM (SELECT rowid AS rid, * FROM deal_snapshots WHERE valid_until IS NULL) s
         FULL JOIN deals d ON d.deal_id = s.deal_id
         WHERE s.rid IS NULL OR d.deal_id IS NULL OR NOT ({_same_state('d', 's')})""")
-    con.execute(f"UPDATE deal_snapshots SET valid_until = ? WHERE rowid IN (SELECT rid FROM {_CHG} "
-                "WHERE rid IS NOT NULL)", [day])
-    con.execute(f"INSERT INTO deal_snapshots SELECT ?::DATE, {cols}, NULL FROM deals d "
-                f"WHERE d.deal_id IN (SELECT deal_id FROM {_CHG} WHERE deal_id IS NOT NULL)", [day])
+    con.execute(f"UPDATE deal_snapshots SET valid_until = {_date(day)} WHERE rowid IN (SELECT rid FROM {_CHG} "
+                "WHERE rid IS NOT NULL)")
+    con.execute(f"INSERT INTO deal_snapshots SELECT {_date(day)}, {cols}, NULL FROM deals d "
+                f"WHERE d.deal_id IN (SELECT deal_id FROM {_CHG} WHERE deal_id IS NOT NULL)")
     con.execute(f"DROP TABLE {_CHG}")
 
 
@@ -119,8 +124,8 @@ def _replace_days(con: duckdb.DuckDBPyConnection, days: list[dt.date] | None = N
     """Replace `days` (default: every day of `_NEW`) by the rows of `_NEW` (see the module's docstring)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_F} AS SELECT DISTINCT snapshot_date FROM {_NEW}")
     if days:
-        con.executemany(f"INSERT INTO {_F} SELECT ?::DATE WHERE ?::DATE NOT IN (SELECT snapshot_date FROM {_F})",
-                        [[d, d] for d in days])
+        for d in days:
+            con.execute(f"INSERT INTO {_F} SELECT {_date(d)} WHERE {_date(d)} NOT IN (SELECT snapshot_date FROM {_F})")
     con.execute(f"INSERT INTO snapshot_days SELECT snapshot_date FROM {_F} "
                 "WHERE snapshot_date NOT IN (SELECT snapshot_date FROM snapshot_days)")
     # i: the day's number; f: it is replaced; g: it is a replaced day or next to one;
@@ -188,5 +193,5 @@ def _replace_days(con: duckdb.DuckDBPyConnection, days: list[dt.date] | None = N
         FROM merged m JOIN {_DAYS} ds ON ds.i = m.a LEFT JOIN {_DAYS} dv ON dv.i = m.b + 1""")
     for t in (_F, _CHG, _DAYS, _PIECES, "_b2b_snap_hit"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    row = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [_NEW]).fetchone()
+    row = con.execute(f"SELECT count(*) FROM duckdb_views() WHERE view_name = '{_NEW}'").fetchone()
     con.execute(f"DROP {'VIEW' if row and row[0] else 'TABLE'} IF EXISTS {_NEW}")
