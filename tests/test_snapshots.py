@@ -145,6 +145,20 @@ def test_as_of_an_earlier_day_goes_in_the_middle(tmp_path: Path) -> None:
     assert query(store, "SELECT deal_id FROM deals ORDER BY 1") == [("A",), ("B",), ("D",)]
 
 
+def test_the_same_export_as_of_another_day_is_a_new_snapshot_day(tmp_path: Path) -> None:
+    store = Store.at(tmp_path / "db.duckdb")
+    path = deals_file(tmp_path / "deals.csv", [("A", "lead", "1")])
+    ingest(store, [path], Config(), as_of=D1)
+    # the same bytes again: skipped as already loaded, unless --as-of names a day not yet snapshotted
+    [again] = ingest(store, [path], Config(), as_of=D1)
+    assert again.skipped
+    [other_day] = ingest(store, [path], Config(), as_of=D2)
+    assert not other_day.skipped
+    assert days(store) == [D1, D2]
+    assert stored(store) == [(D1, "A", "lead", Decimal("1"), None)]  # the same state: still one row
+    assert ingest(store, [path], Config(), as_of=D2)[0].skipped
+
+
 def test_as_of_before_the_first_day(tmp_path: Path) -> None:
     store = Store.at(tmp_path / "db.duckdb")
     load_deals(store, tmp_path, D2, [("A", "lead", "1")])

@@ -39,7 +39,7 @@ from b2bmetrics.errors import B2BError
 from b2bmetrics.ingest.map import Mapping
 from b2bmetrics.ingest.parse import ERRORS, ident
 from b2bmetrics.ingest.plan import FilePlan, Planned, Progress, plan_all, prepare, resolve_options, tick
-from b2bmetrics.ingest.snapshots import load_snapshot_rows, record_deals_snapshot
+from b2bmetrics.ingest.snapshots import has_snapshot_day, load_snapshot_rows, record_deals_snapshot
 from b2bmetrics.ingest.stage import REJ, STAGE, Reject, Staged, people_ref, reject_report, stage
 from b2bmetrics.schema import LOAD_ORDER, TABLES, Table
 from b2bmetrics.store import Store
@@ -144,7 +144,8 @@ def _dedupe(files: list[Planned]) -> tuple[list[Planned], list[Planned]]:
     return keep, dupes
 
 
-def _all_skipped(store: Store, groups: dict[str, list[Planned]], mode: str, cfg: Config) -> bool:
+def _all_skipped(store: Store, groups: dict[str, list[Planned]], mode: str, cfg: Config,
+                 as_of: dt.date | None = None) -> bool:
     """True when nothing would change (rows, or the derived tables for `cfg`); checked read-only
     first so a big database is not copied for nothing."""
     if not store.exists() or store.path.stat().st_size < PRECHECK_MIN_BYTES:
@@ -155,7 +156,7 @@ def _all_skipped(store: Store, groups: dict[str, list[Planned]], mode: str, cfg:
         return False
     try:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        if "loads" not in tables:
+        if "loads" not in tables or _new_snapshot_day(con, groups, as_of):
             return False
         return (all(_skippable(con, t, _dedupe(files)[0], mode) is not None for t, files in groups.items())
                 and _current(con, cfg))
@@ -179,7 +180,7 @@ def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | Non
     with tempfile.TemporaryDirectory(prefix="b2bmetrics-ingest-") as tmp:
         prepare(planned, Path(tmp), progress)
         groups = _groups(planned)
-        if _all_skipped(store, groups, mode, cfg):
+        if _all_skipped(store, groups, mode, cfg, as_of):
             results = _skipped_results(store, groups, mode)
             tick(progress, "nothing changed", 1.0)
             return results
@@ -236,6 +237,8 @@ def _load_all(con: duckdb.DuckDBPyConnection, groups: dict[str, list[Planned]], 
         table = TABLES[tname]
         keep, dupes = _dedupe(files)
         prev = _skippable(con, tname, keep, mode)
+        if prev is not None and _new_snapshot_day(con, {tname: files}, as_of):
+            prev = None  # the same deals export as of a day not yet snapshotted: load it, for that day
         if prev is not None:
             for p, (load_id, rows, rejected) in zip(keep, prev, strict=True):
                 results.append(LoadResult(p.plan.source, tname, rows, rejected, True, (), load_id))
@@ -276,6 +279,12 @@ def _load_all(con: duckdb.DuckDBPyConnection, groups: dict[str, list[Planned]], 
             record_deals_snapshot(con, as_of or loaded_at.date())
     con.execute(f"DROP TABLE IF EXISTS {REJ}")
     return results, failures
+
+
+def _new_snapshot_day(con: duckdb.DuckDBPyConnection, groups: dict[str, list[Planned]],
+                      as_of: dt.date | None) -> bool:
+    """A load of deals with --as-of a day that is no snapshot day yet: never skipped as "already loaded"."""
+    return as_of is not None and "deals" in groups and not has_snapshot_day(con, as_of)
 
 
 def _next_load_id(con: duckdb.DuckDBPyConnection) -> int:

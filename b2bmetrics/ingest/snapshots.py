@@ -36,7 +36,7 @@ import duckdb
 from b2bmetrics.ingest.parse import ident
 from b2bmetrics.schema import TABLES
 
-__all__ = ["STATE", "load_snapshot_rows", "record_deals_snapshot"]
+__all__ = ["STATE", "has_snapshot_day", "load_snapshot_rows", "record_deals_snapshot"]
 
 CANONICAL: tuple[str, ...] = TABLES["deal_snapshots"].column_names
 # what a snapshot says about a deal (a change in any of them is a new state)
@@ -61,6 +61,15 @@ def _date(day: dt.date) -> str:
 def _latest_day(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     row = con.execute("SELECT max(snapshot_date) FROM snapshot_days").fetchone()
     return row[0] if row else None
+
+
+def has_snapshot_day(con: duckdb.DuckDBPyConnection, day: dt.date) -> bool:
+    """`day` is a snapshot day already (False in a database from before snapshot days)."""
+    row = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'snapshot_days'").fetchone()
+    if not (row and row[0]):
+        return False
+    row = con.execute(f"SELECT EXISTS (SELECT 1 FROM snapshot_days WHERE snapshot_date = {_date(day)})").fetchone()
+    return bool(row and row[0])
 
 
 def record_deals_snapshot(con: duckdb.DuckDBPyConnection, day: dt.date) -> None:
