@@ -209,7 +209,8 @@ class ScopedBackend:
     Only `table`, `list_tables` and a few descriptive attributes are offered. Everything that could
     read around the scope (`raw_sql`, `sql`, `execute` of an arbitrary expression, `read_*`, the
     underlying connection) and everything that writes raises AccessDenied, as do the load-audit
-    tables. Expressions built on these tables execute on the wrapped backend as usual.
+    tables. Expressions built on these tables execute on the wrapped backend as usual. `snapshot_days`
+    (dates only, which the compact deal_snapshots need) is read whole.
     """
 
     def __init__(self, base: Backend, scope: Scope, region_of: str = "account") -> None:

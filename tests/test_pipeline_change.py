@@ -155,6 +155,17 @@ def test_a_database_from_before_snapshot_days_prints_nulls() -> None:
     assert r == dict.fromkeys(pipeline_change.SUMMARY_KEYS)
 
 
+def test_a_managers_scope_equals_the_region_filter(con: Any) -> None:
+    from b2bmetrics.access import Scope, ScopedBackend
+
+    east = ScopedBackend(con, Scope("manager", regions=("east",)))
+    # the snapshot days are read whole, the snapshot rows cut to the scope's deals (W, L, I, C)
+    assert "snapshot_days" in east.list_tables()
+    assert east.table("snapshot_days").count().execute() == 4  # S0 … S3
+    assert pipeline_change.summary(east, CFG, Filters(), Q2) == \
+        pipeline_change.summary(con, CFG, Filters(regions=("east",)), Q2)
+
+
 def test_in_compute_kpis_last() -> None:
     from b2bmetrics.metrics import compute_kpis
 

@@ -300,3 +300,20 @@ def test_any_history_expands_back_to_what_was_loaded(history: list[Any]) -> None
         "SELECT count(*) FROM deal_snapshots x JOIN deal_snapshots y ON x.deal_id = y.deal_id "
         "AND x.valid_until = y.snapshot_date AND x.stage = y.stage AND x.amount IS NOT DISTINCT FROM y.amount").fetchall()
     assert mergeable == 0
+
+
+def test_the_parquet_export_keeps_the_compact_format(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from b2bmetrics.engines import export_parquet
+
+    store = Store.at(tmp_path / "db.duckdb")
+    load_deals(store, tmp_path, D1, [("A", "lead", "1"), ("B", "lead", "2")])
+    load_deals(store, tmp_path, D2, [("A", "lead", "1")])
+    written = export_parquet(store, tmp_path / "pq")
+    assert (written["deal_snapshots"], written["snapshot_days"]) == (2, 2)  # A open since D1; B until D2
+    snaps = pq.read_table(tmp_path / "pq" / "deal_snapshots.parquet")
+    assert snaps.column_names[-1] == "valid_until"
+    assert sorted(snaps.column("valid_until").to_pylist(), key=str) == [D2, None]
+    assert pq.read_table(tmp_path / "pq" / "snapshot_days.parquet").column("snapshot_date").to_pylist() in (
+        [D1, D2], [D2, D1])
