@@ -65,6 +65,7 @@ class Plan:
     cap: float = 0.0
     referral_rate: float = 0.02
     clawback_days: int = 90
+    basis: str = "booked"  # (v2) or "collected": credit each payment's amount_paid at paid_at (回款提成)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ _KNOWN: dict[str, set[str]] = {
     "pipeline": {"stages", "lost_stage", "phases", "aliases"},
     "filters": {"region_of"},
     "service": {"first_response_sla_hours"},
-    "commission": {"period", "mode", "tiers", "default_quota", "cap", "referral_rate", "clawback_days"},
+    "commission": {"period", "mode", "tiers", "default_quota", "cap", "referral_rate", "clawback_days", "basis"},
     "forecast": {"probabilities"},
     "data": {"currency"},
     "engine": {"spark_master"},
@@ -136,6 +137,10 @@ def parse_plan(raw: dict[str, Any], where: str = "[commission]", base: Plan | No
         if days != int(days):
             raise _err(where, f"clawback_days = {days} is not a whole number of days", "clawback_days = 90")
         kw["clawback_days"] = int(days)
+    if "basis" in raw:
+        if raw["basis"] not in ("booked", "collected"):
+            raise _err(where, f"basis = {raw['basis']!r} is not 'booked' or 'collected'", 'basis = "booked"')
+        kw["basis"] = raw["basis"]
     return replace(plan, **kw)
 
 

@@ -44,6 +44,7 @@ from b2bmetrics.metrics.commission.rows import (
     total_payout,
 )
 from b2bmetrics.metrics.commission.statement import (
+    COLLECTED_STATEMENT_COLUMNS,
     LINE_ORDER,
     STATEMENT_COLUMNS,
     apportion,
@@ -54,7 +55,7 @@ from b2bmetrics.metrics.commission.statement import (
 )
 
 __all__ = [
-    "LINE_ORDER", "STATEMENT_COLUMNS", "Facts", "Row", "all_rows", "apportion", "attainment", "cents",
+    "COLLECTED_STATEMENT_COLUMNS", "LINE_ORDER", "STATEMENT_COLUMNS", "Facts", "Row", "all_rows", "apportion", "attainment", "cents",
     "commission_periods",
     "effective_rate", "in_view", "leaderboard", "next_period_start", "period_start_of", "referral_earnings",
     "statement", "summary", "tier_commission", "tier_commissions", "total_payout", "what_if",

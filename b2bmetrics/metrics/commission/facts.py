@@ -77,6 +77,33 @@ def _won_deals(con: Backend, cfg: Config, lo: dt.date | None, hi: dt.date | None
                     *_within(d.closed_at, None if lo is None else _ts(lo), None if hi is None else _ts(hi)))
 
 
+def _paid(con: Backend, cfg: Config, lo: dt.date | None, hi: dt.date | None) -> ir.Table:
+    """Under `basis = "collected"`: the payments of deals won now, paid on a day of [lo, hi), as
+    rows shaped like `_won_deals`' (one per payment): the deal's deal_id, account_id, owner and
+    referrer, `closed_at` the payment's `paid_at` (when it credits) and `amount` its `amount_paid`,
+    plus `payment_id`. A payment without deal_id, paid_at or amount_paid credits nothing."""
+    d = con.table("deals")
+    d = d.filter(is_won(cfg.pipeline, d)).select(_w_deal="deal_id", _w_account="account_id",
+                                                 _w_owner="owner_rep_id", _w_referrer="referrer_id")
+    p = con.table("payments")
+    p = p.filter(p.deal_id.notnull(), p.paid_at.notnull(), p.amount_paid.notnull(),
+                 *_within(p.paid_at, None if lo is None else _ts(lo), None if hi is None else _ts(hi)))
+    j = p.join(d, p.deal_id == d._w_deal)
+    return j.select("payment_id", "deal_id", account_id=j._w_account, closed_at=j.paid_at, owner_rep_id=j._w_owner,
+                    referrer_id=j._w_referrer, amount=j.amount_paid)
+
+
+def _lines_source(con: Backend, cfg: Config, plan: Plan, lo: dt.date | None, hi: dt.date | None) -> ir.Table:
+    """What credits under the plan's basis: won deals closed in [lo, hi) (booked), or the payments
+    of won deals paid in it (collected)."""
+    return _paid(con, cfg, lo, hi) if plan.basis == "collected" else _won_deals(con, cfg, lo, hi)
+
+
+def claw_days(plan: Plan) -> int:
+    """The plan's clawback days; 0 under `basis = "collected"` (no clawbacks: commission follows cash)."""
+    return 0 if plan.basis == "collected" else plan.clawback_days
+
+
 WEIGHT_DIGITS = 10  # a share has at most 10 decimal places
 WEIGHT_ONE = 10**WEIGHT_DIGITS  # the weight of share 1 (a deal credited wholly, a referral, a quota)
 
@@ -119,17 +146,18 @@ def _credit_lines(con: Backend, won: ir.Table) -> ir.Table:
     """One row per deal and credited person: its `deal_splits` shares, else the owner with share 1;
     `amount` as DECIMAL(38, 4), `weight` = share × 10^10 and `scaled` = amount × weight (the
     credited amount × 10^10)."""
-    base = won.select("deal_id", "account_id", "closed_at", "owner_rep_id", amount=_money(won.amount))
+    extra = [c for c in ("payment_id",) if c in won.columns]  # a payment's line (basis = "collected")
+    base = won.select(*extra, "deal_id", "account_id", "closed_at", "owner_rep_id", amount=_money(won.amount))
     sp = con.table("deal_splits")
     sp = sp.filter(sp.deal_id.notnull(), sp.rep_id.notnull(), sp.share.notnull()).select(
         _sp_deal="deal_id", _sp_rep="rep_id", _sp_weight=_weight(sp.share))
     split = base.join(sp, base.deal_id == sp._sp_deal)
-    split = split.select("deal_id", "account_id", "closed_at", "amount", person=split._sp_rep,
+    split = split.select(*extra, "deal_id", "account_id", "closed_at", "amount", person=split._sp_rep,
                          weight=split._sp_weight, scaled=_scaled(split.amount, split._sp_weight))
     has_split = sp.select(_sp_deal2=sp._sp_deal).distinct()
     whole = base.anti_join(has_split, base.deal_id == has_split._sp_deal2)
     whole = whole.filter(whole.owner_rep_id.notnull()).select(
-        "deal_id", "account_id", "closed_at", "amount", person=whole.owner_rep_id,
+        *extra, "deal_id", "account_id", "closed_at", "amount", person=whole.owner_rep_id,
         weight=ibis.literal(WEIGHT_ONE, type="int64"), scaled=_scaled(whole.amount))
     return ibis.union(split, whole, distinct=False)
 
@@ -139,8 +167,9 @@ def _referral_lines(won: ir.Table) -> ir.Table:
     amount × 10^10)."""
     ref = won.filter(won.referrer_id.notnull(), won.referrer_id != "",
                      won.owner_rep_id.isnull() | (won.referrer_id != won.owner_rep_id))
-    return ref.select("deal_id", "account_id", "closed_at", amount=_money(ref.amount), scaled=_scaled(ref.amount),
-                      person=ref.referrer_id)
+    extra = [c for c in ("payment_id",) if c in won.columns]  # a payment's line (basis = "collected")
+    return ref.select(*extra, "deal_id", "account_id", "closed_at", amount=_money(ref.amount),
+                      scaled=_scaled(ref.amount), person=ref.referrer_id)
 
 
 def _clawed(con: Backend, won: ir.Table, days: int) -> ir.Table:
@@ -231,24 +260,27 @@ def _fact_rows(con: Backend, cfg: Config, plan: Plan, lo: dt.date | None, hi: dt
     starting in it, clawbacks landing in [first, hi); None leaves that end open (every period: what
     the store keeps, `COMMISSION_FACTS`)."""
     unit = plan.period
-    won = _won_deals(con, cfg, lo, hi)
+    won = _lines_source(con, cfg, plan, lo, hi)
     credit = _credit_lines(con, won)
     credit = credit.mutate(period_start=period_of(credit.closed_at, unit))
     refs = _referral_lines(won)
     refs = refs.mutate(period_start=period_of(refs.closed_at, unit))
     null_date = ibis.null().cast("date")
 
-    def part(kind: str, t: ir.Table, value: ir.Value, origin: ir.Value | None = None) -> ir.Table:
+    def part(kind: str, t: ir.Table, value: ir.Value, origin: ir.Value | None = None,
+             n: ir.IntegerValue | None = None) -> ir.Table:
         keys: dict[str, ir.Value] = {"person": t.person, "period_start": t.period_start}
         if origin is not None:  # never group by a NULL literal (Spark's GROUP BY ordinals dislike it)
             keys["origin"] = origin
-        g = t.group_by(**keys).aggregate(value=_as_text(value.sum()), n=t.count().cast("int64"))
+        g = t.group_by(**keys).aggregate(value=_as_text(value.sum()), n=(t.count() if n is None else n).cast("int64"))
         if origin is None:
             g = g.mutate(origin=null_date)
         return g.mutate(kind=ibis.literal(kind))
 
-    parts = [part("credit", credit, credit.scaled), part("referral", refs, refs.scaled)]
-    if plan.clawback_days > 0:
+    # referral `n` counts deals (under basis = "collected" a deal may pay in several payments)
+    refs_n = refs.deal_id.nunique() if plan.basis == "collected" else None
+    parts = [part("credit", credit, credit.scaled), part("referral", refs, refs.scaled, n=refs_n)]
+    if claw_days(plan) > 0:
         clawed = _clawed(con, won, plan.clawback_days)
         clawed = clawed.select(_cl_deal="deal_id", _land=period_of(clawed.clawback_date, unit))
         bounds = ([clawed._land >= first] if first is not None else []) + ([clawed._land < hi] if hi is not None else [])
@@ -280,7 +312,7 @@ def _facts_key(cfg: Config) -> tuple[object, ...]:
     """What of the configuration the kept facts read: the won rule's pipeline and the plan's period
     and clawback days (rates, tiers, cap and quotas' default apply after, in Python)."""
     p, plan = cfg.pipeline, cfg.commission
-    return (tuple(p.stages), p.won_stage, p.lost_stage, plan.period, plan.clawback_days)
+    return (tuple(p.stages), p.won_stage, p.lost_stage, plan.period, plan.clawback_days, plan.basis)
 
 
 def _all_facts(con: Backend, cfg: Config) -> ir.Table:
@@ -290,13 +322,15 @@ def _all_facts(con: Backend, cfg: Config) -> ir.Table:
 # The facts of every person and period, kept by the store beside the data (they never depend on
 # the view): a reader selects its periods and people from them instead of compiling and running
 # the query above (about 0.5 s + 0.3 s at 200,000 accounts).
-COMMISSION_FACTS = Relation("commission_facts", _all_facts, inputs=frozenset({"deals", "deal_splits", "contracts", "quotas"}),
+COMMISSION_FACTS = Relation("commission_facts", _all_facts,
+                            inputs=frozenset({"deals", "deal_splits", "contracts", "quotas", "payments"}),
                             config_key=_facts_key, needs_rows=frozenset({"deals"}))
 
 
 def _stored_facts(con: Backend, cfg: Config, plan: Plan) -> ir.Table | None:
     """The kept facts when the store holds them for this plan's period and clawback days."""
-    if (plan.period, plan.clawback_days) != (cfg.commission.period, cfg.commission.clawback_days):
+    kept = cfg.commission
+    if (plan.period, plan.clawback_days, plan.basis) != (kept.period, kept.clawback_days, kept.basis):
         cfg = dataclasses.replace(cfg, commission=plan)
     return lookup(con, COMMISSION_FACTS, cfg)
 
@@ -307,7 +341,7 @@ def _facts(con: Backend, cfg: Config, plan: Plan, periods: list[dt.date], filter
     if not periods:
         return Facts.empty(plan.period, periods)
     unit = plan.period
-    lo, hi = _window(periods, unit, plan.clawback_days)
+    lo, hi = _window(periods, unit, claw_days(plan))
     stored = _stored_facts(con, cfg, plan)
     if stored is None:
         u = _fact_rows(con, cfg, plan, lo, hi, periods[0])

@@ -23,10 +23,11 @@ from b2bmetrics.metrics.commission.facts import (
     _clawed,
     _credit_lines,
     _facts,
+    _lines_source,
     _referral_lines,
     _unscale,
     _window,
-    _won_deals,
+    claw_days,
 )
 from b2bmetrics.metrics.commission.plan import EXACT, cents, numbers
 from b2bmetrics.metrics.commission.rows import _rows, effective_rate, total_payout
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 LINE_ORDER = {"credit": 0, "referral": 1, "clawback": 2, "referral_clawback": 3}
 STATEMENT_COLUMNS = ["line", "deal_id", "account_id", "account_name", "closed_at", "origin_period", "amount",
                      "share", "credited", "rate", "commission", "referral", "clawback"]
+# under basis = "collected": one line per payment (`amount` its amount_paid, credited at `paid_at`)
+COLLECTED_STATEMENT_COLUMNS = ["line", "deal_id", "payment_id", "account_id", "account_name", "paid_at", "origin_period",
+                               "amount", "share", "credited", "rate", "commission", "referral", "clawback"]
 
 
 def statement(con: Backend, cfg: Config, rep_id: str, period_start: dt.date, plan: Plan | None = None) -> pd.DataFrame:
@@ -52,23 +56,30 @@ def statement(con: Backend, cfg: Config, rep_id: str, period_start: dt.date, pla
     row's rounded figure. `rate` is a float. Lines are ordered credits, referrals, then the
     reversals of earlier periods, each by close time and deal id. Two queries: the person's
     aggregates (for the rates) and the deal lines.
+
+    Under `basis = "collected"` a line is one payment (`COLLECTED_STATEMENT_COLUMNS`): "credit"
+    (a payment of a deal credited to the person, `amount` its amount_paid, `paid_at` in the
+    period) or "referral" (a payment of a deal the person referred); there are no clawback lines,
+    and lines are ordered credits, then referrals, each by paid_at, deal id and payment id.
     """
     plan = plan or cfg.commission
     unit = plan.period
     start = period_start_of(period_start, unit)
     facts = _facts(con, cfg, plan, [start], Filters(), only=rep_id)
 
-    lo, hi = _window([start], unit, plan.clawback_days)
-    won = _won_deals(con, cfg, lo, hi)
+    collected = plan.basis == "collected"
+    lo, hi = _window([start], unit, claw_days(plan))
+    won = _lines_source(con, cfg, plan, lo, hi)
     credit = _credit_lines(con, won)
     credit = credit.filter(credit.person == rep_id).mutate(origin=period_of(credit.closed_at, unit))
     refs = _referral_lines(won)
     refs = refs.filter(refs.person == rep_id).mutate(weight=ibis.null().cast("int64"))
     refs = refs.mutate(origin=period_of(refs.closed_at, unit))
-    cols = ["line", "deal_id", "account_id", "closed_at", "origin", "amount", "weight", "scaled"]
+    cols = ["line", *(["payment_id"] if collected else []), "deal_id", "account_id", "closed_at", "origin", "amount",
+            "weight", "scaled"]
     in_period = [credit.filter(credit.origin == start).mutate(line=ibis.literal("credit")).select(*cols),
                  refs.filter(refs.origin == start).mutate(line=ibis.literal("referral")).select(*cols)]
-    if plan.clawback_days > 0:
+    if claw_days(plan) > 0:
         clawed = _clawed(con, won, plan.clawback_days)
         clawed = clawed.filter(period_of(clawed.clawback_date, unit) == start).select(_cl_deal="deal_id")
         for line, t in (("clawback", credit), ("referral_clawback", refs)):
@@ -77,7 +88,7 @@ def statement(con: Backend, cfg: Config, rep_id: str, period_start: dt.date, pla
     lines = ibis.union(*in_period, distinct=False)
     acc = con.table("accounts").select(_acc_id="account_id", account_name="account_name").distinct()
     lines = lines.left_join(acc, lines.account_id == acc._acc_id).drop("_acc_id")
-    df = lines.order_by(["closed_at", "deal_id"]).execute()
+    df = lines.order_by(["closed_at", "deal_id", *(["payment_id"] if collected else [])]).execute()
     # credits first, then referrals, then the reversals of earlier periods
     df = df.sort_values("line", key=lambda c: c.map(LINE_ORDER), kind="stable").reset_index(drop=True)
 
@@ -116,6 +127,9 @@ def statement(con: Backend, cfg: Config, rep_id: str, period_start: dt.date, pla
         "rate": pd.Series([None if r is None else float(r) for r in rates], dtype="float64"),
         **{column: pd.Series(apportion(values, totals[column]), dtype=object) for column, values in exact.items()},
     })
+    if collected:
+        out = out.rename(columns={"closed_at": "paid_at"}).assign(payment_id=df["payment_id"])
+        return out[COLLECTED_STATEMENT_COLUMNS]
     return out[STATEMENT_COLUMNS]
 
 
