@@ -25,6 +25,7 @@ REP_COLUMNS = ["rep_id", "rep_name", "due", "collected_against_due", "collection
                *cash_data.AGING_COLUMNS]
 OVERDUE_COLUMNS = ["account_name", "deal_id", "owner_name", "due_date", "amount_due", "paid_by_to", "outstanding",
                    "days_overdue", "aging", "account_id", "owner_rep_id", "payment_id"]
+TARGET_COLUMNS = ["key", "period_start", "target", "actual", "attainment", "expected_to_date", "pace"]
 TOP_REPS = 25  # reps in the rate chart (the table lists all)
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -153,8 +154,19 @@ def render_targets(filters: Filters) -> None:
         period_type = st.segmented_control(label("period"), periods, default=periods[0], required=True,
                                            format_func=lambda v: words("period", v), key="cash_target_period")
     part = part[part["period"] == period_type]
-    show_table(part, "collected_targets", "cash_targets", columns=cash_data.TARGET_COLUMNS,
-               progress={"attainment": (0.0, 1.0)}, height=min(420, 38 * len(part) + 40))
+    bars = cash_data.target_bars(part)
+    fig = go.Figure()
+    fig.add_bar(x=bars["label"], y=bars["actual"], name=label("actual"), marker_color=charts.PALETTE[1],
+                text=[f"{a:.0%}" if a == a else "" for a in bars["attainment"]], textposition="outside",
+                hovertemplate=f"%{{x}}: %{{y:,.2f}}<extra>{label('actual')}</extra>")
+    fig.add_scatter(x=bars["label"], y=bars["target"], name=label("target"), mode="markers",
+                    marker={"symbol": "line-ew-open", "size": 28, "line": {"width": 3}, "color": "#24292f"},
+                    hovertemplate=f"%{{x}}: %{{y:,.2f}}<extra>{label('target')}</extra>")
+    fig.update_yaxes(tickformat=",.0f", title_text=pick("Amount", "金额"))
+    title = cash_data.target_bars_title(part)
+    charts.show(charts.style(fig, height=340, title=title), "cash_targets")
+    show_table(part, "collected_targets", "cash_targets", columns=TARGET_COLUMNS,
+               progress={"attainment": (0.0, 1.0)}, height=min(420, 36 * len(part) + 40))
 
 
 filters = page.start("page_cash")

@@ -31,9 +31,9 @@ AGING_COLORS = {"1_30": "#d4a72c", "31_60": "#bc4c00", "61_90": "#cf222e", "over
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def unknown() -> str:
-    """How a group without a region or an owner reads."""
-    return pick("(unknown)", "（未知）")
+def unknown(by: str = "region") -> str:
+    """How a group without a region (payments of an unknown account) or an owner reads."""
+    return pick("(no owner)", "（无负责人）") if by == "rep" else pick("(unknown)", "（未知）")
 
 
 def with_floats(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -56,10 +56,10 @@ def group_labels(frame: pd.DataFrame, by: str) -> pd.Series:
     """A region by its name, a rep by name and id ("王伟 (R1)"; the id alone without a name);
     "(unknown)" for payments of no known region or owner."""
     if by == "rep":
-        labels = [unknown() if g is None else f"{n} ({g})" if isinstance(n, str) and n else str(g)
+        labels = [unknown(by) if pd.isna(g) else f"{n} ({g})" if isinstance(n, str) and n else str(g)
                   for g, n in zip(frame["group"], frame["rep_name"], strict=True)]
     else:
-        labels = [unknown() if g is None else str(g) for g in frame["group"]]
+        labels = [unknown(by) if pd.isna(g) else str(g) for g in frame["group"]]
     return pd.Series(labels, index=frame.index, dtype="string")
 
 
@@ -69,7 +69,7 @@ def group_table(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     out = with_floats(frame, GROUP_MONEY)
     if by == "rep":
         out = out.rename(columns={"group": "rep_id"})
-        out["rep_id"] = out["rep_id"].astype("string").fillna(unknown())
+        out["rep_id"] = out["rep_id"].astype("string").fillna(unknown(by))
         return out
     out = out.drop(columns="rep_name").rename(columns={"group": "region"})
     out["region"] = out["region"].astype("string").fillna(unknown())
@@ -148,6 +148,26 @@ def target_periods(frame: pd.DataFrame) -> list[str]:
     """The period types present, month first."""
     present = set(frame["period"])
     return [p for p in ("month", "quarter", "year") if p in present]
+
+
+def target_bars(frame: pd.DataFrame, most: int = 30) -> pd.DataFrame:
+    """What the targets chart draws for one level and period type: with one key (the company), its
+    periods in order; with several, each key's target of the latest period started by `to`, at
+    most `most` of them (the largest targets), with `label`."""
+    if frame["key"].nunique() <= 1:
+        out = frame.sort_values("period_start", kind="stable")
+        return out.assign(label=out["period_start"].dt.strftime("%Y-%m-%d"))
+    latest = frame[frame["period_start"] == frame["period_start"].max()]
+    out = latest.sort_values(["target", "key"], ascending=[False, True], kind="stable").iloc[:most]
+    return out.assign(label=out["key"])
+
+
+def target_bars_title(frame: pd.DataFrame) -> str | None:
+    """The chart's title when it shows several keys of one period."""
+    if frame["key"].nunique() <= 1:
+        return None
+    start = frame["period_start"].max().date()
+    return pick(f"Period from {start}", f"{start} 起的周期")
 
 
 def _cell(value: Any) -> Any:
