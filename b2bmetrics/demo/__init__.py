@@ -67,7 +67,7 @@ the data ends at 18:00): a running contract has no end date yet.
 Plans may reach past it: expected closes, due dates and the current year's targets. Nothing
 depends on the wall clock, and the same seed always gives the same tables. All work is vectorised
 with numpy and pyarrow: 200,000 accounts (a million deals, 3.5 million stage changes, 5 million
-activities, 2.3 million snapshot rows) take about fifteen seconds and about 1.6 GB.
+activities, 2.3 million snapshot rows) take about fifteen seconds and about 2.1 GB.
 """
 
 from __future__ import annotations

@@ -131,6 +131,7 @@ def _generate(seed: int, accounts: int, today: dt.date, report: Progress | None)
                                      ~np.isnan(timeline.category_now))),
     ):
         deal_table = deal_table.append_column(name, column)
+    del timeline  # every deal's events: the largest arrays, no longer needed
     out = {
         "accounts": accts.table(people), "reps": people.table(), "quotas": quotas.table(people),
         "deals": deal_table, "deal_stage_history": deals.history_table(),

@@ -94,7 +94,7 @@ def make_timeline(rng: np.random.Generator, clock: Clock, people: People, accts:
     n = len(deals.created)
     deal_idx = np.arange(n)
     seg = accts.segment[deals.account]
-    stage = Track(deals.hist_deal.astype(np.int64), deals.hist_at, deals.hist_stage.astype(np.float64))
+    stage = Track(deals.hist_deal.astype(np.int64, copy=False), deals.hist_at, deals.hist_stage.astype(np.float64))
     created = deals.hist_at[np.searchsorted(deals.hist_deal, deal_idx)]  # the first history entry
     proposal_at = _first_entry(deals, PROPOSAL, n)
     negotiation_at = _first_entry(deals, NEGOTIATION, n)
@@ -201,7 +201,7 @@ def _categories(rng: np.random.Generator, clock: Clock, deals: Deals, n: int) ->
     drawn = choice_by_group(rng, open_stage, CATEGORY_BY_STAGE).astype(np.float64)
     value = np.where(stage == WON_CODE, np.nan, np.where(stage == LOST_CODE, OMITTED, drawn))
     value[value == len(FORECAST_CATEGORIES)] = np.nan  # the empty column
-    by_stage = Track(deals.hist_deal.astype(np.int64), deals.hist_at, value)  # the history is in order
+    by_stage = Track(deals.hist_deal.astype(np.int64, copy=False), deals.hist_at, value)  # the history is in order
     last = np.flatnonzero(np.r_[deals.hist_deal[1:] != deals.hist_deal[:-1], True])
     stale_at = deals.hist_at[last] + rng.uniform(45.0, 150.0, n)
     stale = np.isnan(deals.final_at) & (deals.status == 0) & (stale_at < clock.now) & (rng.random(n) < 0.6)
