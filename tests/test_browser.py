@@ -184,6 +184,26 @@ def test_language_switch(server: str, browser_page: Page) -> None:
     browser_page.screenshot(path=str(SHOTS / "funnel_zh.png"), full_page=True)
 
 
+def test_cash_page_in_english_and_chinese(server: str, browser: Browser) -> None:
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}/cash")
+    settle(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text() == "Cash"
+    assert tile(page, "Collection rate").endswith("%")
+    assert page.get_by_text("Overdue installments: the call list").count() == 1
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4  # months, two rates, aging
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "cash.png"), full_page=True)
+    page.get_by_text("中文", exact=True).click()
+    settle(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text() == "回款"
+    assert tile(page, "回款率").endswith("%")
+    page.screenshot(path=str(SHOTS / "cash_zh.png"), full_page=True)
+    page.close()
+
+
 def test_upload_a_sample_export_on_the_data_page(server: str, browser_page: Page, tmp_path: Path) -> None:
     sample = tmp_path / "hubspot_deals.csv"
     shutil.copy(SAMPLES / "hubspot_deals.csv", sample)
