@@ -18,7 +18,7 @@ from b2bmetrics.metrics.cells import float_columns
 from b2bmetrics.metrics.collection import AGING, AGING_COLUMNS
 from b2bmetrics.registry import column, value_label
 from ui import sidebar
-from ui.i18n import lang, pick
+from ui.i18n import label, lang, pick
 
 SUMMARY_MONEY = ("due", "collected_against_due", "collected", "overdue")
 GROUP_MONEY = (*SUMMARY_MONEY, *AGING_COLUMNS)
@@ -189,7 +189,7 @@ def xlsx_bytes(frame: pd.DataFrame, sheet: str) -> bytes:
     book = Workbook()
     ws = book.active
     ws.title = sheet[:31]
-    ws.append([(column(str(c)).label.of(lang()) if column(str(c)) else str(c)) for c in frame.columns])
+    ws.append([label(str(c)) for c in frame.columns])
     for row in frame.itertuples(index=False):
         ws.append([_cell(v) for v in row])
     for i, name in enumerate(frame.columns, start=1):
