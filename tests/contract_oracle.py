@@ -73,6 +73,10 @@ def read_tables(ibis_con: Any) -> Tables:
     for name, table in TABLES.items():
         cols = table.column_names
         sql = f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{name}"'
+        if name == "deal_snapshots":  # stored compactly (valid_until): one canonical row per covered day
+            picked = ", ".join("d.snapshot_date" if c == "snapshot_date" else f's."{c}"' for c in cols)
+            sql = (f"SELECT {picked} FROM deal_snapshots s JOIN snapshot_days d ON d.snapshot_date >= "
+                   "s.snapshot_date AND (s.valid_until IS NULL OR d.snapshot_date < s.valid_until)")
         rows = [dict(zip(cols, r, strict=True)) for r in raw.execute(sql).fetchall()]
         for c in cols:
             if (name, c) in MONEY:
