@@ -192,7 +192,9 @@ def test_cash_page_in_english_and_chinese(server: str, browser: Browser) -> None
     assert page.locator("h1").first.inner_text() == "Cash"
     assert tile(page, "Collection rate").endswith("%")
     assert page.get_by_text("Overdue installments: the call list").count() == 1
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4  # months, two rates, aging
+    charts = page.locator('[data-testid="stPlotlyChart"], .stPlotlyChart')
+    charts.nth(3).wait_for(state="attached", timeout=30_000)  # Plotly's bundle loads lazily after the run
+    assert charts.count() >= 4  # months, two rates, aging
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "cash.png"), full_page=True)
     page.get_by_text("中文", exact=True).click()
