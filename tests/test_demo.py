@@ -495,6 +495,11 @@ def test_targets_keys_and_periods(f: dict[str, pd.DataFrame]) -> None:
     assert (t.period_start[t.period == "year"].dt.month == 1).all()
     assert not t.duplicated(["level", "key", "period", "period_start", "basis"]).any()
     assert (t.amount > 0).all()
+    # company and regions plan every period; teams and reps their quarters, booked and collected
+    periods = t.groupby("level").period.agg(lambda x: tuple(sorted(set(x))))
+    assert periods.to_dict() == {"company": ("month", "quarter", "year"), "region": ("month", "quarter", "year"),
+                                 "team": ("quarter",), "rep": ("quarter",)}
+    assert (t.groupby("level").basis.nunique() == 2).all()
 
 
 def test_targets_roll_up_exactly(f: dict[str, pd.DataFrame]) -> None:
@@ -503,18 +508,20 @@ def test_targets_roll_up_exactly(f: dict[str, pd.DataFrame]) -> None:
                                      team=lambda x: reps.team[x.key].to_numpy())
     by = ["period", "period_start", "basis"]
     company = _sums(t[t.level == "company"], by)
-    assert company.equals(_sums(t[t.level == "region"], by)) and company.equals(_sums(rep, by))
+    assert company.equals(_sums(t[t.level == "region"], by))
+    assert company.loc["quarter"].equals(_sums(rep, by).loc["quarter"])  # reps plan quarters only
     region = _sums(t[t.level == "region"].rename(columns={"key": "region"}), ["region", *by])
-    assert region.equals(_sums(rep, ["region", *by]))
+    assert region.xs("quarter", level="period").equals(_sums(rep, ["region", *by]).xs("quarter", level="period"))
     team = _sums(t[t.level == "team"].rename(columns={"key": "team"}), ["team", *by])
     assert team.equals(_sums(rep[rep.team.isin(team.index.get_level_values(0))], ["team", *by]))
-    # months add up to quarters, quarters to years
+    # months add up to quarters, quarters to years (where a level plans them)
     t = t.assign(key=t.key.fillna(""), quarter=t.period_start.dt.to_period("Q"), year=t.period_start.dt.year)
     months, quarters = t[t.period == "month"], t[t.period == "quarter"]
-    q = _sums(quarters, ["level", "key", "basis", "quarter"])
+    planned = quarters[quarters.level.isin(["company", "region"])]
+    q = _sums(planned, ["level", "key", "basis", "quarter"])
     assert _sums(months, ["level", "key", "basis", "quarter"]).equals(q)
     assert (months.groupby(["level", "key", "basis", "quarter"]).size() == 3).all()
-    assert _sums(quarters, ["level", "key", "basis", "year"]).equals(_sums(t[t.period == "year"], ["level", "key", "basis", "year"]))
+    assert _sums(planned, ["level", "key", "basis", "year"]).equals(_sums(t[t.period == "year"], ["level", "key", "basis", "year"]))
     # a rep's quarterly booked target is the rep's quota
     quotas = f["quotas"].set_index(["rep_id", "period_start"]).quota_amount
     booked_q = quarters[(quarters.level == "rep") & (quarters.basis == "booked")].set_index(["key", "period_start"]).amount

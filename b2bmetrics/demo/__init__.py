@@ -59,7 +59,8 @@ The story the data tells, so that every dashboard page has something to show:
   split a quarter 29/34/37 % (the quarter-end push), a year adds its quarters (the rest of the
   current year repeats the latest quota). The collected target is 95 % of the mean of this and the
   previous quarter's booked one (cash lags signatures). Teams of two or more, regions and the
-  company add up their reps' targets exactly, for months, quarters and years from the first January.
+  company add up their reps' targets exactly, from the first January: reps and teams are given
+  their quarters, regions and the company months, quarters and years.
 
 Business events fall in working hours on weekdays; customers' tickets and surveys also come in
 the evening. Everything that happened lies between the first hire and `today` (default 2026-10-31,

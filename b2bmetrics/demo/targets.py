@@ -1,5 +1,6 @@
-"""The demo's targets (业绩目标): booked and collected, by month, quarter and year, for every sales
-rep, team, region and the company.
+"""The demo's targets (业绩目标): booked and collected, by month, quarter and year, for the company
+and every region; by quarter for every team; a quarter's booked and collected target for every
+sales rep (`PLANNED`: what a sales org of thousands sets, and what a 12-month JSON lists).
 
 A rep's quarterly booked target is their quota; the year's quarters not in the quota table yet
 (the rest of the current year) repeat the rep's latest quota. Months split a quarter as bookings
@@ -7,7 +8,8 @@ fall in a quarter (`MONTH_SHARE`, to the thousand; the last month takes the rest
 quarters, so months add up to quarters and quarters to years exactly. A rep's collected target
 is `COLLECTED_PLAN` of the mean of this and the previous quarter's booked ones (cash lags
 signatures: a new hire's first quarter expects half), split the same way. Teams (of at
-least two sales reps), regions and the company roll their reps' targets up exactly.
+least two sales reps), regions and the company roll their reps' targets up exactly (all of them,
+months and years included, before `PLANNED` keeps a level's periods).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ COLLECTED_PLAN = 0.95  # the cash a plan expects, against the bookings it expect
 # a quarter's months: the first is slow (deals started in the quarter are not ripe yet), the last has
 # the quarter-end push
 MONTH_SHARE = (0.29, 0.34, 0.37)
+# the (period, basis) pairs written per level: company and regions everything, teams and reps their quarters
+PLANNED: dict[int, tuple[tuple[int, int], ...]] = {
+    0: tuple((p, b) for p in (MONTH, QUARTER, YEAR) for b in (BOOKED, COLLECTED)),
+    1: tuple((p, b) for p in (MONTH, QUARTER, YEAR) for b in (BOOKED, COLLECTED)),
+    2: ((QUARTER, BOOKED), (QUARTER, COLLECTED)),
+    3: ((QUARTER, BOOKED), (QUARTER, COLLECTED)),
+}
 
 
 def make_targets(people: People, quotas: Quotas) -> pa.Table:
@@ -68,6 +77,8 @@ def make_targets(people: People, quotas: Quotas) -> pa.Table:
 
     columns: dict[str, list[pa.Array]] = {c: [] for c in ("level", "key", "period", "period_start", "basis", "amount")}
     for level, key, month, basis, amount, period in levels:
+        planned = np.isin(period * 2 + basis, [p * 2 + b for p, b in PLANNED[level]])
+        key, month, basis, amount, period = key[planned], month[planned], basis[planned], amount[planned], period[planned]
         order = np.lexsort((basis, month, period, key))
         key, month, basis, amount, period = key[order], month[order], basis[order], amount[order], period[order]
         n = len(key)
