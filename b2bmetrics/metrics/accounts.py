@@ -11,6 +11,20 @@ contract ending next year counts today; one starting next month does not yet.
 Money: MRR is summed exactly (DECIMAL in the database, Decimal in Python); the frames a page shows
 (`account_list`, `profile`, `ownership`, `mrr_over_time`) carry it as floats, each the float of an
 exact amount or sum.
+
+Two more factors of the accounts at risk (`at_risk`: `churn.at_risk` plus these columns), each as of
+the end of a day D, with only what is known by then:
+
+* late 回款 (`late_payments`): installments overdue on D by collection's rule
+  (`collection.with_overdue` with `to` = D: due before D, less paid by the end of D than due);
+  `late_installments`, `overdue_amount` (exact) and `max_days_overdue` (D − the oldest such due date);
+* slow first response (`slow_responses`): tickets opened in the 90 days up to the end of D whose
+  first response missed `first_response_sla_hours` (`satisfaction.first_response_hours` > SLA), or
+  that are still unanswered by the end of D more than SLA hours after opening (an unanswered
+  ticket has not met the SLA, as in satisfaction); `tickets_90d`, `slow_tickets`.
+
+They are flags beside the score (`late_payment`, `slow_response`), not part of it: the score is
+`churn`'s; whether they separate churners is what `health_backtest` measures (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -24,9 +38,11 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from b2bmetrics.config import Config
-from b2bmetrics.filters import Filters, data_as_of
-from b2bmetrics.metrics._rules import active_on, deal_status, mrr_on
+from b2bmetrics.filters import Filters, Period, data_as_of
+from b2bmetrics.metrics import churn
+from b2bmetrics.metrics._rules import MONEY_ZERO, active_on, deal_status, hours_between, mrr_on
 from b2bmetrics.metrics.cells import float_columns, money
+from b2bmetrics.metrics.collection import with_overdue
 from b2bmetrics.metrics.filtering import accounts_in_scope
 from b2bmetrics.metrics.satisfaction import first_response_hours
 
@@ -156,3 +172,74 @@ def ownership(con: Backend, cfg: Config, filters: Filters, as_of: dt.date | None
     return {"unowned": unowned.order_by("account_id").limit(1000).execute(),
             "per_owner": float_columns(
                 per_owner.order_by([ibis.desc(per_owner.accounts), per_owner.owner_rep_id]).execute(), "active_mrr")}
+
+
+# ---- the at-risk list's late 回款 and slow first response (see the module docstring) -------------
+
+SLOW_RESPONSE_LOOKBACK_DAYS = 90
+FACTOR_COLUMNS = ["late_payment", "late_installments", "overdue_amount", "max_days_overdue",
+                  "slow_response", "slow_tickets", "tickets_90d"]
+AT_RISK_COLUMNS = [*churn.HEALTH_COLUMNS, *FACTOR_COLUMNS]
+
+
+def _end_of(day: dt.date) -> ir.Value:
+    """Midnight after `day`: what happened before it is known at the end of `day`."""
+    return ibis.timestamp(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()))
+
+
+def late_payments(con: Backend, accounts: ir.Table, as_of: dt.date) -> ir.Table:
+    """Per account of `accounts` (a column `account_id`) with an installment overdue on `as_of`
+    (`collection.with_overdue`): `late_installments`, `overdue_amount` (DECIMAL), `max_days_overdue`."""
+    p = con.table("payments")
+    p = with_overdue(p.filter(p.account_id.isin(accounts.account_id)), Period(None, as_of, False))
+    late = p.filter(p.outstanding.notnull())
+    return late.group_by("account_id").aggregate(
+        late_installments=late.count(), overdue_amount=late.outstanding.sum(),
+        max_days_overdue=ibis.date(as_of).delta(late.due_date.min(), unit="day").cast("int64"))
+
+
+def slow_responses(con: Backend, cfg: Config, accounts: ir.Table, as_of: dt.date) -> ir.Table:
+    """Per account of `accounts` with a ticket opened in the `SLOW_RESPONSE_LOOKBACK_DAYS` days up to
+    the end of `as_of`: `tickets_90d`, and `slow_tickets`, those whose first response missed the SLA
+    as known by then (answered later than SLA hours, or unanswered for longer)."""
+    ref = _end_of(as_of)
+    since = _end_of(as_of - dt.timedelta(days=SLOW_RESPONSE_LOOKBACK_DAYS))
+    t = con.table("tickets")
+    t = t.filter(t.account_id.isin(accounts.account_id), t.opened_at >= since, t.opened_at < ref)
+    answered = t.first_response_at.notnull() & (t.first_response_at < ref)
+    hours = ibis.ifelse(answered, first_response_hours(t), hours_between(t.opened_at, ref))
+    sla = cfg.first_response_sla_hours
+    return t.group_by("account_id").aggregate(tickets_90d=t.count(), slow_tickets=t.count(where=hours > sla))
+
+
+def with_factors(con: Backend, cfg: Config, rows: ir.Table, as_of: dt.date,
+                 accounts: ir.Table | None = None) -> ir.Table:
+    """`rows` (one per account, a column `account_id`) with `FACTOR_COLUMNS` as of `as_of`:
+    counts 0 and `overdue_amount` 0 where nothing is late or slow. `accounts`: a table of the same
+    account ids to look the payments and tickets up by (default: those of `rows`)."""
+    base = rows.select("account_id").distinct() if accounts is None else accounts
+    late = late_payments(con, base, as_of).rename(_l_acc="account_id")
+    slow = slow_responses(con, cfg, base, as_of).rename(_s_acc="account_id")
+    j = rows.left_join(late, rows.account_id == late._l_acc)
+    j = j.left_join(slow, j.account_id == slow._s_acc)
+    n_late = ibis.coalesce(j.late_installments, 0).cast("int64")
+    n_slow = ibis.coalesce(j.slow_tickets, 0).cast("int64")
+    return j.mutate(late_payment=n_late > 0, late_installments=n_late,
+                    overdue_amount=ibis.coalesce(j.overdue_amount, MONEY_ZERO),
+                    max_days_overdue=j.max_days_overdue,
+                    slow_response=n_slow > 0, slow_tickets=n_slow,
+                    tickets_90d=ibis.coalesce(j.tickets_90d, 0).cast("int64")).drop("_l_acc", "_s_acc")
+
+
+def at_risk(con: Backend, cfg: Config, filters: Filters, period: Period, limit: int = 50) -> pd.DataFrame:
+    """`churn.at_risk` (lowest health score first) with the late 回款 and slow first response
+    factors as of the period's last day: columns `AT_RISK_COLUMNS` (`overdue_amount` a float of an
+    exact sum). One more query, for the `limit` accounts listed."""
+    risky = churn.at_risk(con, cfg, filters, period, limit)
+    if risky.empty or period.end is None:
+        return risky.reindex(columns=AT_RISK_COLUMNS)
+    ids = ibis.memtable(pd.DataFrame({"account_id": risky["account_id"].astype(str)}),
+                        schema={"account_id": "string"})
+    got = with_factors(con, cfg, ids, period.end).execute().set_index("account_id")
+    out = risky.join(got, on="account_id")
+    return float_columns(out, "overdue_amount")[AT_RISK_COLUMNS].reset_index(drop=True)
