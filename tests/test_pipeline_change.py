@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import hypothesis.strategies as st
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -242,3 +243,72 @@ def oracle(pairs: list[tuple[Any, Any]]) -> dict[str, Decimal]:
             if not window(a):
                 out["created" if a is None else "pulled_in"] += amount_b
     return out
+
+
+# ---- drill-down: the deals behind each bucket, the slipped deals ----------------------------------
+
+def test_the_deals_behind_each_bucket_add_up_to_it(con: Any) -> None:
+    rows = pipeline_change.changes(con, CFG, Filters(), Q2, S1, S2).execute()
+    by = {b: sorted(zip(part["deal_id"], part["change"], strict=True)) for b, part in rows.groupby("bucket")}
+    assert by == {
+        "won": [("W", Decimal("100"))],  # its A amount
+        "lost": [("L", Decimal("200")), ("X", Decimal("300"))],  # lost at B; absent from B
+        "pushed_out": [("P", Decimal("400")), ("P2", Decimal("50"))],  # to August; close date gone
+        "increased": [("I", Decimal("150")), ("Sn", Decimal("70"))],  # 650 − 500; 70 − 0 (null A)
+        "decreased": [("Dd", Decimal("150"))],  # 600 − 450
+        "created": [("C", Decimal("800")), ("M", Decimal("40")), ("N", Decimal("0"))],
+        "pulled_in": [("Pi", Decimal("900")), ("R", Decimal("1000"))],
+    }  # O is out of the window both days: in no bucket
+    summary = pipeline_change.summary(con, CFG, Filters(), Q2)
+    for bucket in pipeline_change.BUCKETS:
+        assert sum(rows.loc[rows["bucket"] == bucket, "change"], Decimal(0)) == summary[bucket]
+    x = rows[rows["deal_id"] == "X"].iloc[0]
+    assert x["amount_start"] == Decimal("300") and x["amount_end"] is None and pd.isna(x["status_end"])
+    m = rows[rows["deal_id"] == "M"].iloc[0]
+    assert pd.isna(m["account_id"]) and m["amount_start"] is None  # M is in no deals row, absent from A
+    assert list(rows["deal_id"][:2]) == ["R", "Pi"]  # largest change first: 1000, 900
+    only = pipeline_change.changes(con, CFG, Filters(), Q2, S1, S2, "lost").execute()
+    assert list(only["deal_id"]) == ["X", "L"]  # 300, 200
+
+
+def test_the_bucket_deals_follow_the_filters(con: Any) -> None:
+    east = pipeline_change.changes(con, CFG, Filters(regions=("east",)), Q2, S1, S2).execute()
+    # east = A1's deals W, L, I, C: won W, lost L, increased I, created C
+    assert sorted(zip(east["deal_id"], east["bucket"], strict=True)) == [
+        ("C", "created"), ("I", "increased"), ("L", "lost"), ("W", "won")]
+
+
+def test_compare_on_chosen_days_is_summary_on_its_days(con: Any) -> None:
+    assert pipeline_change.compare(con, CFG, Filters(), Q2, S1, S2) == pipeline_change.summary(con, CFG, Filters(), Q2)
+    # from S0 to S2: at S0 only W is in window (90), won by S2: start 90, won 90
+    r = pipeline_change.compare(con, CFG, Filters(), Q2, S0, S2)
+    assert (r["start_date"], r["start"], r["won"]) == ("2024-03-25", Decimal("90"), Decimal("90"))
+    assert identity(r) == r["end"]
+    assert all(v is None for k, v in pipeline_change.compare(con, CFG, Filters(), Q2, S1, S1).items()
+               if k in pipeline_change.AMOUNTS)
+
+
+MID = dt.date(2024, 5, 6)  # a snapshot day between S1 and S2
+SLIPS = [
+    # Q: pushed twice between S1 and S2 (10 May → 1 June, still in Q2, then → August)
+    snap(S1, "Q", "open", "10", IN_Q2), snap(MID, "Q", "open", "10", dt.datetime(2024, 6, 1)),
+    snap(S2, "Q", "open", "10", AUGUST),
+    # P: once (10 May → August at S2)
+    snap(S1, "P", "open", "400", IN_Q2), snap(MID, "P", "open", "400", IN_Q2), snap(S2, "P", "open", "400", AUGUST),
+    # Z: pulled in from August at S0 (before start_date: not counted), then pushed once, to December
+    snap(S0, "Z", "open", "5", AUGUST), snap(S1, "Z", "open", "5", IN_Q2), snap(S2, "Z", "open", "5", LATE),
+    # E: its close date cleared at MID (a push), then set again in August at S2 (later than nothing: no push)
+    snap(S1, "E", "open", "7", IN_Q2), snap(MID, "E", "open", "7", None), snap(S2, "E", "open", "7", AUGUST),
+    # K: pushed within Q2 but won at S2: not a slipped deal
+    snap(S1, "K", "open", "3", IN_Q2), snap(MID, "K", "open", "3", dt.datetime(2024, 6, 1)),
+    snap(S2, "K", "won", "3", dt.datetime(2024, 6, 1)),
+]
+
+
+def test_slipped_deals_count_their_pushes() -> None:
+    rows = pipeline_change.slipped(db(SLIPS), CFG, Filters(), Q2, S1, S2).execute()
+    assert list(zip(rows["deal_id"], rows["times_pushed"], strict=True)) == [
+        ("Q", 2), ("P", 1), ("E", 1), ("Z", 1)]  # most pushes first, then amount: P 400, E 7, Z 5
+    assert set(rows["bucket"]) == {"pushed_out"}
+    assert sum(rows["change"], Decimal(0)) == Decimal("422")  # 10 + 400 + 7 + 5 = the pushed_out bucket
+    assert pipeline_change.compare(db(SLIPS), CFG, Filters(), Q2, S1, S2)["pushed_out"] == Decimal("422")

@@ -82,20 +82,34 @@ def _state(con: Backend, cfg: Config, filters: Filters, period: Period, day: dt.
     status = deal_status(cfg.pipeline, t)
     in_window = (status == "open") & t.expected_close_at.notnull() & period.contains(t.expected_close_at)
     return t.select(**{f"{tag}_id": t.deal_id, f"{tag}_amount": ibis.coalesce(t.amount, MONEY_ZERO),
-                       f"{tag}_status": status, f"{tag}_in": in_window})
+                       f"{tag}_status": status, f"{tag}_in": in_window, f"{tag}_close": t.expected_close_at,
+                       f"{tag}_stage": t.stage})
 
 
 def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict[str, Any]:
     """CONTRACT §4 "pipeline_change" (two queries: the two days, then every amount in one row)."""
     start_date, end_date = compared_days(con, period)
+    return compare(con, cfg, filters, period, start_date, end_date)
+
+
+def _joined(con: Backend, cfg: Config, filters: Filters, period: Period, start_date: dt.date,
+            end_date: dt.date) -> ir.Table:
+    """Every deal in scope on either day: its state A (a_*) and B (b_*), outer-joined by deal_id."""
+    a = _state(con, cfg, filters, period, start_date, "a")
+    b = _state(con, cfg, filters, period, end_date, "b")
+    return a.outer_join(b, a.a_id == b.b_id)
+
+
+def compare(con: Backend, cfg: Config, filters: Filters, period: Period, start_date: dt.date | None,
+            end_date: dt.date | None) -> dict[str, Any]:
+    """The §4 "pipeline_change" keys for two given snapshot days (`summary` with the days it finds;
+    the page lets a user choose others). Amounts are null when a day is missing or both are equal."""
     out: dict[str, Any] = {"start_date": start_date.isoformat() if start_date else None,
                            "end_date": end_date.isoformat() if end_date else None,
                            **dict.fromkeys(AMOUNTS)}
     if start_date is None or end_date is None or start_date == end_date:
         return out
-    a = _state(con, cfg, filters, period, start_date, "a")
-    b = _state(con, cfg, filters, period, end_date, "b")
-    j = a.outer_join(b, a.a_id == b.b_id)
+    j = _joined(con, cfg, filters, period, start_date, end_date)
     in_a = j.a_id.notnull() & j.a_in
     in_b = j.b_id.notnull() & j.b_in
     both = in_a & in_b
@@ -116,3 +130,69 @@ def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict
         value = money(rec[key])
         out[key] = Decimal(0) if value is None else value
     return out
+
+
+# ---- drill-down: the deals behind each bucket, and the slipped deals ------------------------------
+
+BUCKETS: tuple[str, ...] = ("created", "pulled_in", "increased", "decreased", "pushed_out", "won", "lost")
+CHANGE_COLUMNS: tuple[str, ...] = ("deal_id", "bucket", "change", "amount_start", "amount_end", "close_start",
+                                   "close_end", "stage_end", "status_end", "account_id", "owner_rep_id")
+
+
+def changes(con: Backend, cfg: Config, filters: Filters, period: Period, start_date: dt.date,
+            end_date: dt.date, bucket: str | None = None) -> ir.Table:
+    """One row per deal that moves the pipeline between the two days (of `bucket` only, when given):
+    `deal_id`, `bucket` (one of BUCKETS, by the rules of `compare`), `change` (what it adds to its
+    bucket, ≥ 0; Σ change per bucket = that bucket of `compare`), `amount_start`/`amount_end`
+    (null when absent that day; a null amount shows as 0), `close_start`/`close_end` (its
+    expected close date), `stage_end`/`status_end` (on `end_date`), and its current `account_id`
+    and `owner_rep_id` in `deals` (null for a deal no longer there). A deal in window both days
+    with the same amount is in no bucket and not listed. Largest change first, then deal_id.
+    Nothing is executed."""
+    j = _joined(con, cfg, filters, period, start_date, end_date)
+    in_a = j.a_id.notnull() & j.a_in
+    in_b = j.b_id.notnull() & j.b_in
+    delta = j.b_amount - j.a_amount
+    kind = ibis.cases(
+        (in_a & j.b_id.notnull() & (j.b_status == "won"), "won"),
+        (in_a & (j.b_id.isnull() | (j.b_status == "lost")), "lost"),
+        (in_a & (j.b_status == "open") & ~j.b_in, "pushed_out"),
+        (in_a & in_b & (delta > 0), "increased"),
+        (in_a & in_b & (delta < 0), "decreased"),
+        (~in_a & in_b & j.a_id.isnull(), "created"),
+        (~in_a & in_b & j.a_id.notnull(), "pulled_in"),
+        else_=ibis.null("string"))
+    change = ibis.cases(
+        (kind.isin(["won", "lost", "pushed_out"]), j.a_amount),
+        (kind.isin(["created", "pulled_in"]), j.b_amount),
+        (kind == "increased", delta),
+        else_=-delta)
+    rows = j.select(deal_id=ibis.coalesce(j.a_id, j.b_id), bucket=kind, change=change,
+                    amount_start=ibis.ifelse(j.a_id.notnull(), j.a_amount, ibis.null(j.a_amount.type())),
+                    amount_end=ibis.ifelse(j.b_id.notnull(), j.b_amount, ibis.null(j.b_amount.type())),
+                    close_start=j.a_close, close_end=j.b_close, stage_end=j.b_stage,
+                    status_end=ibis.ifelse(j.b_id.notnull(), j.b_status, ibis.null("string")))
+    rows = rows.filter(rows.bucket.notnull() if bucket is None else rows.bucket == bucket)
+    d = con.table("deals").select(_d_id="deal_id", account_id="account_id", owner_rep_id="owner_rep_id")
+    out = rows.left_join(d, rows.deal_id == d._d_id).select(*CHANGE_COLUMNS)
+    return out.order_by([ibis.desc("change"), "deal_id"])
+
+
+def slipped(con: Backend, cfg: Config, filters: Filters, period: Period, start_date: dt.date,
+            end_date: dt.date) -> ir.Table:
+    """The deals pushed out between the two days (bucket `pushed_out`), with `times_pushed`: how
+    many of the deal's snapshot days after `start_date` up to `end_date` show its expected close
+    date later than on its previous snapshot day, or cleared. Columns: CHANGE_COLUMNS and
+    `times_pushed`; most pushes first, then largest amount, then deal_id. Nothing is executed."""
+    out = changes(con, cfg, filters, period, start_date, end_date, "pushed_out")
+    s = con.table("deal_snapshots")
+    s = s.filter(s.deal_id.isin(out.deal_id))
+    w = ibis.window(group_by=s.deal_id, order_by=s.snapshot_date)
+    prev = s.expected_close_at.lag().over(w)
+    s = s.mutate(_prev=prev)
+    pushed = s.filter(s.snapshot_date > start_date, s.snapshot_date <= end_date, s._prev.notnull(),
+                      s.expected_close_at.isnull() | (s.expected_close_at > s._prev))
+    counts = pushed.group_by(_p_id=pushed.deal_id).aggregate(times_pushed=pushed.count())
+    j = out.left_join(counts, out.deal_id == counts._p_id)
+    j = j.select(*CHANGE_COLUMNS, times_pushed=ibis.coalesce(j.times_pushed, 0))
+    return j.order_by([ibis.desc("times_pushed"), ibis.desc("change"), "deal_id"])
