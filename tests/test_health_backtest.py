@@ -299,3 +299,41 @@ def test_demo_backtest_is_deterministic(demo: Any) -> None:
     pd.testing.assert_frame_equal(first.km, second.km)
     pd.testing.assert_frame_equal(first.factors, second.factors)
     assert first.scored == int(first.bands["scored"].sum()) and first.churned == int(first.bands["churned"].sum())
+
+
+def _scored_one_by_one(con: Any) -> pd.DataFrame:
+    """Each month-end scored on its own, by `churn`'s and `accounts`' own functions."""
+    from b2bmetrics.metrics import churn
+    from b2bmetrics.metrics._rules import contract_active_on
+
+    c = con.table("contracts")
+    frames = []
+    for day in health_backtest.plan(con).month_ends:
+        base = c.filter(contract_active_on(c, day)).select("account_id").distinct()
+        h = churn._health_table(con, base, day)
+        h = h.select("account_id", score=h.health_score.round(1))  # rounded as the backtest rounds, in the database
+        got = accounts.with_factors(con, CFG, h, day).execute()
+        frames.append(got.assign(month_end=pd.Timestamp(day)))
+    return (pd.concat(frames).sort_values(["month_end", "account_id"])
+            [["month_end", "account_id", "score", "late_payment", "slow_response"]].reset_index(drop=True))
+
+
+def test_all_month_ends_at_once_score_as_each_one_alone(con: Any) -> None:
+    """The shifted copy of every month-end scores each pair as the real rows score as of its day."""
+    got = health_backtest.pair_frame(con, CFG)
+    want = _scored_one_by_one(con)
+    got = got.assign(month_end=pd.to_datetime(got["month_end"]), late_payment=got["late_payment"].astype(bool),
+                     slow_response=got["slow_response"].astype(bool))[want.columns]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)
+    # A 100, B 70, C 70, D 45, E 25 on every month-end each is active on (5 + 4 + 3 + 3 + 2 + 2 pairs)
+    assert len(got) == 19 and got.groupby("account_id")["score"].unique().map(list).to_dict() == {
+        "A": [100.0], "B": [70.0], "C": [70.0], "D": [45.0], "E": [25.0]}
+
+
+@pytest.mark.slow
+def test_demo_all_month_ends_at_once_score_as_each_one_alone(demo: Any) -> None:
+    got = health_backtest.pair_frame(demo, CFG)
+    want = _scored_one_by_one(demo)
+    got = got.assign(month_end=pd.to_datetime(got["month_end"]), late_payment=got["late_payment"].astype(bool),
+                     slow_response=got["slow_response"].astype(bool))[want.columns]
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)

@@ -122,25 +122,85 @@ def _band_of(score: ir.FloatingValue) -> ir.StringValue:
     return ibis.cases(*[(score < hi, key) for key, _, hi in BANDS if hi is not None], else_=BANDS[-1][0])
 
 
-def _pairs_on(con: Backend, cfg: Config, base: ir.Table, stops: ir.Table, day: dt.date,
-              *, observed: bool, train: bool, as_of: dt.date) -> ir.Table:
-    """The accounts of `base` (those active on `day`), scored as of `day`, with their outcome (one
-    row per account)."""
-    h = churn._health_table(con, base, day)
-    h = with_factors(con, cfg, h.select("account_id", "health_score", "penalty_activity", "penalty_satisfaction",
-                                        "penalty_tickets", "penalty_mrr"), day, accounts=base)
-    after = stops.filter(stops.stop_day > ibis.date(day))
-    first_stop = after.group_by(_st_acc=after.account_id).aggregate(stop_day=after.stop_day.min())
-    j = h.left_join(first_stop, h.account_id == first_stop._st_acc)
-    day_v = ibis.date(day)
-    horizon = ibis.date(min(day + dt.timedelta(days=HORIZON_DAYS), as_of))
-    km_end = min(day + dt.timedelta(days=KM_DAYS), as_of)
-    event = j.stop_day.notnull() & (j.stop_day <= ibis.date(km_end))
-    duration = ibis.ifelse(event, j.stop_day.delta(day_v, unit="day"), ibis.literal((km_end - day).days))
+# the date columns of the tables a score reads, shifted by `_Shifted`
+SHIFTED: dict[str, tuple[str, ...]] = {
+    "contracts": ("start_date", "end_date"), "activities": ("occurred_at",), "surveys": ("submitted_at",),
+    "tickets": ("opened_at", "first_response_at", "resolved_at"), "payments": ("due_date", "paid_at"),
+}
+SEPARATOR = "|"  # a scored pair's id: account_id|month-end (ISO)
+
+
+class _Shifted:
+    """The data as of every month-end at once, seen as of one reference day R (the last month-end).
+
+    A score as of a day depends only on how far each date lies from that day (days idle, tickets
+    open at the end of the day, MRR then and 90 days before, the latest answer, installments due
+    before it, tickets opened in the 90 days before it): so month-end M's rows, with every date
+    moved R − M days later (whole days: durations are unchanged to the microsecond) and each
+    account renamed `account_id|M`, score as of R exactly as the real rows score as of M. Each
+    month-end's copy holds only the accounts active on it (`pairs`). One expression, compiled
+    once, scores every month-end (`tests/test_health_backtest.py` checks it against scoring each
+    month-end on its own)."""
+
+    def __init__(self, con: Backend, pairs: ir.Table, days: tuple[dt.date, ...], ref: dt.date) -> None:
+        self._con, self._pairs, self._days, self._ref = con, pairs, days, ref
+
+    @property
+    def name(self) -> str:
+        return self._con.name
+
+    def list_tables(self, *args: Any, **kwargs: Any) -> list[str]:
+        return self._con.list_tables(*args, **kwargs)
+
+    def table(self, name: str, /, *args: Any, **kwargs: Any) -> ir.Table:
+        t = self._con.table(name, *args, **kwargs)
+        if name not in SHIFTED:
+            return t
+        parts = []
+        for day in self._days:
+            shift = ibis.interval(days=(self._ref - day).days)
+            on_day = self._pairs.filter(self._pairs.month_end == ibis.date(day))
+            part = t.filter(t.account_id.isin(on_day.account_id))
+            kind = {c: part[c].type() for c in SHIFTED[name]}
+            part = part.mutate(account_id=part.account_id.concat(SEPARATOR + day.isoformat()),
+                               **{c: (part[c] + shift).cast(kind[c]) for c in SHIFTED[name]})
+            parts.append(part)
+        return ibis.union(*parts, distinct=False)
+
+
+def _pairs(contracts: ir.Table, p: Plan) -> ir.Table:
+    """(account_id, month_end, pair_id, observed, train): the accounts active on each month-end."""
+    parts = []
+    for day in p.month_ends:
+        active = contracts.filter(contract_active_on(contracts, ibis.date(day))).select("account_id").distinct()
+        parts.append(active.select(
+            "account_id", month_end=ibis.date(day), pair_id=active.account_id.concat(SEPARATOR + day.isoformat()),
+            observed=ibis.literal(day in p.observed), train=ibis.literal(day in p.train)))
+    return ibis.union(*parts, distinct=False)
+
+
+def _scored(con: Backend, cfg: Config, pairs: ir.Table, stops: ir.Table, p: Plan) -> ir.Table:
+    """Every pair scored as of its month-end, with its outcome (one row per pair)."""
+    assert p.as_of is not None
+    ref = p.month_ends[-1]
+    shifted = _Shifted(con, pairs, p.month_ends, ref)
+    ids = pairs.select(account_id=pairs.pair_id)
+    h = churn._health_table(shifted, ids, ref)
+    h = with_factors(shifted, cfg, h.select("account_id", "health_score", "penalty_activity", "penalty_satisfaction",
+                                            "penalty_tickets", "penalty_mrr"), ref, accounts=ids)
+    h = h.rename(pair_id="account_id")
+    after = pairs.join(stops, [pairs.account_id == stops.account_id, stops.stop_day > pairs.month_end])
+    first_stop = after.group_by(_st_pair=after.pair_id).aggregate(stop_day=after.stop_day.min())
+    j = pairs.join(h, "pair_id")
+    j = j.left_join(first_stop, j.pair_id == first_stop._st_pair)
+    horizon = ibis.least(j.month_end + ibis.interval(days=HORIZON_DAYS), ibis.date(p.as_of)).cast("date")
+    km_end = ibis.least(j.month_end + ibis.interval(days=KM_DAYS), ibis.date(p.as_of)).cast("date")
+    event = j.stop_day.notnull() & (j.stop_day <= km_end)
+    duration = ibis.ifelse(event, j.stop_day, km_end).delta(j.month_end, unit="day")
     score = j.health_score.round(1)
     return j.select(
-        account_id=j.account_id, score=score, band=_band_of(score),
-        observed=ibis.literal(observed), train=ibis.literal(train),
+        account_id=j.account_id, month_end=j.month_end, score=score, band=_band_of(score),
+        observed=j.observed, train=j.train,
         churned=j.stop_day.notnull() & (j.stop_day <= horizon),
         duration=duration.cast("int64"), event=event,
         activity=(j.penalty_activity / churn.W_ACTIVITY).round(1),
@@ -182,24 +242,18 @@ AGGREGATES: tuple[tuple[str, tuple[str, ...], bool], ...] = (
 
 
 def counts(con: Backend, cfg: Config, filters: Filters | None = None) -> tuple[Plan, dict[str, pd.DataFrame]]:
-    """The plan and, per `AGGREGATES` entry, the pair counts summed over every month-end (integer
-    counts, sorted by their keys). One scoring query per month-end, kept as a temporary table for
-    its three small aggregates; the stop days are computed once."""
+    """The plan and, per `AGGREGATES` entry, the pair counts (integer counts, sorted by their keys).
+    The pairs and their scores are kept as temporary tables for the three small aggregates."""
     p = plan(con)
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name, _, _ in AGGREGATES}
     if p.as_of is not None and p.month_ends:
         scope = accounts_in_scope(con, cfg, filters, with_rep=True) if filters is not None else None
         contracts = scope_by_account(con.table("contracts"), scope)
-        with stop_days(contracts).cache() as stops:
-            for day in p.month_ends:
-                active = contracts.filter(contract_active_on(contracts, ibis.date(day)))
-                with active.select("account_id").distinct().cache() as base:
-                    expr = _pairs_on(con, cfg, base, stops, day, observed=day in p.observed, train=day in p.train,
-                                     as_of=p.as_of)
-                    with expr.cache() as t:
-                        for name, keys, observed_only in AGGREGATES:
-                            src = t.filter(t.observed) if observed_only else t
-                            parts[name].append(src.group_by(list(keys)).aggregate(n=src.count()).execute())
+        with stop_days(contracts).cache() as stops, _pairs(contracts, p).cache() as pairs:
+            with _scored(con, cfg, pairs, stops, p).cache() as t:
+                for name, keys, observed_only in AGGREGATES:
+                    src = t.filter(t.observed) if observed_only else t
+                    parts[name].append(src.group_by(list(keys)).aggregate(n=src.count()).execute())
     out = {}
     for name, keys, _ in AGGREGATES:
         found = [f for f in parts[name] if len(f)]
@@ -211,6 +265,20 @@ def counts(con: Backend, cfg: Config, filters: Filters | None = None) -> tuple[P
         frame = frame.groupby(list(keys), as_index=False, sort=True)["n"].sum()
         out[name] = frame.reset_index(drop=True)
     return p, out
+
+
+def pair_frame(con: Backend, cfg: Config, filters: Filters | None = None) -> pd.DataFrame:
+    """Every scored pair as a frame (account_id, month_end, score, band, observed, train, churned,
+    duration, event and the six factors), sorted by month-end and account: for a look at small data
+    and the tests; the page reads only `backtest`'s counts."""
+    p = plan(con)
+    if p.as_of is None or not p.month_ends:
+        return pd.DataFrame()
+    scope = accounts_in_scope(con, cfg, filters, with_rep=True) if filters is not None else None
+    contracts = scope_by_account(con.table("contracts"), scope)
+    pairs = _pairs(contracts, p)
+    t = _scored(con, cfg, pairs, stop_days(contracts), p)
+    return t.order_by(["month_end", "account_id"]).execute()
 
 
 # ---- statistics on the counts ----------------------------------------------------------------
