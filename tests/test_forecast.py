@@ -213,3 +213,85 @@ def test_forecast_matches_a_plain_reading(scratch: Any, deals: list[dict[str, An
                for d in expected if d["amount"] is not None]
     assert out["weighted"] == pytest.approx(sum(float(a) * p for a, p in weights if p is not None), rel=1e-12, abs=1e-9)
     assert 0.0 <= out["weighted"] <= float(total) * (1 + 1e-12)
+
+
+# ---- drill-downs: the evidence behind each stage's p, the deals by category, a target's daily credit
+
+def test_stage_evidence_counts_and_wilson_intervals(con: Any) -> None:
+    rows = {r["stage"]: r for r in forecast.stage_evidence(con, CFG, Q1)}
+    assert list(rows) == list(STAGES)
+    lead = rows["lead"]
+    assert (lead["decided"], lead["won"]) == (7, 4)  # w1 w2 w3 x1 won, l1 l2 l3 lost: all reach lead
+    assert lead["learned"] == pytest.approx(4 / 7) and lead["probability"] == pytest.approx(4 / 7)
+    # Wilson, z = 1.959964, p = 4/7, n = 7: centre = (p + z²/14) / (1 + z²/7) = 0.54612,
+    # half = z·sqrt(p(1 − p)/7 + z²/196) / (1 + z²/7) = 0.29566
+    assert (lead["learned_lo"], lead["learned_hi"]) == pytest.approx((0.250458, 0.841780), abs=1e-6)
+    assert lead["small_sample"] is True  # 7 < 30
+    neg = rows["negotiation"]
+    assert (neg["decided"], neg["won"], neg["configured"]) == (5, 4, 0.7)  # l1 (reach 4) and l2 drop out
+    assert neg["learned"] == pytest.approx(4 / 5) and neg["probability"] == 0.7  # configured wins
+    assert (neg["learned_lo"], neg["learned_hi"]) == pytest.approx((0.375535, 0.963776), abs=1e-6)
+    won = rows["won"]
+    assert (won["decided"], won["won"], won["learned_hi"]) == (4, 4, 1.0)  # every decided deal reaching won was won
+    # the p used is the summary's
+    assert [rows[s]["probability"] for s in STAGES] == pytest.approx(probabilities(run(con)))
+    # a scope with no decided deal: nothing learned, no interval, not "small" (there is no sample)
+    none = forecast.stage_evidence(con, Config(), replace(Q1, reps=("nobody",)))
+    assert all(r["decided"] == 0 and r["learned"] is None and r["learned_lo"] is None and not r["small_sample"]
+               for r in none)
+
+
+def test_open_deals_by_category_add_up_to_the_summary(con: Any) -> None:
+    period = resolve_period(con, Q1)
+    out = run(con)
+    p = {s["stage"]: s["probability"] for s in out["stage_probabilities"]}
+    rows = forecast.open_deals(con, CFG, Q1, period, p).execute()
+    assert list(rows.columns) == list(forecast.OPEN_COLUMNS)
+    # commit o1 1000, o5 (no amount); best case o2 2000, o11 1000; pipeline o4 800, o3 500 (empty), o9 100;
+    # omitted o6; not listed: o7 (after), o8 (no date), o10 (before), x1 (won)
+    assert list(zip(rows["forecast_category"], rows["deal_id"], strict=True)) == [
+        ("commit", "o1"), ("commit", "o5"), ("best_case", "o2"), ("best_case", "o11"), ("pipeline", "o4"),
+        ("pipeline", "o3"), ("pipeline", "o9"), ("omitted", "o6")]
+    for category in forecast.CATEGORIES:
+        part = rows.loc[rows["forecast_category"] == category, "amount"].dropna()
+        assert sum(part, Decimal(0)) == out[category]
+    o3 = rows[rows["deal_id"] == "o3"].iloc[0]
+    assert o3["stage_probability"] == pytest.approx(0.7)  # negotiation, configured
+    assert rows[rows["deal_id"] == "o2"].iloc[0]["stage_probability"] == pytest.approx(4 / 6)  # proposal, learned
+    r2 = forecast.open_deals(con, CFG, replace(Q1, reps=("r2",)), period).execute()
+    assert list(r2["deal_id"]) == ["o4"] and r2["stage_probability"].isna().all()  # no stage p given
+
+
+def test_credit_by_day_adds_up_to_each_targets_actual() -> None:
+    from b2bmetrics.metrics import targets
+
+    rows = {
+        "reps": [{"rep_id": "r1", "team": "t1", "region": "north"}, {"rep_id": "r2", "team": "t1", "region": "south"},
+                 {"rep_id": "r3", "team": "t2", "region": "south"}],
+        "deals": [deal("a", "won", 700, closed=T(2024, 2, 1, 9)),  # r1 wholly
+                  deal("b", "won", 100, closed=T(2024, 3, 10), owner="r3"),  # split r1 25 %, r2 75 %
+                  deal("c", "won", 50, closed=T(2024, 3, 10, 18), owner="r3"),  # r3 wholly
+                  deal("e", "won", 999, closed=T(2024, 4, 2))],  # after to
+        "deal_splits": [{"deal_id": "b", "rep_id": "r1", "share": 0.25}, {"deal_id": "b", "rep_id": "r2", "share": 0.75}],
+        "payments": [{"payment_id": "p1", "deal_id": "a", "paid_at": T(2024, 2, 20), "amount_paid": 300},
+                     {"payment_id": "p2", "paid_at": T(2024, 2, 20, 5), "amount_paid": 40}],  # no deal: company only
+        "targets": [{"level": lv, "key": k, "period": "quarter", "period_start": D(2024, 1, 1), "basis": b,
+                     "amount": 1000} for lv, k in (("company", None), ("rep", "r1"), ("team", "t1"), ("region", "south"))
+                    for b in ("booked", "collected")],
+    }
+    c = make_db(rows)
+    start, end = D(2024, 1, 1), D(2024, 3, 31)
+    day = forecast.credit_by_day
+    assert day(c, CFG, "company", None, "booked", start, end) == [
+        (D(2024, 2, 1), Decimal("700")), (D(2024, 3, 10), Decimal("150"))]  # b 100 + c 50
+    assert day(c, CFG, "rep", "r1", "booked", start, end) == [
+        (D(2024, 2, 1), Decimal("700")), (D(2024, 3, 10), Decimal("25"))]  # 25 % of b
+    assert day(c, CFG, "team", "t1", "booked", start, end) == [
+        (D(2024, 2, 1), Decimal("700")), (D(2024, 3, 10), Decimal("100"))]  # r1 25 + r2 75
+    assert day(c, CFG, "region", "south", "booked", start, end) == [(D(2024, 3, 10), Decimal("125"))]  # r2 75 + r3 50
+    assert day(c, CFG, "company", None, "collected", start, end) == [(D(2024, 2, 20), Decimal("340"))]  # 300 + 40
+    assert day(c, CFG, "rep", "r1", "collected", start, end) == [(D(2024, 2, 20), Decimal("300"))]  # a's owner
+    summary = targets.summary(c, CFG, Filters(D(2024, 1, 1), end), resolve_period(c, Filters(D(2024, 1, 1), end)))
+    for r in summary["rows"]:
+        credit = day(c, CFG, r["level"], r["key"], r["basis"], start, end)
+        assert sum((v for _, v in credit), Decimal(0)) == r["actual"], r

@@ -34,6 +34,7 @@ Choices where the contract is silent:
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 from typing import TYPE_CHECKING, Any
 
@@ -133,3 +134,109 @@ def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict
         "weighted": float(weighted),
         "stage_probabilities": [{"stage": s, "probability": per_stage[s]} for s in stages],
     }
+
+
+# ---- the page's drill-downs: the evidence behind each stage's p, the deals by category, the goal line
+
+STAGE_COLUMNS: tuple[str, ...] = ("stage", "decided", "won", "learned", "learned_lo", "learned_hi", "configured",
+                                  "probability", "small_sample")
+OPEN_COLUMNS: tuple[str, ...] = ("forecast_category", "deal_id", "account_id", "owner_rep_id", "stage", "amount",
+                                 "probability", "stage_probability", "expected_close_at")
+
+
+def stage_evidence(con: Backend, cfg: Config, filters: Filters) -> list[dict[str, Any]]:
+    """Per pipeline stage, the sample behind its learned probability (one query): `decided` (won or
+    lost deals in scope whose reach ≥ the stage), `won`, `learned` (won / decided, None when none),
+    its 95 % Wilson interval `learned_lo`/`learned_hi`, `configured` (`[forecast] probabilities`,
+    else None), `probability` (the p `summary` uses: configured, else learned) and `small_sample`
+    (0 < decided < 30, as the satisfaction groups are flagged)."""
+    from b2bmetrics.metrics.satisfaction import SMALL_SAMPLE, wilson_interval
+
+    stages = cfg.pipeline.stages
+    d = deals_now(con, cfg, filters)
+    decided, won = d.status.isin(["won", "lost"]), d.status == "won"
+    measures: dict[str, ir.Value] = {}
+    for i in range(len(stages)):
+        measures[f"decided_{i}"] = d.count(where=decided & (d.reach >= i))
+        measures[f"won_{i}"] = d.count(where=won & (d.reach >= i))
+    rec = d.aggregate(**measures).execute().iloc[0].to_dict()
+    learned = learned_probabilities(rec, len(stages))
+    used = stage_probabilities(cfg, learned)
+    out = []
+    for i, stage in enumerate(stages):
+        n, k = _count(rec[f"decided_{i}"]), _count(rec[f"won_{i}"])
+        lo, hi = wilson_interval(k, n)
+        out.append({"stage": stage, "decided": n, "won": k, "learned": learned[i], "learned_lo": lo,
+                    "learned_hi": hi, "configured": cfg.forecast.probabilities.get(stage),
+                    "probability": used[stage], "small_sample": 0 < n < SMALL_SAMPLE})
+    return out
+
+
+def open_deals(con: Backend, cfg: Config, filters: Filters, period: Period,
+               stage_p: dict[str, float | None] | None = None) -> ir.Table:
+    """The deals expected in the period (`expected_deals`), one row each with OPEN_COLUMNS:
+    `forecast_category` with an empty one read as `pipeline` (as `summary` counts it), and
+    `stage_probability`, the p of its stage from `stage_p` (`stage_probabilities`; null when not
+    given). Ordered commit, best case, pipeline, omitted, then largest amount, then deal_id. Σ amount
+    per category (null amounts left out) = that figure of `summary`. Nothing is executed."""
+    e = expected_deals(con, cfg, filters, period)
+    category = ibis.coalesce(e.forecast_category, "pipeline")
+    order = category.cases(*[(c, i) for i, c in enumerate((*CATEGORIES, OMITTED))], else_=len(CATEGORIES) + 1)
+    known = {s: p for s, p in (stage_p or {}).items() if p is not None}
+    stage_p_col = (e.stage.cases(*known.items(), else_=ibis.null("float64")) if known
+                   else ibis.null("float64"))
+    rows = e.select(forecast_category=category, deal_id=e.deal_id, account_id=e.account_id,
+                    owner_rep_id=e.owner_rep_id, stage=e.stage, amount=e.amount, probability=e.probability,
+                    stage_probability=stage_p_col.cast("float64"), expected_close_at=e.expected_close_at,
+                    _order=order)
+    return rows.order_by(["_order", ibis.desc("amount"), "deal_id"]).drop("_order")
+
+
+def credit_by_day(con: Backend, cfg: Config, level: str, key: str | None, basis: str, start: dt.date,
+                  end: dt.date) -> list[tuple[dt.date, decimal.Decimal]]:
+    """What one target counts each day from `start` to `end` (both inclusive), by the targets rule
+    (CONTRACT §5 "(v2) Targets": won deals by `closed_at` on the booked basis, payments by `paid_at`
+    on the collected basis, credited through `deal_splits` to the target's people; the company
+    counts everything): the days with credit, in order, each with its exact credit. Summed from the
+    target's `period_start` to min(`to`, its last day), it is that target row's `actual`. One query."""
+    from b2bmetrics.metrics import targets as _targets
+    from b2bmetrics.metrics._rules import is_won
+
+    table = _targets._tables(con)
+    lo = ibis.timestamp(dt.datetime.combine(start, dt.time()))
+    hi = ibis.timestamp(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+    d = table("deals")
+    if basis == "booked":
+        w = d.filter(is_won(cfg.pipeline, d), d.amount.notnull(), d.closed_at.notnull(), d.closed_at >= lo,
+                     d.closed_at < hi)
+        src = w.select(basis=ibis.literal("booked"), deal_id=w.deal_id, owner_rep_id=w.owner_rep_id,
+                       month=w.closed_at.date(), amount=w.amount)
+    else:
+        p = table("payments")
+        p = p.filter(p.paid_at.notnull(), p.amount_paid.notnull(), p.paid_at >= lo, p.paid_at < hi)
+        owners = d.select(_d_id="deal_id", _d_owner="owner_rep_id")
+        j = p.left_join(owners, p.deal_id == owners._d_id)
+        src = j.select(basis=ibis.literal("collected"), deal_id=j.deal_id, owner_rep_id=j._d_owner,
+                       month=j.paid_at.date(), amount=j.amount_paid)
+    if level == "company":
+        per_day = src.group_by(day=src.month).aggregate(whole=src.amount.cast("decimal(38, 4)").sum(),
+                                                        parts=ibis.null("decimal(38, 4)"))
+    else:
+        lines = _targets._credit_lines(table, src)  # "month" carries the day through
+        if level == "rep":
+            people = lines.person == key
+        else:
+            reps = table("reps")
+            people = lines.person.isin(reps.filter(reps[level] == key).rep_id)
+        lines = lines.filter(people)
+        per_day = lines.group_by(day=lines.month).aggregate(whole=lines.whole.sum(), parts=lines.parts.sum())
+    frame = per_day.select(day=per_day.day, whole=per_day.whole.cast("string"),
+                           parts=per_day.parts.cast("string")).order_by("day").execute()
+    scale = decimal.Decimal(10) ** -_targets._WEIGHT_DIGITS
+    out = []
+    for day, whole, parts in zip(frame["day"], frame["whole"], frame["parts"], strict=True):
+        credit = decimal.Decimal(whole) if isinstance(whole, str) else decimal.Decimal(0)
+        if isinstance(parts, str):
+            credit = _EXACT.add(credit, _EXACT.multiply(decimal.Decimal(parts), scale))
+        out.append((day.date() if hasattr(day, "date") else day, credit))
+    return out
