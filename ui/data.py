@@ -24,7 +24,18 @@ from b2bmetrics.access import Scope
 from b2bmetrics.backend import Backend
 from b2bmetrics.config import Config, Plan
 from b2bmetrics.filters import Filters, Period, resolve_period
-from b2bmetrics.metrics import accounts, churn, collection, commission, funnel, quality, satisfaction, targets
+from b2bmetrics.metrics import (
+    accounts,
+    churn,
+    collection,
+    commission,
+    forecast,
+    funnel,
+    pipeline_change,
+    quality,
+    satisfaction,
+    targets,
+)
 from b2bmetrics.metrics.collection import GroupBy as CollectionBy
 from b2bmetrics.metrics.funnel import BreakdownBy
 from b2bmetrics.metrics.satisfaction import GroupBy
@@ -314,6 +325,116 @@ def targets_summary(filters: Filters) -> dict[str, Any]:
     """Each target of the period against what was booked or collected towards it (`targets.summary`)."""
     v = view(filters)
     return _targets_summary(v.key, v)
+
+
+# ---- forecast (销售预测) and pipeline change --------------------------------------------------------
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _forecast_summary(key: ViewKey, _view: View) -> dict[str, Any]:
+    return forecast.summary(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def forecast_summary(filters: Filters) -> dict[str, Any]:
+    """Closed won, commit, best case, pipeline, weighted and the stage probabilities (`forecast.summary`)."""
+    v = view(filters)
+    return _forecast_summary(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _forecast_stage_evidence(key: ViewKey, _view: View) -> list[dict[str, Any]]:
+    return forecast.stage_evidence(_view.con(), _view.cfg, _view.filters)
+
+
+def forecast_stage_evidence(filters: Filters) -> list[dict[str, Any]]:
+    """Per stage the decided deals behind its learned p, with a Wilson interval (`forecast.stage_evidence`)."""
+    v = view(filters)
+    return _forecast_stage_evidence(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _forecast_open_deals(key: ViewKey, stage_p: tuple[tuple[str, float | None], ...], _view: View) -> pd.DataFrame:
+    return forecast.open_deals(_view.con(), _view.cfg, _view.filters, _view.period(), dict(stage_p)).execute()
+
+
+def forecast_open_deals(filters: Filters) -> pd.DataFrame:
+    """The open deals expected in the period by forecast category, with their stage's p (`forecast.open_deals`)."""
+    v = view(filters)
+    stage_p = tuple((s["stage"], s["probability"]) for s in forecast_summary(filters)["stage_probabilities"])
+    return _forecast_open_deals(v.key, stage_p, v)
+
+
+@st.cache_data(max_entries=LOOKUPS, show_spinner=False)
+def _target_credit_by_day(key: ViewKey, target: tuple[str, str | None, str, dt.date, dt.date],
+                          _view: View) -> list[tuple[dt.date, Any]]:
+    level, who, basis, start, end = target
+    return forecast.credit_by_day(_view.con(), _view.cfg, level, who, basis, start, end)
+
+
+def target_credit_by_day(level: str, key: str | None, basis: str, start: dt.date,
+                         end: dt.date) -> list[tuple[dt.date, Any]]:
+    """What one target counts each day from `start` to `end` (`forecast.credit_by_day`; no filter applies)."""
+    v = view()
+    return _target_credit_by_day(v.key, (level, key, basis, start, end), v)
+
+
+@st.cache_data(max_entries=READS, show_spinner=False)
+def _snapshot_days(key: ViewKey, _view: View) -> list[dt.date]:
+    con = _view.con()
+    if "snapshot_days" not in con.list_tables():
+        return []
+    days = con.table("snapshot_days").snapshot_date
+    frame = days.name("d").as_table().distinct().order_by("d").execute()
+    return [pd.Timestamp(x).date() for x in frame["d"].dropna()]
+
+
+def snapshot_days() -> list[dt.date]:
+    """Every snapshot day of the data, in order (read whole under any scope)."""
+    v = view()
+    return _snapshot_days(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _pipeline_days(key: ViewKey, _view: View) -> tuple[dt.date | None, dt.date | None]:
+    return pipeline_change.compared_days(_view.con(), _view.period())
+
+
+def pipeline_days(filters: Filters) -> tuple[dt.date | None, dt.date | None]:
+    """The two snapshot days the period compares by default (`pipeline_change.compared_days`)."""
+    v = view(filters)
+    return _pipeline_days(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _pipeline_compare(key: ViewKey, days: tuple[dt.date | None, dt.date | None], _view: View) -> dict[str, Any]:
+    return pipeline_change.compare(_view.con(), _view.cfg, _view.filters, _view.period(), *days)
+
+
+def pipeline_compare(filters: Filters, start: dt.date | None, end: dt.date | None) -> dict[str, Any]:
+    """The pipeline change between two snapshot days (`pipeline_change.compare`)."""
+    v = view(filters)
+    return _pipeline_compare(v.key, (start, end), v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _pipeline_changes(key: ViewKey, days: tuple[dt.date, dt.date], bucket: str | None, _view: View) -> pd.DataFrame:
+    return pipeline_change.changes(_view.con(), _view.cfg, _view.filters, _view.period(), *days, bucket).execute()
+
+
+def pipeline_changes(filters: Filters, start: dt.date, end: dt.date, bucket: str | None) -> pd.DataFrame:
+    """The deals behind a pipeline-change bucket, largest change first (`pipeline_change.changes`)."""
+    v = view(filters)
+    return _pipeline_changes(v.key, (start, end), bucket, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _pipeline_slipped(key: ViewKey, days: tuple[dt.date, dt.date], _view: View) -> pd.DataFrame:
+    return pipeline_change.slipped(_view.con(), _view.cfg, _view.filters, _view.period(), *days).execute()
+
+
+def pipeline_slipped(filters: Filters, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The deals pushed out between two snapshot days, with their pushes (`pipeline_change.slipped`)."""
+    v = view(filters)
+    return _pipeline_slipped(v.key, (start, end), v)
 
 
 # ---- accounts -----------------------------------------------------------------------------------
