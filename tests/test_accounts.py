@@ -15,6 +15,8 @@ MRR now is MRR on the data's as-of day d by the churn rule (CONTRACT §5): a con
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,7 +25,7 @@ import pytest
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, data_as_of
 from b2bmetrics.metrics import accounts, churn
-from tests.conftest import make_db
+from tests.conftest import ROOT, make_db, write_db
 
 CFG = Config()
 D, T = dt.date, dt.datetime
@@ -142,3 +144,121 @@ def test_one_accounts_mrr_now_on_its_profile_is_the_lists() -> None:
     assert accounts.mrr_on_day(contracts, D(2024, 7, 1)) == 105.0  # C1 + C3 (starts that day)
     assert accounts.mrr_over_time(contracts)["mrr"].iloc[-1] == 5.0  # Jan 2027: only the open C3
     assert accounts.mrr_on_day(contracts.iloc[0:0], D(2024, 6, 30)) is None
+
+
+# ---- the page: accounts at risk with the new factors, and "Is the score right?" (AppTest) ---------
+#
+# The dataset of tests/test_health_backtest.py (test modules do not import each other), as of
+# T = 2024-06-30: A scores 100 and stays; B 70, stops 2024-03-15; C 70, stops 2024-05-15 (after the
+# horizon from Jan 31); D 45 (NPS 3, no activity), stays, an installment due 2024-01-15 never paid;
+# E 25 (and 4 tickets never answered), stops 2024-02-10. Observed month-ends Jan 31, Feb 29, Mar 31:
+# 12 pairs, 5 churned; AUC = 21 / 35 = 0.600 (see there for the arithmetic).
+
+def backtest_rows() -> dict[str, list[dict[str, Any]]]:
+    start = D(2024, 1, 1)
+    acts = [{"activity_id": f"Y{m}", "account_id": "A", "occurred_at": T(2024, m, 20)} for m in range(1, 7)]
+    acts.append({"activity_id": "Y-last", "account_id": "A", "occurred_at": T(2024, 6, 30)})
+    return {
+        "reps": [{"rep_id": "R1", "rep_name": "Li Na", "region": "east"}],
+        "accounts": [{"account_id": a, "account_name": f"{a} Co", "owner_rep_id": "R1", "region": "east"}
+                     for a in "ABCDE"],
+        "contracts": [k("CA", "A", start, None, 10.0), k("CB", "B", start, D(2024, 3, 15), 10.0),
+                      k("CC", "C", start, D(2024, 5, 15), 10.0), k("CD", "D", start, None, 10.0),
+                      k("CE", "E", start, D(2024, 2, 10), 10.0)],
+        "activities": acts,
+        "surveys": [{"response_id": f"S{a}", "account_id": a, "submitted_at": T(2024, 1, 10), "kind": "nps",
+                     "score": 3.0} for a in "DE"],
+        "tickets": [
+            *({"ticket_id": f"TE{i}", "account_id": "E", "opened_at": T(2024, 1, 5, 9)} for i in range(4)),
+            {"ticket_id": "TC", "account_id": "C", "opened_at": T(2024, 2, 1, 9),
+             "first_response_at": T(2024, 2, 3, 9), "resolved_at": T(2024, 2, 3, 10)},
+        ],
+        "payments": [
+            {"payment_id": "PB", "account_id": "B", "due_date": D(2024, 2, 20), "amount_due": 100.0,
+             "paid_at": T(2024, 3, 5), "amount_paid": 100.0},
+            {"payment_id": "PD", "account_id": "D", "due_date": D(2024, 1, 15), "amount_due": 50.0},
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def page_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_db(tmp_path_factory.mktemp("acc_page") / "acc.duckdb", backtest_rows())
+
+
+def _page(db: Path, monkeypatch: pytest.MonkeyPatch, lang: str) -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("B2BMETRICS_DB", str(db))
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.query_params["lang"] = lang
+    at.run()
+    at.switch_page("app_pages/accounts.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metrics(at: Any) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _values(arr: Any) -> list[Any]:
+    """A plotly array as a list (plotly writes numeric arrays as base64 `bdata` of a numpy dtype)."""
+    if isinstance(arr, dict) and "bdata" in arr:
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(arr["bdata"]), dtype=arr["dtype"]).tolist()
+    return list(arr)
+
+
+@pytest.mark.parametrize("lang", ["English", "中文"])
+def test_page_checks_the_score(page_db: Path, monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
+    at = _page(page_db, monkeypatch, lang)
+    zh = lang == "中文"
+    headers = [h.value for h in at.subheader]
+    assert ("健康分准吗？" if zh else "Is the score right?") in headers
+    tiles = _metrics(at)
+    assert tiles["AUC"] == "0.600"  # 21 / 35
+    assert tiles["评分客户·月" if zh else "Account-months scored"] == "12"  # 5 + 4 + 3 pairs
+    assert tiles["90 天内流失" if zh else "Churned within 90 days"] == "5"  # B ×2, C ×2, E
+    # fit on Jan 31 and Feb 29: U = 12.5 of 20 = 0.625; Mar 31: 1 of 2 = 0.500
+    assert tiles["当前评分 AUC（拟合月）" if zh else "AUC now, fit months"] == "0.625"
+    assert tiles["当前评分 AUC（检验月）" if zh else "AUC now, later months"] == "0.500"
+    charts = {c.proto.spec and json.loads(c.proto.spec)["layout"].get("yaxis", {}).get("title", {}).get("text")
+              for c in at.get("plotly_chart")}
+    rate = "90 天流失率" if zh else "Churn rate (90 days)"
+    assert rate in charts and ("仍为客户" if zh else "Still a customer") in charts
+    bar = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if json.loads(c.proto.spec)["layout"].get("yaxis", {}).get("title", {}).get("text") == rate)
+    # 0–39: E 1/1; 40–59: D 0/3; 60–79: B, B, C Feb, C Mar of 5 = 0.8; 80–100: A 0/3
+    assert _values(bar["data"][0]["x"]) == ["0–39", "40–59", "60–79", "80–100"]
+    assert _values(bar["data"][0]["y"]) == [1.0, 0.0, 0.8, 0.0]
+    km = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+              if json.loads(c.proto.spec)["layout"].get("yaxis", {}).get("title", {}).get("text")
+              == ("仍为客户" if zh else "Still a customer"))
+    assert [t["name"] for t in km["data"]] == ["0–39", "40–59", "60–79", "80–100"]
+    assert _values(km["data"][2]["y"]) == pytest.approx([1, 4 / 6, 1 / 2, 1 / 3, 1 / 6, 0])  # the 60–79 steps
+    assert _values(km["data"][2]["x"]) == [0, 15, 44, 45, 76, 105]
+    frames = [df.value for df in at.dataframe]
+    factors = next(f for f in frames if ("因素" if zh else "Factor") in f.columns)
+    assert (factors.iloc[:, 0].tolist()[-2:]
+            == (["回款逾期", "首次响应慢"] if zh else ["Late 回款", "Slow first response"]))
+    # slow first response alone: 28 / 35 = 0.8 (E Jan, C Feb, C Mar flagged, all churned)
+    assert factors.iloc[-1, 1] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("lang", ["English", "中文"])
+def test_page_lists_accounts_at_risk_with_late_payment_and_slow_response(
+        page_db: Path, monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
+    at = _page(page_db, monkeypatch, lang)
+    zh = lang == "中文"
+    late, slow = ("回款逾期", "首次响应慢") if zh else ("Late 回款", "Slow first response")
+    risky = next(df.value for df in at.dataframe if late in df.value.columns)
+    # as of 2024-06-30 the active accounts are A (100) and D (45): D first; D's installment of Jan 15 is
+    # 167 days overdue (Jun 30 − Jan 15 = 16 + 29 + 31 + 30 + 31 + 30); nobody has a ticket in the 90 days
+    assert risky[late].tolist() == [True, False] and risky[slow].tolist() == [False, False]
+    overdue = "最长逾期天数" if zh else "Days overdue (oldest)"
+    assert risky[overdue].iloc[0] == 167

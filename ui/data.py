@@ -31,6 +31,7 @@ from b2bmetrics.metrics import (
     commission,
     forecast,
     funnel,
+    health_backtest,
     pipeline_change,
     quality,
     satisfaction,
@@ -459,6 +460,29 @@ def accounts_ownership(filters: Filters, as_of: dt.date | None = None) -> dict[s
     """Accounts without an owner, and accounts per owner with MRR on `as_of` (`accounts.ownership`)."""
     v = view(filters)
     return _accounts_ownership(v.key, as_of, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _accounts_at_risk(key: ViewKey, _view: View) -> pd.DataFrame:
+    return accounts.at_risk(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def accounts_at_risk(filters: Filters) -> pd.DataFrame:
+    """Active accounts, lowest health first, with late 回款 and slow first response (`accounts.at_risk`)."""
+    v = view(filters)
+    return _accounts_at_risk(v.key, v)
+
+
+@st.cache_data(max_entries=READS, show_spinner=False)
+def _health_backtest(key: ViewKey, _view: View) -> health_backtest.Backtest:
+    return health_backtest.backtest(_view.con(), _view.cfg)
+
+
+def health_backtest_result() -> health_backtest.Backtest:
+    """The health score checked on every month-end of the data (`health_backtest.backtest`): once
+    per dataset version and scope, whatever the filters (it scores every account in the scope)."""
+    v = view(Filters())
+    return _health_backtest(v.key, v)
 
 
 @st.cache_data(max_entries=LOOKUPS, show_spinner=False)
