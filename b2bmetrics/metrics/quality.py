@@ -72,14 +72,12 @@ def _foreign_keys(table: Table, columns: list[str]) -> list[tuple[str, str, str]
 
 def _orphan_flag(tables: dict[str, ir.Table], t: ir.Table,
                  fks: list[tuple[str, str, str]]) -> tuple[ir.Table, ir.BooleanValue]:
-    """`t` left-joined to the distinct keys of each parent, and "some foreign key names no parent row"."""
+    """`t` and "some foreign key names no parent row": a mark join (`col IN (SELECT key …)`) per
+    key, which needs neither the distinct keys of the parent nor a join that multiplies rows."""
     flags: list[ir.BooleanValue] = []
-    for i, (col, parent, key) in enumerate(fks):
+    for col, parent, key in fks:
         p = tables[parent]
-        keys = p.filter(p[key].notnull()).select(**{f"_pk{i}": p[key]}).distinct()
-        t = t.left_join(keys, t[col] == keys[f"_pk{i}"])
-    for i, (col, _parent, _key) in enumerate(fks):
-        flags.append(_nonempty(t[col]) & t[f"_pk{i}"].isnull())
+        flags.append(_nonempty(t[col]) & ~t[col].isin(p.filter(p[key].notnull())[key]))
     if not flags:
         return t, ibis.literal(False)
     flag = flags[0]
