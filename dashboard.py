@@ -23,6 +23,7 @@ st.set_page_config(page_title="b2bmetrics", page_icon=":material/monitoring:", l
 PAGES = [
     ("app_pages/overview.py", "page_overview", ":material/dashboard:", "overview"),
     ("app_pages/funnel.py", "page_funnel", ":material/filter_alt:", "funnel"),
+    ("app_pages/forecast.py", "page_forecast", ":material/query_stats:", "forecast"),
     ("app_pages/churn.py", "page_churn", ":material/trending_down:", "churn"),
     ("app_pages/satisfaction.py", "page_satisfaction", ":material/sentiment_satisfied:", "satisfaction"),
     ("app_pages/commission.py", "page_commission", ":material/payments:", "commission"),

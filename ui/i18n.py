@@ -17,6 +17,7 @@ LANGS: dict[str, Lang] = {"English": "en", "中文": "zh"}
 TEXTS: dict[str, tuple[str, str]] = {
     "page_overview": ("Overview", "总览"),
     "page_funnel": ("Funnel", "销售漏斗"),
+    "page_forecast": ("Forecast", "销售预测"),
     "page_churn": ("Churn & retention", "流失与留存"),
     "page_satisfaction": ("Satisfaction & service", "满意度与服务"),
     "page_commission": ("Commission", "佣金"),
