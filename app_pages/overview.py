@@ -7,11 +7,11 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from b2bmetrics.filters import Filters
-from ui import charts, funnel_data, overview_data, page
+from ui import charts, forecast_data, funnel_data, overview_data, page
 from ui.download import download
-from ui.i18n import kpi_label, label, t
+from ui.i18n import kpi_label, label, pick, t
 from ui.tables import show_table
-from ui.tiles import kpi_tiles
+from ui.tiles import kpi_tiles, money, show_value
 
 TILES = [
     ("funnel.won_amount", "app_pages/funnel.py"),
@@ -33,6 +33,34 @@ def render_tiles(filters: Filters) -> None:
     if prev:
         st.caption(t("vs_previous", days=prev[1]) + f" ({prev[0].date_from} … {prev[0].date_to})")
     kpi_tiles(now, [key for key, _ in TILES], before=before, links=dict(TILES))
+
+
+def render_target(filters: Filters) -> None:
+    """The company's target for the period: attainment, pace, and closed won + commit against it."""
+    tile = overview_data.target_tile(filters)
+    if tile is None:
+        return
+    target = tile["row"]
+    st.subheader(pick("Company target", "公司目标"))
+    st.caption(forecast_data.target_label(target, {}))
+    committed = tile["committed"]
+    share = float(committed / target.target) if target.target else None
+    cols = st.columns(4)
+    figures = [(label("attainment"), show_value(target.attainment, "percent"),
+                f"{money(target.actual)} / {money(target.target)}"),
+               (label("pace"), show_value(target.pace, "percent"),
+                pick(f"Expected to date {money(target.expected_to_date)}", f"至今应完成 {money(target.expected_to_date)}")),
+               (pick("Closed won + commit", "已赢单 + 确定成交"), money(committed),
+                pick("Over the target's period", "目标周期内")),
+               (pick("Closed won + commit vs target", "已赢单 + 确定成交 / 目标"), show_value(share, "percent"),
+                pick(f"Coverage of the rest: {tile['coverage']:.2f}×" if tile["coverage"] is not None else "Target reached",
+                     f"剩余覆盖率：{tile['coverage']:.2f}×" if tile["coverage"] is not None else "已达成目标"))]
+    for col, (name, value, note) in zip(cols, figures, strict=True):
+        with col.container(border=True):
+            st.metric(name, value)
+            st.caption(note)
+    st.page_link("app_pages/forecast.py", label=t("open_page", page=t("page_forecast")),
+                 icon=":material/arrow_forward:")
 
 
 def render_trends(filters: Filters) -> None:
@@ -74,5 +102,6 @@ def render_regions(filters: Filters) -> None:
 
 filters = page.start("page_overview", tables=("deals",))
 render_tiles(filters)
+render_target(filters)
 render_trends(filters)
 render_regions(filters)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from b2bmetrics.filters import Filters
-from ui import commission_data, data
+from ui import commission_data, data, forecast_data
 
 
 def previous_filters(filters: Filters) -> tuple[Filters, int] | None:
@@ -37,6 +37,20 @@ def family_summaries(filters: Filters) -> dict[str, dict[str, Any]]:
     }
 
 
+def target_tile(filters: Filters) -> dict[str, Any] | None:
+    """The company's booked target for the period (the Forecast page's default target at level
+    company: the one whose period holds `to`, of the shortest type that also holds `from`, else the
+    longest) (`row`, with its attainment and pace), and the forecast over the target's period against it
+    (`forecast_data.against_target`: closed won + commit as `committed`). None without a company
+    target (a region or rep filter keeps none, CONTRACT §5)."""
+    summary = data.targets_summary(filters)
+    company = [t for t in forecast_data.headline_targets(summary, data.period(filters)) if t.level == "company"]
+    if not company:
+        return None
+    target = company[0]
+    return {**forecast_data.against_target(data.forecast_summary(target.filters(filters)), target), "row": target}
+
+
 def monthly_trend(filters: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Won revenue and win rate per month, and churn per month (for NRR beside them)."""
     return data.funnel_monthly_trend(filters), data.churn_monthly(filters)
@@ -53,5 +67,6 @@ def compute_all(filters: Filters) -> None:
     prev = previous_filters(filters)
     if prev:
         family_summaries(prev[0])
+    target_tile(filters)
     monthly_trend(filters)
     by_region(filters)
