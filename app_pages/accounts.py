@@ -13,7 +13,7 @@ from b2bmetrics.metrics.churn import reasons_text
 from ui import accounts_data, charts, data, page, sidebar
 from ui.download import download
 from ui.i18n import label, lang, pick, words
-from ui.tables import show_table
+from ui.tables import MISSING, show_table
 from ui.tiles import money
 
 RISK_COLUMNS = ["account_name", "owner_name", "health_score", "reasons", *accounts_data.NEW_RISK_COLUMNS, "mrr",
@@ -124,7 +124,7 @@ def render_at_risk(filters: Filters) -> None:
     if page.empty(risky):
         return
     risky = accounts_data.risk_table(churn_reasons(risky), lang())
-    cols = [accounts_data.header(c, lang()) if c in accounts_data.NEW_RISK_COLUMNS else c for c in RISK_COLUMNS]
+    cols = [accounts_data.risk_column(c, lang()) for c in RISK_COLUMNS]
     show_table(risky, "accounts_at_risk_factors", "acc_risk", columns=cols, progress={"health_score": (0, 100)})
 
 
@@ -189,12 +189,14 @@ def render_backtest() -> None:
                                                "流失 %{customdata[1]:,}") + f"<extra>{name}</extra>")
         fig.update_layout(yaxis_tickformat=".0%", xaxis_title=pick("Days after the month-end", "月末后的天数"),
                           yaxis_title=pick("Still a customer", "仍为客户"))
-        charts.show(charts.style(fig, height=300), "acc_band_km")
+        fig = charts.style(fig, height=300)
+        fig.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0})  # clear of the axis title
+        charts.show(fig, "acc_band_km")
         download(result.km, "health_km", "acc_km")
     st.markdown(pick("**Which factors separate churners**", "**哪些因素能区分流失客户**"))
     factors = accounts_data.factor_table(result, lang())
     pct = st.column_config.NumberColumn(format="percent")
-    st.dataframe(factors, hide_index=True, width="stretch", column_config={
+    st.dataframe(factors, hide_index=True, width="stretch", placeholder=MISSING, column_config={
         factors.columns[1]: st.column_config.NumberColumn(format="%.3f"), factors.columns[2]: pct,
         factors.columns[3]: pct, factors.columns[4]: st.column_config.NumberColumn(format="localized"),
         factors.columns[5]: st.column_config.NumberColumn(format="%.0f"),

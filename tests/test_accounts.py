@@ -260,5 +260,5 @@ def test_page_lists_accounts_at_risk_with_late_payment_and_slow_response(
     # as of 2024-06-30 the active accounts are A (100) and D (45): D first; D's installment of Jan 15 is
     # 167 days overdue (Jun 30 − Jan 15 = 16 + 29 + 31 + 30 + 31 + 30); nobody has a ticket in the 90 days
     assert risky[late].tolist() == [True, False] and risky[slow].tolist() == [False, False]
-    overdue = "最长逾期天数" if zh else "Days overdue (oldest)"
-    assert risky[overdue].iloc[0] == 167
+    assert risky["days_overdue"].iloc[0] == 167  # headed by the registry: Days overdue / 逾期天数
+    assert risky["outstanding"].tolist() == [50.0, 0.0]  # D's 50 unpaid

@@ -223,3 +223,31 @@ def test_upload_a_sample_export_on_the_data_page(server: str, browser_page: Page
     assert browser_page.get_by_text("120 rows loaded").count() >= 1
     SHOTS.mkdir(exist_ok=True)
     browser_page.screenshot(path=str(SHOTS / "data_upload.png"), full_page=True)
+
+
+def test_accounts_page_checks_the_health_score_in_english_and_chinese(server: str, browser: Browser) -> None:
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}/accounts")
+    settle(page, timeout_s=120)  # the first visit scores every month-end of the demo (cached after)
+    assert_no_exception(page)
+    section = page.get_by_text("Is the score right?", exact=True)
+    assert section.count() == 1
+    auc = float(tile(page, "AUC"))
+    assert 0.0 <= auc <= 1.0
+    assert page.get_by_text("Which factors separate churners").count() == 1
+    charts = page.locator('[data-testid="stPlotlyChart"], .stPlotlyChart')
+    charts.last.wait_for(state="attached", timeout=30_000)  # Plotly's bundle loads lazily after the run
+    section.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "accounts_score_check.png"))
+    page.get_by_text("中文", exact=True).click()
+    settle(page, timeout_s=120)
+    assert_no_exception(page)
+    zh = page.get_by_text("健康分准吗？", exact=True)
+    assert zh.count() == 1
+    assert float(tile(page, "AUC")) == auc  # the same cached result, in the other language
+    zh.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "accounts_score_check_zh.png"))
+    page.close()

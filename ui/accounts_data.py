@@ -134,6 +134,17 @@ def separates(result: Backtest, factor: str, margin: float = 0.02) -> bool | Non
     return bool(row["auc"].iloc[0] > 0.5 + margin)
 
 
+# new columns the registry already heads and formats (money, days) under the names it knows them by
+REGISTRY_NAMES = {"overdue_amount": "outstanding", "max_days_overdue": "days_overdue"}
+
+
+def risk_column(name: str, lang: str) -> str:
+    """What the at-risk table calls column `name`: a registry column, or a header in `lang`."""
+    if name in REGISTRY_NAMES:
+        return REGISTRY_NAMES[name]
+    return header(name, lang) if name in NEW_RISK_COLUMNS else name
+
+
 def risk_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """The at-risk rows with the new factor columns under their headers in `lang`."""
-    return frame.rename(columns={c: header(c, lang) for c in NEW_RISK_COLUMNS})
+    return frame.rename(columns={c: risk_column(c, lang) for c in NEW_RISK_COLUMNS})
