@@ -183,11 +183,9 @@ def _snapshot_pick(key: str, text: str, days: list[dt.date], default: dt.date | 
 def _on_bar_pick() -> None:
     """A click on a waterfall bar chooses its bucket in the drill-down."""
     event = st.session_state.get(WATERFALL_KEY)
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if points:
-        bar = ["start", *BUCKETS, "end"][int(points[0].get("point_index", 0))]
-        if bar in BUCKETS:
-            st.session_state[KEY_BUCKET] = bar
+    bucket = fd.bucket_of_points(event["selection"]["points"]) if event and event.get("selection") else None
+    if bucket is not None:
+        st.session_state[KEY_BUCKET] = bucket
 
 
 def render_pipeline_change(filters: Filters) -> None:

@@ -250,6 +250,18 @@ def waterfall_bars(change: Mapping[str, Any]) -> pd.DataFrame | None:
     return out
 
 
+def bucket_of_points(points: Sequence[Mapping[str, Any]]) -> str | None:
+    """The bucket of the first clicked waterfall bar (a plotly_chart selection's points); None for
+    the start or end bar, or no click."""
+    if not points:
+        return None
+    bars = ["start", *BUCKETS, "end"]
+    index = points[0].get("point_index", points[0].get("point_number"))
+    if isinstance(index, int) and 0 <= index < len(bars) and bars[index] in BUCKETS:
+        return bars[index]
+    return None
+
+
 def change_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The deals behind a bucket as the table shows them: money as floats, the bucket and the end
     status in words, dates as timestamps."""
