@@ -222,3 +222,97 @@ def test_the_bridge_adds_up(data: dict[str, Any], filters: Filters) -> None:
     lost = contraction + churned
     assert out["quick_ratio"] == (None if lost == 0 else pytest.approx(float((new + reactivation + expansion) / lost)))
     assert (out["arpa"] is None) == (out["mrr_end"] == 0)
+
+
+# ---- the page's views: by month, the accounts behind a movement, revenue cohorts --------------
+
+
+def test_month_windows_chain() -> None:
+    period = resolve_period(make_db({}), Q1)
+    assert mrr_movements.month_windows(period) == [
+        (D(2024, 1, 1), D(2024, 1, 1), D(2024, 1, 31)),
+        (D(2024, 2, 1), D(2024, 1, 31), D(2024, 2, 29)),  # from the previous month's last day
+        (D(2024, 3, 1), D(2024, 2, 29), D(2024, 3, 31)),
+    ]
+
+
+def test_by_month_golden(con: Any) -> None:
+    months = mrr_movements.by_month(con, CFG, Q1, resolve_period(con, Q1))
+    assert list(months.columns) == list(mrr_movements.MONTH_COLUMNS)
+    rows = {r["month"].month: r for r in months.to_dict("records")}
+    jan, feb, mar = rows[1], rows[2], rows[3]
+    # January (Jan 1 → Jan 31): h1 ends Jan 20: churn 10; every other account unchanged
+    assert jan["mrr_start"] == Decimal(320)  # a 100 + b 50 + c 80 + e 60 + h 10 + i 15 + j 5
+    assert (jan["churn"], jan["new"], jan["reactivation"]) == (Decimal(10), Decimal(0), Decimal(0))
+    assert jan["mrr_end"] == Decimal(310) and jan["net_new_mrr"] == Decimal(-10)  # 320 − 10
+    # February (Jan 31 → Feb 29): new d 70 + g 20 (g1 is empty); reactivation k 12 (k1 ran on Dec 31);
+    # contraction c 80 − 40; churn b 50
+    assert (feb["new"], feb["reactivation"], feb["expansion"]) == (Decimal(90), Decimal(12), Decimal(0))
+    assert (feb["contraction"], feb["churn"]) == (Decimal(40), Decimal(50))
+    assert feb["mrr_start"] == Decimal(310)  # January's end
+    assert feb["mrr_end"] == Decimal(322)  # 310 + 90 + 12 − 40 − 50
+    # March (Feb 29 → Mar 31): reactivation f 45 + h 10; expansion e 90 − 60; churn i 15 (ends on Mar 31)
+    assert (mar["reactivation"], mar["expansion"], mar["churn"]) == (Decimal(55), Decimal(30), Decimal(15))
+    assert mar["mrr_end"] == Decimal(392)  # 322 + 55 + 30 − 15: the period's mrr_end
+    # the months' net new MRR adds up to the period's: −10 + 12 + 70 = 72 ...
+    period = run(con, Q1)
+    assert sum(months["net_new_mrr"], Decimal(0)) == period["net_new_mrr"] == Decimal(72)
+    # ... but h churned in January and came back in March: 12 + 55 = 67 reactivation by month, 57 over the period
+    assert sum(months["reactivation"], Decimal(0)) == Decimal(67) and period["reactivation"] == Decimal(57)
+    assert all(isinstance(v, Decimal) for v in months["churn"])
+
+
+def test_the_accounts_behind_a_movement(con: Any) -> None:
+    period = resolve_period(con, Q1)
+
+    def listed(movement: str | None, month: dt.date | None = None, filters: Filters = Q1) -> list[tuple[Any, ...]]:
+        frame = mrr_movements.accounts(con, CFG, filters, period, movement, month).execute()
+        assert list(frame.columns) == list(mrr_movements.ACCOUNT_COLUMNS)
+        return [(r.account_id, r.movement, r.mrr_from, r.mrr_to, r.mrr_change) for r in frame.itertuples()]
+
+    assert listed("churn") == [("b", "churn", 50, 0, -50), ("i", "churn", 15, 0, -15)]  # 50 + 15 = churn 65
+    assert listed("expansion") == [("e", "expansion", 60, 90, 30)]
+    # every account that moved, largest change first: d 70, b 50, f 45, c 40, e 30, g 20, i 15, k 12
+    assert [r[0] for r in listed(None)] == ["d", "b", "f", "c", "e", "g", "i", "k"]
+    assert [r[0] for r in listed("reactivation", D(2024, 3, 1))] == ["f", "h"]  # 45, 10: March's 55
+    assert listed("churn", D(2024, 1, 1)) == [("h", "churn", 10, 0, -10)]
+    assert listed("churn", filters=replace(Q1, regions=("west",))) == [("i", "churn", 15, 0, -15)]
+    for movement in mrr_movements.MOVEMENTS:  # each list adds up to its figure of the summary
+        assert sum((abs(r[4]) for r in listed(movement)), Decimal(0)) == run(con, Q1)[movement], movement
+    with pytest.raises(ValueError, match="not the first day"):
+        mrr_movements.accounts(con, CFG, Q1, period, "churn", D(2024, 5, 1))
+
+
+COHORT_ROWS: dict[str, list[dict[str, Any]]] = {
+    "accounts": [{"account_id": a, "region": "east"} for a in "xyzw"],
+    "contracts": [
+        k("x1", "x", D(2024, 1, 10), D(2024, 2, 20), "100"),  # January cohort, replaced by 150 on Feb 20
+        k("x2", "x", D(2024, 2, 20), None, "150"),
+        k("y1", "y", D(2024, 1, 15), D(2024, 3, 10), "50"),  # January cohort, gone on Mar 10
+        k("z1", "z", D(2024, 2, 5), None, "40"),  # February cohort, an add-on of 20 on Feb 25
+        k("z2", "z", D(2024, 2, 25), None, "20"),
+        k("w1", "w", D(2023, 11, 1), None, "30"),  # first contract before the period: no cohort
+    ],
+}
+
+
+def test_revenue_retention_by_cohort() -> None:
+    con = make_db(COHORT_ROWS)
+    out = mrr_movements.cohort_revenue(con, CFG, Q1, resolve_period(con, Q1))
+    assert list(out.columns) == list(mrr_movements.COHORT_COLUMNS)
+    got = [(r.cohort.month, r.month_offset, str(r.observed_on), r.size, r.mrr_initial, r.mrr) for r in out.itertuples()]
+    assert got == [
+        (1, 0, "2024-01-31", 2, 150, 150),  # initial: x 100 on Jan 10 + y 50 on Jan 15; Jan 31: 100 + 50
+        (1, 1, "2024-02-29", 2, 150, 200),  # x2 150 + y 50
+        (1, 2, "2024-03-31", 2, 150, 150),  # x2 150 (y ended Mar 10)
+        (2, 0, "2024-02-29", 1, 40, 60),  # initial: z1 40 on Feb 5 (z2 starts later); Feb 29: 40 + 20
+        (2, 1, "2024-03-31", 1, 40, 60),
+    ]
+    assert out["nrr"].tolist() == pytest.approx([1.0, 200 / 150, 1.0, 1.5, 1.5])
+    # the logo matrix beside it has the same cohorts and sizes
+    logos = churn.cohort_matrix(con, CFG, Q1, resolve_period(con, Q1))
+    assert logos[["month_offset", "size"]].values.tolist() == out[["month_offset", "size"]].values.tolist()
+    assert logos["retention"].tolist() == pytest.approx([1.0, 1.0, 0.5, 1.0, 1.0])  # y gone by Mar 31
+    empty = mrr_movements.cohort_revenue(con, CFG, Filters(D(2020, 1, 1), D(2020, 3, 31)),
+                                         resolve_period(con, Filters(D(2020, 1, 1), D(2020, 3, 31))))
+    assert empty.empty and list(empty.columns) == list(mrr_movements.COHORT_COLUMNS)
