@@ -32,6 +32,7 @@ from b2bmetrics.metrics import (
     forecast,
     funnel,
     health_backtest,
+    mrr_movements,
     pipeline_change,
     quality,
     satisfaction,
@@ -234,6 +235,52 @@ def churn_health(account_id: str, as_of: dt.date | None) -> dict[str, Any]:
     """One account's health score and its reasons as of a day (`churn.health`)."""
     v = view()
     return _churn_health(v.key, account_id, as_of, v)
+
+
+# ---- MRR movements (the churn page's bridge) ------------------------------------------------------
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _mrr_movements_summary(key: ViewKey, _view: View) -> dict[str, Any]:
+    return mrr_movements.summary(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def mrr_movements_summary(filters: Filters) -> dict[str, Any]:
+    """The MRR bridge of the period: start, movements, end, quick ratio, ARPA (`mrr_movements.summary`)."""
+    v = view(filters)
+    return _mrr_movements_summary(v.key, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _mrr_movements_by_month(key: ViewKey, _view: View) -> pd.DataFrame:
+    return mrr_movements.by_month(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def mrr_movements_by_month(filters: Filters) -> pd.DataFrame:
+    """The MRR movements month by month (`mrr_movements.by_month`)."""
+    v = view(filters)
+    return _mrr_movements_by_month(v.key, v)
+
+
+@st.cache_data(max_entries=LOOKUPS, show_spinner=False)
+def _mrr_movement_accounts(key: ViewKey, movement: str | None, month: dt.date | None, _view: View) -> pd.DataFrame:
+    return mrr_movements.accounts(_view.con(), _view.cfg, _view.filters, _view.period(), movement, month).execute()
+
+
+def mrr_movement_accounts(filters: Filters, movement: str | None, month: dt.date | None = None) -> pd.DataFrame:
+    """The accounts behind a movement, over the period or one month (`mrr_movements.accounts`)."""
+    v = view(filters)
+    return _mrr_movement_accounts(v.key, movement, month, v)
+
+
+@st.cache_data(max_entries=VIEWS, show_spinner=False)
+def _mrr_cohort_revenue(key: ViewKey, _view: View) -> pd.DataFrame:
+    return mrr_movements.cohort_revenue(_view.con(), _view.cfg, _view.filters, _view.period())
+
+
+def mrr_cohort_revenue(filters: Filters) -> pd.DataFrame:
+    """Revenue retention (NRR) per first-contract month and month offset (`mrr_movements.cohort_revenue`)."""
+    v = view(filters)
+    return _mrr_cohort_revenue(v.key, v)
 
 
 # ---- satisfaction -------------------------------------------------------------------------------
