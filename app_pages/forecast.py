@@ -217,7 +217,7 @@ def render_pipeline_change(filters: Filters) -> None:
         increasing={"marker": {"color": "#2da44e"}}, decreasing={"marker": {"color": "#cf222e"}},
         totals={"marker": {"color": "#1f6feb"}}, connector={"line": {"color": "#8c959f", "width": 1}},
         text=[money(abs(v)) for v in bars["value"]], textposition="outside",
-        hovertemplate="%{x}: %{y:,.2f}<extra></extra>"))
+        hovertemplate="%{x}: %{text}<extra></extra>"))
     fig.update_yaxes(tickformat=",.0f", title_text=pick("Amount", "金额"))
     fig.update_layout(showlegend=False, clickmode="event+select")
     st.plotly_chart(charts.style(fig, height=400), width="stretch", key=WATERFALL_KEY, on_select=_on_bar_pick,

@@ -147,9 +147,10 @@ def key_label(level: str, key: str | None, names: Mapping[str, str]) -> str:
 
 
 def target_label(t: Target, names: Mapping[str, str]) -> str:
-    """"Company · Quarter from 2024-04-01 · Booked" (in the page's language)."""
-    return (f"{words('level', t.level)}: {key_label(t.level, t.key, names)} · {words('period', t.period)} "
-            f"{pick('from', '自')} {t.period_start} · {words('basis', t.basis)}")
+    """"Company · Quarter from 2024-04-01 · Booked", "Rep: 王伟 (R1) · …" (in the page's language)."""
+    who = words("level", t.level) if t.level == "company" else \
+        f"{words('level', t.level)}: {key_label(t.level, t.key, names)}"
+    return f"{who} · {words('period', t.period)} {pick('from', '自')} {t.period_start} · {words('basis', t.basis)}"
 
 
 def target_table(summary: Mapping[str, Any], names: Mapping[str, str]) -> pd.DataFrame:
