@@ -30,10 +30,14 @@ the at-risk list's late 回款 and slow first response flags (`accounts.with_fac
   of time), beside the current score's AUC on the same month-ends; `points` turns the positive
   coefficients into 100 points of penalty as the current weights are (a suggestion, not applied).
 
-Every scan, join and count runs in the backend (one union of per-month-end expressions, kept as a
-temporary table for the four aggregates); only counts per score value, per (band, duration) and
-per distinct factor row come back. Deterministic: integer counts sorted by their keys, exact
-fractions for the AUC, a fixed-iteration fit.
+Every scan, join and count runs in the backend, in one expression for all month-ends (`_Shifted`:
+each month-end's rows with their dates moved to one reference day, which a score cannot tell from
+the real rows on their own day), kept as a temporary table for three small aggregates; only counts
+per score value, per (band, duration) and per distinct factor row come back. Deterministic:
+integer counts sorted by their keys, exact fractions for the AUC, a fixed-iteration fit.
+
+It reads `churn._health_table` (the score's one home) and `accounts.with_factors` (the new
+factors, on `collection.with_overdue` and `satisfaction.first_response_hours`).
 """
 
 from __future__ import annotations
