@@ -291,3 +291,21 @@ def test_a_rep_sees_their_own_targets_and_open_deals(fc_db: Path, monkeypatch: p
     assert shown["Closed won"] == "¥200" and shown["Commit"] == "¥400" and shown["Best case"] == "¥0"
     open_deals = _table(at, "forecast_category")
     assert list(open_deals["deal_id"]) == ["D6"]  # R1's only deal expected in Q2 (D7, D8, D10 are R2's)
+
+
+def test_the_overview_shows_the_company_target_and_the_forecast_against_it(fc_db: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    at = dashboard_app(fc_db, monkeypatch)
+    at.query_params["lang"] = "English"
+    at.query_params["period"] = [FROM.isoformat(), TO.isoformat()]
+    at.run()
+    _no_errors(at)
+    assert "Company target" in [s.value for s in at.subheader]
+    shown = _tiles(at)
+    assert shown["Attainment"] == "20.0%" and shown["Pace"] == "20.0%"  # 200 of 1000, 1000 expected by 30 June
+    assert shown["Closed won + commit"] == "¥600"  # D5 200 + D6 400 over Q2
+    assert shown["Closed won + commit vs target"] == "60.0%"  # 600 / 1000
+    assert any("Coverage of the rest: 1.00×" in c.value for c in at.caption)  # 800 / (1000 − 200)
+    at.multiselect(key="region").set_value(["东区"]).run()  # a region filter keeps no company row
+    _no_errors(at)
+    assert "Company target" not in [s.value for s in at.subheader]
