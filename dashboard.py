@@ -15,6 +15,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAuthError
 
 from b2bmetrics.errors import B2BError
+from b2bmetrics.store import health
 from ui import context, sidebar
 from ui.i18n import t
 
@@ -83,3 +84,8 @@ try:
     page.run()
 except B2BError as exc:
     st.error(f"**{t('error_title')}**\n\n{exc}")
+except Exception as exc:  # a damaged database file met mid-query: the recovery steps, not a traceback
+    damage = health.damage_of(exc, context.db_path().resolve())
+    if damage is None:
+        raise
+    st.error(f"**{t('error_title')}**\n\n{damage}")

@@ -1,7 +1,7 @@
-"""`b2bmetrics demo | ingest | kpis | export` (CONTRACT §4).
+"""`b2bmetrics demo | ingest | kpis | export` (CONTRACT §4) and `doctor | backup | restore` (docs/operations.md).
 
 Exit codes: 0 ok, 2 bad input (the message says what, where and how to fix it; argparse also
-exits 2 on a usage error), 1 a bug.
+exits 2 on a usage error; a damaged database, a full disk; `doctor` finding a problem), 1 a bug.
 """
 
 from __future__ import annotations
@@ -77,12 +77,25 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write every table as Parquet")
     export.add_argument("--db", required=True, type=Path)
     export.add_argument("--parquet", required=True, type=Path)
+
+    doctor = sub.add_parser("doctor", help="check that a database and its snapshots are whole")
+    doctor.add_argument("--db", required=True, type=Path)
+    backup = sub.add_parser("backup", help="copy the database consistently, even while it is read or loaded")
+    backup.add_argument("--db", required=True, type=Path)
+    backup.add_argument("--to", dest="folder", required=True, type=Path, help="folder of the copy")
+    restore = sub.add_parser("restore", help="replace the database with a backup (the replaced file is kept)")
+    restore.add_argument("--db", required=True, type=Path)
+    restore.add_argument("--from", dest="source", required=True, type=Path, help="the backup file")
     return parser
 
 
 def _progress(label: str, fraction: float) -> None:
     if sys.stderr.isatty():
         print(f"\r{label:<60} {fraction:6.1%}", end="" if fraction < 1 else "\n", file=sys.stderr, flush=True)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -104,7 +117,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.db)
     results = ingest(Store.at(args.db), list(args.paths), cfg, table=args.table, mapping_file=args.mapping,
                      allow_rejects=args.allow_rejects, append=args.append, progress=_progress,
-                     as_of=args.as_of)
+                     as_of=args.as_of, on_wait=_say)
     for r in results:
         if r.skipped:
             print(f"{r.table:<20} <- {r.source}: unchanged (this file is already the latest load)")
@@ -164,7 +177,51 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"demo": cmd_demo, "ingest": cmd_ingest, "kpis": cmd_kpis, "export": cmd_export}
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from b2bmetrics.store import health
+
+    findings = health.check(args.db.expanduser().resolve())
+    for f in findings:
+        print(f"{'ok     ' if f.ok else 'PROBLEM'} {f.what}")
+    if all(f.ok for f in findings):
+        print("the database is whole")
+        return EXIT_OK
+    print(f"fix: {health.recovery_steps(args.db)}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from b2bmetrics.store import Store
+    from b2bmetrics.store.backup import backup
+
+    copy = backup(Store.at(args.db), args.folder)
+    print(f"backed up {args.db} to {copy} ({copy.stat().st_size:,} bytes, every table read back whole)")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from b2bmetrics.store import Store
+    from b2bmetrics.store.backup import restore
+
+    kept = restore(Store.at(args.db), args.source)
+    print(f"restored {args.db} from {args.source}"
+          + (f"; the replaced file is kept as {kept} (remove it when you are sure)" if kept else ""))
+    return EXIT_OK
+
+
+COMMANDS = {"demo": cmd_demo, "ingest": cmd_ingest, "kpis": cmd_kpis, "export": cmd_export,
+            "doctor": cmd_doctor, "backup": cmd_backup, "restore": cmd_restore}
+
+
+def _explained(exc: Exception, args: argparse.Namespace) -> B2BError | None:
+    """A damaged database or a full disk met outside a write (a query, an export): the user's message."""
+    db = getattr(args, "db", None)
+    if db is None:
+        return None
+    from b2bmetrics.store import health
+
+    path = Path(db).expanduser().resolve()
+    return health.damage_of(exc, path) or health.disk_full_of(exc, path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,7 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 141
-    except Exception:  # a bug: say so, keep the traceback for the report
+    except Exception as exc:  # a bug: say so, keep the traceback for the report
+        explained = _explained(exc, args)
+        if explained is not None:
+            print(f"b2bmetrics {args.command}: {explained}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         traceback.print_exc()
         print("b2bmetrics: this is a bug in b2bmetrics, not in your data; please report it with the "
               "traceback above", file=sys.stderr)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -167,10 +167,12 @@ def _all_skipped(store: Store, groups: dict[str, list[Planned]], mode: str, cfg:
 def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | None = None,
            mapping_file: Path | None = None, mapping: Mapping | dict[str, str] | None = None,
            allow_rejects: bool = False, append: bool = False,
-           progress: Progress | None = None, as_of: dt.date | None = None) -> list[LoadResult]:
+           progress: Progress | None = None, as_of: dt.date | None = None,
+           on_wait: Callable[[str], None] | None = None) -> list[LoadResult]:
     """Load files into the store in one atomic write; B2BError (nothing changed) for any bad input.
 
     A load of deals also writes the deals' snapshot of day `as_of` (default: today; `ingest.snapshots`).
+    Another load of the same database is waited for; `on_wait` hears that once (`Store.write`).
 
     Returns one LoadResult per file (per XLSX sheet), in load order (schema.LOAD_ORDER).
     """
@@ -186,7 +188,7 @@ def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | Non
             return results
         try:
             changed = set(groups) | ({"deal_snapshots"} if "deals" in groups else set())
-            with store.write(relations=relations, cfg=cfg, changed=changed) as con:
+            with store.write(relations=relations, cfg=cfg, changed=changed, on_wait=on_wait) as con:
                 results, failures = _load_all(con, groups, cfg, mode, allow_rejects, progress, len(planned),
                                               as_of)
                 if failures:

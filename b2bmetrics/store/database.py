@@ -48,6 +48,7 @@ from b2bmetrics.schema import (
     TABLES,
     create_table_sql,
 )
+from b2bmetrics.store import health
 
 if TYPE_CHECKING:
     from ibis.backends.duckdb import Backend as DuckDBBackend
@@ -163,9 +164,9 @@ class Store:
             link = self._snapshot_path()
             try:
                 return connect_duckdb(link, read_only=True)
-            except duckdb.IOException:
+            except duckdb.Error as exc:
                 if link.exists():  # not the pruning race: a real problem with the file
-                    raise
+                    raise (health.damage_of(exc, self.path) or exc) from exc
         raise StoreBusy(f"database {self.path} keeps changing under the reader", fix="retry in a moment")
 
     def ibis(self) -> DuckDBBackend:
@@ -176,20 +177,31 @@ class Store:
 
     # ---- writing --------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _write_lock(self, wait_s: float) -> Iterator[None]:
+    def _write_lock(self, wait_s: float, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.parent / f".{self.path.name}.lock"
         with open(lock_path, "a+") as fh:
             deadline = time.monotonic() + wait_s
+            told = False
             while True:
                 try:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise StoreBusy(f"another load is writing {self.path} right now",
+                        raise StoreBusy(f"another load is writing {self.path} right now ({_holder(lock_path)})",
                                         fix="wait for it to finish and run the command again") from None
+                    if on_wait is not None and not told:
+                        on_wait(f"waiting for another load of {self.path.name} to finish ({_holder(lock_path)}; "
+                                f"up to {wait_s:.0f} s)…")
+                        told = True
                     time.sleep(0.1)
+            # who holds the lock, for the message of the next writer that has to wait
+            with contextlib.suppress(OSError):
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"{os.getpid()} {dt.datetime.now().isoformat(timespec='seconds')}\n")
+                fh.flush()
             try:
                 yield
             finally:
@@ -203,8 +215,8 @@ class Store:
 
     @contextlib.contextmanager
     def write(self, *, relations: Relations, cfg: Config | None = None,
-              changed: Iterable[str] | None = None,
-              wait_s: float = WRITE_LOCK_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
+              changed: Iterable[str] | None = None, wait_s: float = WRITE_LOCK_WAIT_S,
+              on_wait: Callable[[str], None] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection to a private copy; committed by rename when the block exits cleanly.
 
         Before the commit the stored relations are brought up to date with what the block wrote
@@ -215,14 +227,18 @@ class Store:
         `relations` may be a function returning them: then the refresh is replayed from a recorded
         plan when one fits (`_refresh_by_plan`), and the function (with whatever it imports: the
         metrics, ibis, pandas) is only called when none does.
+
+        Another write in progress is waited for (`on_wait` hears it once) up to `wait_s`. A full
+        disk or a damaged file raises `DiskFull` / `DamagedDatabase`, the database untouched.
         """
-        with self._write_lock(wait_s):
+        with self._write_lock(wait_s, on_wait):
             self._clean_stale_temps()
             tmp = self.path.parent / f"{self.path.name}.tmp-{os.getpid()}"
-            if self.path.exists():
-                shutil.copyfile(self.path, tmp)
-            con = connect_duckdb(tmp)
+            con: duckdb.DuckDBPyConnection | None = None
             try:
+                if self.path.exists():
+                    shutil.copyfile(self.path, tmp)
+                con = connect_duckdb(tmp)
                 init_schema(con)
                 con.execute("BEGIN TRANSACTION")
                 yield con
@@ -239,13 +255,18 @@ class Store:
                     os.fsync(fh.fileno())
                 os.replace(tmp, self.path)
                 _fsync_dir(self.path.parent)
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    con.close()
+            except BaseException as exc:
+                if con is not None:
+                    with contextlib.suppress(duckdb.Error):
+                        con.close()
                 with contextlib.suppress(OSError):
                     tmp.unlink()
                 with contextlib.suppress(OSError):
                     Path(f"{tmp}.wal").unlink()
+                if isinstance(exc, Exception) and not isinstance(exc, B2BError):
+                    said = health.disk_full_of(exc, self.path) or health.damage_of(exc, self.path)
+                    if said is not None:
+                        raise said from exc
                 raise
 
     def ensure(self) -> None:
@@ -254,6 +275,15 @@ class Store:
         if not self.path.exists():
             with self.write(relations=()):
                 pass
+
+
+def _holder(lock_path: Path) -> str:
+    """"pid N since HH:MM:SS" of the lock's holder, as it wrote in the file."""
+    try:
+        pid, since = lock_path.read_text().split()[:2]
+    except (OSError, ValueError):
+        return "another process"
+    return f"pid {pid}, since {since[11:] or since}"
 
 
 def _fsync_dir(directory: Path) -> None:
