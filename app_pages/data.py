@@ -82,9 +82,15 @@ def render_upload() -> None:
 
 def render_load(settled: list[tuple[FilePlan, str, Mapping | None]], allow: bool, append: bool) -> None:
     bar = st.progress(0.0, text=pick("Loading …", "正在加载 …"))
+
+    def waiting(_message: str) -> None:  # the CLI or another user is loading: this load waits its turn
+        bar.progress(0.0, text=pick("Waiting for another load of this database to finish (up to 30 s) …",
+                                    "正在等待另一个加载完成（最多 30 秒）…"))
+
     try:
         results = uploads.load(settled, allow_rejects=allow, append=append,
-                               progress=lambda text, fraction: bar.progress(fraction, text=text))
+                               progress=lambda text, fraction: bar.progress(fraction, text=text),
+                               on_wait=waiting)
     except B2BError as exc:
         bar.empty()
         st.error(str(exc))

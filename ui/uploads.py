@@ -134,19 +134,20 @@ Progress = Callable[[str, float], None]
 
 
 def load(settled: Sequence[tuple[FilePlan, str, Mapping | None]], *, allow_rejects: bool, append: bool,
-         progress: Progress) -> list[LoadResult]:
+         progress: Progress, on_wait: Callable[[str], None] | None = None) -> list[LoadResult]:
     """Load the files as settled (plan, table, edited mapping or None); B2BError changes nothing.
 
     One atomic load when nothing was overridden; per file when a file has its own mapping or table.
+    `on_wait` hears once that another load (the CLI, another user) is writing and this one waits.
     """
     if all(m is None and tbl == p.table for p, tbl, m in settled):
         paths = list(dict.fromkeys(p.path for p, _, _ in settled))
         return ingest(context.store(), paths, context.config(), allow_rejects=allow_rejects, append=append,
-                      progress=lambda label, f: progress(label, min(max(f, 0.0), 1.0)))
+                      progress=lambda label, f: progress(label, min(max(f, 0.0), 1.0)), on_wait=on_wait)
     results: list[LoadResult] = []
     for n, (plan, tbl, mapping) in enumerate(settled):
         results += ingest(context.store(), [plan.path], context.config(), table=tbl, mapping=mapping,
-                          allow_rejects=allow_rejects, append=append)
+                          allow_rejects=allow_rejects, append=append, on_wait=on_wait)
         progress(plan.source, (n + 1) / len(settled))
     return results
 
