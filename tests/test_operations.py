@@ -259,3 +259,18 @@ def test_backup_of_a_damaged_database_is_refused(db: Path, tmp_path: Path) -> No
     out = run("backup", "--db", db, "--to", tmp_path / "b")
     assert out.returncode == 2 and "is damaged, so it is not backed up" in out.stderr
     assert not (tmp_path / "b").exists() or not list((tmp_path / "b").iterdir())
+
+
+# ---- upload limits --------------------------------------------------------------------------------
+
+def test_a_file_over_the_row_limit_is_refused_and_nothing_is_lost(db: Path) -> None:
+    from b2bmetrics.config import Config
+    from b2bmetrics.errors import B2BError
+    from b2bmetrics.ingest import ingest
+
+    rows = len(REPS.read_text(encoding="utf-8").splitlines()) - 1
+    before = digest(db)
+    with pytest.raises(B2BError, match=f"reps.csv: {rows:,} rows is over the upload limit of {rows - 1:,} rows"):
+        ingest(Store.at(db), [REPS], Config(), max_rows=rows - 1)
+    assert digest(db) == before
+    assert ingest(Store.at(db), [REPS], Config(), max_rows=rows)[0].rows == rows  # at the limit: loaded

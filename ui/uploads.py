@@ -32,6 +32,7 @@ from b2bmetrics.ingest import (
 from ui import context
 
 MAX_UPLOAD_MB = 200
+MAX_UPLOAD_ROWS = 2_000_000  # per file: a bigger load belongs to `b2bmetrics ingest` on the server
 SESSION_DIR = "data_upload_dir"  # session state: this session's folder under uploads/
 
 
@@ -143,11 +144,12 @@ def load(settled: Sequence[tuple[FilePlan, str, Mapping | None]], *, allow_rejec
     if all(m is None and tbl == p.table for p, tbl, m in settled):
         paths = list(dict.fromkeys(p.path for p, _, _ in settled))
         return ingest(context.store(), paths, context.config(), allow_rejects=allow_rejects, append=append,
-                      progress=lambda label, f: progress(label, min(max(f, 0.0), 1.0)), on_wait=on_wait)
+                      progress=lambda label, f: progress(label, min(max(f, 0.0), 1.0)), on_wait=on_wait,
+                      max_rows=MAX_UPLOAD_ROWS)
     results: list[LoadResult] = []
     for n, (plan, tbl, mapping) in enumerate(settled):
         results += ingest(context.store(), [plan.path], context.config(), table=tbl, mapping=mapping,
-                          allow_rejects=allow_rejects, append=append, on_wait=on_wait)
+                          allow_rejects=allow_rejects, append=append, on_wait=on_wait, max_rows=MAX_UPLOAD_ROWS)
         progress(plan.source, (n + 1) / len(settled))
     return results
 

@@ -168,11 +168,12 @@ def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | Non
            mapping_file: Path | None = None, mapping: Mapping | dict[str, str] | None = None,
            allow_rejects: bool = False, append: bool = False,
            progress: Progress | None = None, as_of: dt.date | None = None,
-           on_wait: Callable[[str], None] | None = None) -> list[LoadResult]:
+           on_wait: Callable[[str], None] | None = None, max_rows: int | None = None) -> list[LoadResult]:
     """Load files into the store in one atomic write; B2BError (nothing changed) for any bad input.
 
     A load of deals also writes the deals' snapshot of day `as_of` (default: today; `ingest.snapshots`).
     Another load of the same database is waited for; `on_wait` hears that once (`Store.write`).
+    A file of more than `max_rows` data rows is refused (the dashboard's upload limit).
 
     Returns one LoadResult per file (per XLSX sheet), in load order (schema.LOAD_ORDER).
     """
@@ -190,7 +191,7 @@ def ingest(store: Store, paths: Sequence[Path], cfg: Config, *, table: str | Non
             changed = set(groups) | ({"deal_snapshots"} if "deals" in groups else set())
             with store.write(relations=relations, cfg=cfg, changed=changed, on_wait=on_wait) as con:
                 results, failures = _load_all(con, groups, cfg, mode, allow_rejects, progress, len(planned),
-                                              as_of)
+                                              as_of, max_rows)
                 if failures:
                     raise reject_report(failures)
                 if all(r.skipped for r in results) and _current(con, cfg):
@@ -229,8 +230,8 @@ def _skipped_results(store: Store, groups: dict[str, list[Planned]], mode: str) 
 
 
 def _load_all(con: duckdb.DuckDBPyConnection, groups: dict[str, list[Planned]], cfg: Config, mode: str,
-              allow_rejects: bool, progress: Progress | None, n_files: int,
-              as_of: dt.date | None = None) -> tuple[list[LoadResult], list[tuple[Planned, Staged]]]:
+              allow_rejects: bool, progress: Progress | None, n_files: int, as_of: dt.date | None = None,
+              max_rows: int | None = None) -> tuple[list[LoadResult], list[tuple[Planned, Staged]]]:
     results: list[LoadResult] = []
     failures: list[tuple[Planned, Staged]] = []
     loaded_at = dt.datetime.now()
@@ -253,6 +254,10 @@ def _load_all(con: duckdb.DuckDBPyConnection, groups: dict[str, list[Planned]], 
             tick(progress, f"{p.plan.source}: checking {p.plan.table}", base_frac)
             people = people_ref(tname, first=(n == 0 and mode == "replace"))
             staged = stage(con, p, cfg, people)
+            if max_rows is not None and staged.total > max_rows:
+                raise B2BError(f"{p.plan.source}: {staged.total:,} rows is over the upload limit of {max_rows:,} "
+                               "rows; nothing was loaded",
+                               fix="load a file this large with `b2bmetrics ingest --db FILE PATH` on the server")
             if p.inp.sheet is not None:
                 con.unregister(f"_b2b_sheet_{p.order}")
             if staged.rejected_rows and not allow_rejects:
