@@ -15,7 +15,8 @@ from b2bmetrics.metrics.pipeline_change import BUCKETS
 from ui import charts, context, data, page
 from ui import forecast_data as fd
 from ui.download import download
-from ui.i18n import kpi_label, label, pick
+from ui.i18n import LANGS, kpi_label, label, lang, pick
+from ui.tables import in_words
 from ui.tiles import kpi_tiles, money, show_value
 
 TILES = ["forecast.closed_won", "forecast.commit", "forecast.best_case", "forecast.pipeline", "forecast.weighted"]
@@ -28,7 +29,7 @@ SLIPPED_COLUMNS = ["deal_id", "times_pushed", "change", "close_start", "close_en
                    "owner_rep_id"]
 OPEN_COLUMNS = ["forecast_category", "deal_id", "account_id", "owner_rep_id", "stage", "amount", "probability",
                 "stage_probability", "expected_close_at"]
-KEY_SNAP_FROM, KEY_SNAP_TO, KEY_BUCKET = "snap_from", "snap_to", "pc_bucket"
+KEY_SNAP_FROM, KEY_SNAP_TO, KEY_BUCKET, KEY_TARGET = "snap_from", "snap_to", "pc_bucket", "fc_target"
 WATERFALL_KEY = "chart_pc_waterfall"
 SHOWN = 5000  # deals listed at most in a table
 
@@ -36,9 +37,20 @@ SHOWN = 5000  # deals listed at most in a table
 def table(frame: pd.DataFrame, name: str, key: str, columns: list[str], height: int | None = None) -> None:
     """`frame`'s `columns` with the registry's and this page's headers, and a CSV of what is shown."""
     shown = frame[[c for c in columns if c in frame.columns]]
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=fd.table_config(shown),
+    st.dataframe(in_words(shown), hide_index=True, width="stretch", column_config=fd.table_config(shown),
                  height=height or "auto", placeholder="")
     download(shown, name, key)
+
+
+def lang_key(base: str) -> str:
+    """The key of a choice shown in words, one per language (a chosen option keeps the words it was
+    chosen in otherwise), carrying the choice over from the other language."""
+    key = f"{base}_{lang()}"
+    if key not in st.session_state:
+        for other in LANGS.values():
+            if f"{base}_{other}" in st.session_state and other != lang():
+                st.session_state[key] = st.session_state[f"{base}_{other}"]
+    return key
 
 
 def render_tiles(filters: Filters) -> None:
@@ -65,7 +77,7 @@ def render_targets(filters: Filters, rep_view: bool) -> fd.Target | None:
     if choices:
         labels = [fd.target_label(c, names) for c in choices]
         picked = st.selectbox(pick("Target shown in the charts", "图表所示目标"), range(len(choices)),
-                              format_func=lambda i: labels[i], key="fc_target")
+                              format_func=lambda i: labels[i], key=lang_key(KEY_TARGET))
         chosen = choices[picked or 0]
         render_target_tiles(chosen)
         render_goal_line(chosen, period.end)
@@ -223,7 +235,7 @@ def render_pipeline_change(filters: Filters) -> None:
     st.plotly_chart(charts.style(fig, height=400), width="stretch", key=WATERFALL_KEY, on_select=_on_bar_pick,
                     selection_mode="points", config={"displaylogo": False})
     download(bars[["bar", "label", "measure", "value"]], "pipeline_change", "fc_waterfall")
-    bucket = st.selectbox(pick("Deals behind the bar", "柱形对应的商机"), list(BUCKETS), index=None, key=KEY_BUCKET,
+    bucket = st.selectbox(pick("Deals behind the bar", "柱形对应的商机"), list(BUCKETS), index=None, key=lang_key(KEY_BUCKET),
                           format_func=fd.bucket_label, placeholder=pick("Click a bar or choose one", "点击柱形或选择"))
     if bucket is not None:
         deals = data.pipeline_changes(filters, start, end, bucket)

@@ -214,7 +214,7 @@ def test_the_waterfall_drill_down_lists_exactly_the_deals_of_the_bar(fc_db: Path
                                                                      downloads: dict[str, Any]) -> None:
     at = _app(fc_db, monkeypatch)
     for bucket, deals in BUCKET_DEALS.items():
-        at.selectbox(key="pc_bucket").set_value(bucket).run()
+        at.selectbox(key="pc_bucket_en").set_value(bucket).run()
         _no_errors(at)
         rows = _table(at, "deal_id", "bucket")
         assert list(rows["deal_id"]) == deals, bucket
@@ -257,7 +257,7 @@ def test_the_slipped_deals_and_chosen_snapshot_days(fc_db: Path, monkeypatch: py
     assert at.selectbox(key="snap_to").value == MID.isoformat()
     # S1 → MID: D9 pushed to 06-28 stays in Q2 (in window both days, same amount: in no bucket); the
     # other deals in window at S1 have no MID row: absent, so lost
-    at.selectbox(key="pc_bucket").set_value("lost").run()
+    at.selectbox(key="pc_bucket_en").set_value("lost").run()
     lost = _table(at, "deal_id", "bucket")
     assert sorted(lost["deal_id"]) == ["D10", "D4", "D5", "D6"]  # 1000, 80, 200, 300
     assert any("as they stood on 2024-04-01 and on 2024-05-06" in c.value for c in at.caption)
@@ -270,9 +270,11 @@ def test_the_page_in_chinese(fc_db: Path, monkeypatch: pytest.MonkeyPatch) -> No
     shown = _tiles(at)
     assert list(shown)[:5] == ["已赢单", "确定成交", "最佳情况", "预计管道", "加权管道"]
     assert shown["达成率"] == "20.0%" and shown["覆盖率"] == "1.00×"
+    assert set(_table(at, "level")["level"]) == {"公司", "区域", "销售"}  # codes in words
+    assert at.selectbox(key="fc_target_zh").format_func(0).startswith("公司 · 季度")  # the quarter of the company
     subheaders = [s.value for s in at.subheader]
     assert "商机管道变化" in subheaders and "各阶段历史赢单率" in subheaders
-    at.selectbox(key="pc_bucket").select_index(5).run()  # won (the test's thread formats options in English)
+    at.selectbox(key="pc_bucket_zh").select_index(5).run()  # won (the test's thread formats options in English)
     assert set(_table(at, "deal_id", "bucket")["bucket"]) == {"赢单"}
 
 
@@ -285,7 +287,7 @@ def test_a_rep_sees_their_own_targets_and_open_deals(fc_db: Path, monkeypatch: p
     _no_errors(at)
     assert "Your targets and pace" in [s.value for s in at.subheader]
     targets = _table(at, "level")
-    assert list(targets["level"]) == ["rep"]  # their own row only (no company, region or other rep)
+    assert list(targets["level"]) == ["Rep"]  # their own row only (no company, region or other rep)
     shown = _tiles(at)
     assert shown["Target"] == "¥500" and shown["Attainment"] == "40.0%"  # D5 200 of 500
     assert shown["Closed won"] == "¥200" and shown["Commit"] == "¥400" and shown["Best case"] == "¥0"
