@@ -7,6 +7,7 @@ Screenshots of every page land in tests/screenshots/ for a human to look at.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -25,7 +26,7 @@ SHOTS = ROOT / "tests" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1500, "height": 1100}
-PAGES = ["overview", "funnel", "churn", "satisfaction", "commission", "accounts", "data"]
+PAGES = ["overview", "funnel", "forecast", "churn", "satisfaction", "commission", "accounts", "data"]
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI") == "true":
@@ -241,6 +242,9 @@ def test_accounts_page_checks_the_health_score_in_english_and_chinese(server: st
     page.wait_for_timeout(500)
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "accounts_score_check.png"))
+    page.get_by_text("Which factors separate churners").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "accounts_score_factors.png"))
     page.get_by_text("中文", exact=True).click()
     settle(page, timeout_s=120)
     assert_no_exception(page)
@@ -250,4 +254,40 @@ def test_accounts_page_checks_the_health_score_in_english_and_chinese(server: st
     zh.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     page.screenshot(path=str(SHOTS / "accounts_score_check_zh.png"))
+    page.close()
+
+
+def test_forecast_page_in_english_and_chinese(server: str, browser: Browser) -> None:
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}/forecast")
+    settle(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text() == "Forecast"
+    assert tile(page, "Weighted pipeline").startswith("¥")
+    assert page.get_by_text("How the pipeline changed").count() == 1
+    charts = page.locator('[data-testid="stPlotlyChart"], .stPlotlyChart')
+    charts.nth(3).wait_for(state="attached", timeout=30_000)  # goal line, stack, stages, waterfall
+    assert charts.count() >= 4
+    # a click on a waterfall bar lists its deals (the bar's own bucket is chosen below the chart)
+    waterfall = charts.last
+    waterfall.scroll_into_view_if_needed()
+    bar = waterfall.locator("g.point path, .waterfall .point path").nth(1)  # "Created"
+    bar.wait_for(state="attached", timeout=30_000)
+    bar.click(force=True)
+    settle(page)
+    assert_no_exception(page)
+    # the drill-down names the bar's deals and lists them under the chart
+    page.get_by_text(re.compile(r"^[\d,]+ deals, .+ in all\.$")).first.wait_for(timeout=30_000)
+    SHOTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 5600})  # the whole page in one shot
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "forecast_full.png"), full_page=True)
+    page.get_by_text("中文", exact=True).click()
+    settle(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text() == "销售预测"
+    assert tile(page, "加权管道").startswith("¥")
+    page.locator('[data-testid="stPlotlyChart"], .stPlotlyChart').nth(3).wait_for(state="attached", timeout=30_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "forecast_zh.png"), full_page=True)
     page.close()
