@@ -123,6 +123,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"{r.table:<20} <- {r.source}: unchanged (this file is already the latest load)")
             continue
         print(f"{r.table:<20} <- {r.source}: {r.rows:,} rows loaded, {r.rejected:,} rejected")
+        if r.unmapped:
+            print(f"    not loaded, mapping to no column of {r.table}: {', '.join(r.unmapped)} "
+                  "(map one with --mapping FILE: see docs/ingest.md)")
         for rej in r.rejects[:20]:
             print(f"    row {rej.row}, column {rej.column}: {rej.value!r}: {rej.reason}")
         if r.rejected > min(len(r.rejects), 20):

@@ -392,8 +392,10 @@ LOADS_DDL = """
 CREATE TABLE IF NOT EXISTS loads (
     load_id INTEGER PRIMARY KEY, table_name VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
     sha256 VARCHAR NOT NULL, rows BIGINT NOT NULL, rejected BIGINT NOT NULL, mode VARCHAR NOT NULL,
-    loaded_at TIMESTAMP NOT NULL, mapping VARCHAR
+    loaded_at TIMESTAMP NOT NULL, mapping VARCHAR, unmapped VARCHAR
 )"""
+# (v2) the file's columns that mapped to nothing, a JSON list; added to a loads table from before v2
+LOADS_MIGRATION = "ALTER TABLE loads ADD COLUMN IF NOT EXISTS unmapped VARCHAR"
 LOAD_REJECTS_DDL = """
 CREATE TABLE IF NOT EXISTS load_rejects (
     load_id INTEGER NOT NULL, table_name VARCHAR NOT NULL, file_name VARCHAR NOT NULL,

@@ -274,3 +274,17 @@ def test_a_file_over_the_row_limit_is_refused_and_nothing_is_lost(db: Path) -> N
         ingest(Store.at(db), [REPS], Config(), max_rows=rows - 1)
     assert digest(db) == before
     assert ingest(Store.at(db), [REPS], Config(), max_rows=rows)[0].rows == rows  # at the limit: loaded
+
+
+def test_an_upload_over_the_size_limit_is_refused_before_it_is_written() -> None:
+    from ui import uploads
+
+    class Big:  # what Streamlit's uploader hands over, 1 byte over the limit; its bytes are never read
+        name = "deals.csv"
+        size = uploads.MAX_UPLOAD_MB * 1024 * 1024 + 1
+
+        def getvalue(self) -> bytes:
+            raise AssertionError("a refused upload must not be read")
+
+    stored = uploads.store([Big()])
+    assert stored.paths == [] and [f.name for f in stored.too_large] == ["deals.csv"]

@@ -79,6 +79,7 @@ class LoadResult:
     skipped: bool
     rejects: tuple[Reject, ...] = ()  # the first MAX_REJECTS_KEPT, by row
     load_id: int | None = None
+    unmapped: tuple[str, ...] = ()  # the file's columns that map to no canonical column (not loaded)
 
 
 # ---- moving rows into place ------------------------------------------------------------------------
@@ -269,15 +270,17 @@ def _load_all(con: duckdb.DuckDBPyConnection, groups: dict[str, list[Planned]], 
             load_id = _next_load_id(con)
             rows = _move(con, staged, table, replace_table=(mode == "replace" and n == 0))
             # values inlined, not bound: binding imports pandas (store.database.sql_literal)
-            con.execute(inline_parameters("INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                          [load_id, tname, p.plan.source, p.sha256, rows, staged.rejected_rows,
-                                           mode, loaded_at, _mapping_json(p.plan)]))
+            con.execute(inline_parameters(
+                "INSERT INTO loads (load_id, table_name, file_name, sha256, rows, rejected, mode, loaded_at, "
+                "mapping, unmapped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [load_id, tname, p.plan.source, p.sha256, rows, staged.rejected_rows, mode, loaded_at,
+                 _mapping_json(p.plan), json.dumps(list(p.plan.unmapped_headers), ensure_ascii=False)]))
             if staged.rejected_rows:
                 con.execute(inline_parameters(f"INSERT INTO load_rejects SELECT ?, ?, ?, rid - {staged.base} + 1, "
                                               f"\"column\", \"value\", reason FROM {REJ} ORDER BY rid",
                                               [load_id, tname, p.plan.source]))
             results.append(LoadResult(p.plan.source, tname, rows, staged.rejected_rows, False,
-                                      tuple(staged.rejects), load_id))
+                                      tuple(staged.rejects), load_id, p.plan.unmapped_headers))
             done += 1
         for p in dupes:
             results.append(LoadResult(p.plan.source, tname, 0, 0, True, (), None))

@@ -43,6 +43,7 @@ from b2bmetrics.errors import B2BError, StoreBusy
 from b2bmetrics.schema import (
     LOAD_REJECTS_DDL,
     LOADS_DDL,
+    LOADS_MIGRATION,
     SNAPSHOT_DAYS_DDL,
     SNAPSHOTS_MIGRATION,
     TABLES,
@@ -78,6 +79,7 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table in TABLES.values():
         con.execute(create_table_sql(table))
     con.execute(LOADS_DDL)
+    con.execute(LOADS_MIGRATION)
     con.execute(LOAD_REJECTS_DDL)
     con.execute(SNAPSHOT_DAYS_DDL)
     if had and "valid_until" not in had:  # deal_snapshots from before the compact format
