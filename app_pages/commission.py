@@ -1,4 +1,6 @@
-"""Commission: leaderboard, attainment, a person's statement, referrals (全民经销), clawbacks, what-if."""
+"""Commission: the plan's basis (booked or collected), leaderboard, attainment, a person's statement (deal by
+deal, or payment by payment on the collected basis), referrals (全民经销), clawbacks, what-if: a second plan,
+and the booked and collected bases side by side."""
 
 from __future__ import annotations
 
@@ -13,14 +15,21 @@ from b2bmetrics.registry import value_label
 from ui import charts, commission_data, context, data, page
 from ui.download import download
 from ui.i18n import kpi_label, label, lang, pick
-from ui.tables import edit_table, show_table
+from ui.tables import column_config, edit_table, show_table
 from ui.tiles import figure, money
 
 LEADERBOARD_COLUMNS = ["rank", "name", "rep_id", "role", "region", "credited_revenue", "quota", "attainment",
                        "commission", "referral_commission", "clawback", "payout"]
 CLAWBACK_COLUMNS = ["name", "rep_id", "period_start", "clawback", "payout"]
+BASIS_COMPARISON_COLUMNS = ["name", "rep_id", "region", "payout_booked", "payout_collected", "difference"]
 MODES = ["marginal", "retroactive"]
 MODE_LABELS = {"marginal": ("Marginal", "分段累进"), "retroactive": ("Retroactive", "全额追溯")}
+
+
+def render_basis(plan: Plan) -> None:
+    """Which basis the plan pays on, and what that means."""
+    st.markdown(f"**{label('basis')}: {value_label('basis', plan.basis, lang())}**")
+    st.caption(commission_data.basis_text(plan.basis))
 
 
 def render_leaderboard(rows: pd.DataFrame) -> pd.DataFrame:
@@ -79,8 +88,13 @@ def render_statement(board: pd.DataFrame, rows: pd.DataFrame) -> None:
                 value = row[name]
                 figure(name, value if name == "attainment" else commission_data.as_float(value))
     # the statement in exact cents: its lines sum to the row's figures, in the table and the download
+    basis = context.config().commission.basis
+    if basis == "collected":
+        st.caption(pick("On the collected basis each line is a payment: its deal, the day it was paid, the amount "
+                        "paid and the person's share of it.",
+                        "回款口径下每行是一笔回款：所属商机、回款日期、实收金额及本人分成比例。"))
     show_table(commission_data.statement_table(data.commission_statement(person, period_start)),
-               f"statement_{person}_{period_start}", "comm_statement")
+               f"statement_{person}_{period_start}", "comm_statement", columns=commission_data.STATEMENT_SHOWN[basis])
 
 
 def render_referrals(rows: pd.DataFrame) -> None:
@@ -101,6 +115,10 @@ def render_referrals(rows: pd.DataFrame) -> None:
 
 def render_clawbacks(rows: pd.DataFrame) -> None:
     st.subheader(pick("Clawbacks on early churn", "早期流失追回"))
+    if context.config().commission.basis == "collected":
+        st.info(pick("No clawbacks on the collected basis: commission follows cash already received.",
+                     "回款口径不追回佣金：佣金按已收到的回款计算。"), icon=":material/info:")
+        return
     days = context.config().commission.clawback_days
     st.caption(pick(f"Commission reversed when a won account stops being a customer within {days} days; "
                     "the statement above lists the deals.",
@@ -150,7 +168,36 @@ def render_what_if(filters: Filters, rows: pd.DataFrame) -> None:
     show_table(result.per_person, "what_if", "comm_what_if", height=300)
 
 
+def render_basis_comparison(filters: Filters, rows: pd.DataFrame) -> None:
+    st.subheader(pick("What if: paid on booked or on collected cash", "假设分析：签约口径与回款口径对比"))
+    plan = context.config().commission
+    # the same commission code with the basis swapped: the current rows, and the other basis's
+    other = data.commission_rows(filters, commission_data.other_basis(plan))
+    booked, collected = (rows, other) if plan.basis == "booked" else (other, rows)
+    result = commission_data.basis_comparison(booked, collected)
+    c1, c2, c3 = st.columns(3)
+    c1.metric(pick(*commission_data.BASIS_COLUMNS["payout_booked"]), money(commission_data.as_float(result.booked)))
+    c2.metric(pick(*commission_data.BASIS_COLUMNS["payout_collected"]),
+              money(commission_data.as_float(result.collected)))
+    change = float(result.difference / result.booked) if result.booked else None
+    c3.metric(pick("Difference (collected − booked)", "差额（回款 − 签约）"), money(commission_data.as_float(result.difference)),
+              delta=f"{change * 100:+.1f}%" if change is not None else None, delta_color="inverse")
+    st.caption(pick("The same plan (tiers, quota, cap, referral rate) on each basis, over the periods shown; a "
+                    "negative difference is what paying on cash would save. Largest difference first.",
+                    "同一方案（阶梯、指标、封顶、推荐比例）分别按两种口径计算，覆盖所示周期；差额为负表示按回款计发可节省的金额。"
+                    "按差额大小排序。"))
+    shown = result.per_person[BASIS_COMPARISON_COLUMNS]
+    if page.empty(shown):
+        return
+    own = {name: st.column_config.NumberColumn(pick(*text), format="accounting")
+           for name, text in commission_data.BASIS_COLUMNS.items()}
+    st.dataframe(shown, hide_index=True, width="stretch", height=min(400, 36 * len(shown) + 40), placeholder="",
+                 column_config={**column_config(shown), **own}, key="table_comm_basis")
+    download(shown, "commission_booked_vs_collected", "comm_basis")
+
+
 filters = page.start("page_commission", tables=("deals",))
+render_basis(context.config().commission)
 rows = data.commission_rows(filters)  # every person-period row shown, computed once per period
 board = render_leaderboard(rows)
 render_attainment(board)
@@ -158,3 +205,4 @@ render_statement(board, rows)
 render_referrals(rows)
 render_clawbacks(rows)
 render_what_if(filters, rows)
+render_basis_comparison(filters, rows)

@@ -157,3 +157,71 @@ def what_if(rows_a: pd.DataFrame, rows_b: pd.DataFrame) -> WhatIf:
     total = result[result["is_total"]].iloc[0]
     return WhatIf(total["payout_a"], total["payout_b"],
                   for_display(result[~result["is_total"]].drop(columns="is_total")))
+
+
+# ---- the basis: booked or collected (CONTRACT §3 `[commission] basis`) ---------------------------
+
+BASES = ("booked", "collected")
+# the statement's columns shown under each basis: a collected line is a payment, with no clawbacks
+STATEMENT_SHOWN = {
+    "booked": ["line", "deal_id", "account_name", "closed_at", "origin_period", "amount", "share", "credited", "rate",
+               "commission", "referral", "clawback"],
+    "collected": ["line", "deal_id", "payment_id", "account_name", "paid_at", "amount", "share", "credited", "rate",
+                  "commission", "referral"],
+}
+# the basis comparison's own columns (the registry heads the rest): (en, zh)
+BASIS_COLUMNS: dict[str, tuple[str, str]] = {
+    "payout_booked": ("Payout, booked basis", "签约口径应发"),
+    "payout_collected": ("Payout, collected basis", "回款口径应发"),
+}
+
+
+def other_basis(plan: Plan) -> Plan:
+    """The same plan with the other basis: the commission code run again, not a second implementation."""
+    return replace(plan, basis="collected" if plan.basis == "booked" else "booked")
+
+
+def basis_text(basis: str) -> str:
+    """What the basis means, for the page's note."""
+    if basis == "collected":
+        return pick("Commission is credited when cash arrives (回款提成): each payment's amount paid, in the period "
+                    "of its payment date; no clawbacks.",
+                    "回款提成：按每笔回款的实收金额、在回款日期所在周期计入业绩；不追回。")
+    return pick("Commission is credited at signature: each won deal's amount, in the period it closed; early churn "
+                "is clawed back.",
+                "签约提成：按赢单金额、在成交日期所在周期计入业绩；早期流失追回佣金。")
+
+
+@dataclass(frozen=True)
+class BasisComparison:
+    """Payouts on the booked and the collected basis, the same plan otherwise: exact totals, and per
+    person over the periods shown (money as floats, for the table)."""
+
+    booked: Decimal
+    collected: Decimal
+    per_person: pd.DataFrame
+
+    @property
+    def difference(self) -> Decimal:
+        """What paying on cash would cost (> 0) or save (< 0)."""
+        return self.collected - self.booked
+
+
+def basis_comparison(rows_booked: pd.DataFrame, rows_collected: pd.DataFrame) -> BasisComparison:
+    """Per person (`commission.leaderboard`'s exact sums over the periods shown), the payout on each
+    basis and the difference collected − booked (`commission.what_if`), largest difference first by
+    size, ties by person; a person paid on one basis only pays 0.00 on the other."""
+    a, b = commission.leaderboard(rows_booked), commission.leaderboard(rows_collected)
+    result = commission.what_if(a.assign(period_start=None), b.assign(period_start=None))
+    total = result[result["is_total"]].iloc[0]
+    per = result[~result["is_total"]].drop(columns=["is_total", "period_start"])
+    people = pd.concat([a, b]).drop_duplicates("rep_id").set_index("rep_id")
+    names = [people.at[r, "rep_name"] if isinstance(people.at[r, "rep_name"], str) else r for r in per["rep_id"]]
+    per = per.rename(columns={"payout_a": "payout_booked", "payout_b": "payout_collected"}).assign(
+        name=names, region=[people.at[r, "region"] for r in per["rep_id"]],
+        _size=[-abs(v) for v in per["difference"]])
+    per = per.sort_values(["_size", "rep_id"]).drop(columns="_size").reset_index(drop=True)
+    shown = for_display(per)
+    for name in BASIS_COLUMNS:
+        shown[name] = pd.to_numeric(shown[name].map(as_float), errors="coerce").astype("float64")
+    return BasisComparison(total["payout_a"], total["payout_b"], shown)
