@@ -36,7 +36,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from b2bmetrics.cli import main
-from b2bmetrics.registry import KPI_BY_KEY, format_value
+from b2bmetrics.registry import KPI_BY_KEY, Lang, format_value
 from tests.conftest import ROOT, write_db
 from tests.pages_fixtures import fixture_rows
 
@@ -163,7 +163,7 @@ def _kpis(db: Path, capsys: pytest.CaptureFixture[str], *args: str) -> dict[str,
     return json.loads(capsys.readouterr().out, parse_float=Decimal)
 
 
-def _tile_text(kpis: dict[str, Any], key: str, lang: str = "en") -> tuple[str, str]:
+def _tile_text(kpis: dict[str, Any], key: str, lang: Lang = "en") -> tuple[str, str]:
     k = KPI_BY_KEY[key]
     value = kpis[k.family][k.name]
     return k.label.of(lang), format_value(float(value) if value is not None else None, k.format, lang, compact=True)
