@@ -186,7 +186,10 @@ def slipped(con: Backend, cfg: Config, filters: Filters, period: Period, start_d
     `times_pushed`; most pushes first, then largest amount, then deal_id. Nothing is executed."""
     out = changes(con, cfg, filters, period, start_date, end_date, "pushed_out")
     s = con.table("deal_snapshots")
-    s = s.filter(s.deal_id.isin(out.deal_id))
+    # the rows covering a day of [start_date, end_date]: the one holding state A comes first, so each
+    # later row's previous row is among them (a pushed-out deal is present on start_date)
+    s = s.filter(s.snapshot_date <= end_date, s.valid_until.isnull() | (s.valid_until > start_date),
+                 s.deal_id.isin(out.deal_id))
     w = ibis.window(group_by=s.deal_id, order_by=s.snapshot_date)
     prev = s.expected_close_at.lag().over(w)
     s = s.mutate(_prev=prev)
