@@ -482,3 +482,20 @@ def test_inlined_parameters_are_literals_and_leave_quoted_question_marks() -> No
         inline_parameters("SELECT ?", [1, 2])
     with pytest.raises(TypeError):
         sql_literal(object())
+
+
+def test_columns_that_map_to_nothing_are_reported_and_kept_in_loads(tmp_path: Path) -> None:
+    """CONTRACT §2 (v2): a SaaS accounts export's country, plan_tier and signup_date are not dropped silently."""
+    csv = tmp_path / "accounts.csv"
+    csv.write_text("account_id,account_name,country,plan_tier,signup_date\nA1,Acme,DE,pro,2024-01-05\n",
+                   encoding="utf-8")
+    store = Store.at(tmp_path / "db.duckdb")
+    [result] = ingest(store, [csv], Config())
+    assert result.unmapped == ("country", "plan_tier", "signup_date")
+    [(mapping, unmapped)] = query(store, "SELECT mapping, unmapped FROM loads")
+    assert json.loads(unmapped) == ["country", "plan_tier", "signup_date"]
+    assert json.loads(mapping) == {"account_id": "account_id", "account_name": "account_name"}
+    out = subprocess.run([sys.executable, "-m", "b2bmetrics.cli", "ingest", "--db", str(tmp_path / "cli.duckdb"),
+                          str(csv)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "not loaded, mapping to no column of accounts: country, plan_tier, signup_date" in out.stdout
