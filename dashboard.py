@@ -59,8 +59,14 @@ def render_setup_error(error: B2BError) -> None:
 
 
 def gate(render: Callable[[], None], title_key: str) -> NoReturn:
-    """Show only `render` (no other page, no sidebar filters, whatever the URL asked for) and stop."""
-    st.navigation([st.Page(render, title=t(title_key), url_path="access", default=True)], position="hidden").run()
+    """Show only `render` (no other page, no sidebar filters, whatever the URL asked for) and stop.
+
+    Every page's address shows `render` too, so a link to a page opened before signing in (or
+    without a role) shows the sign-in page or the message, not Streamlit's "Page not found" dialog.
+    """
+    pages = [st.Page(render, title=t(title_key), url_path="access", default=True)]
+    pages += [st.Page(render, title=t(title_key), url_path=url) for _, _, _, url in PAGES]
+    st.navigation(pages, position="hidden").run()
     st.stop()
 
 
