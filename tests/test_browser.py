@@ -291,3 +291,77 @@ def test_forecast_page_in_english_and_chinese(server: str, browser: Browser) -> 
     page.wait_for_timeout(1500)
     page.screenshot(path=str(SHOTS / "forecast_zh.png"), full_page=True)
     page.close()
+
+
+def test_churn_page_bridge_and_its_accounts_in_english_and_chinese(server: str, browser: Browser) -> None:
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}/churn")
+    settle(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text() == "Churn & retention"
+    assert tile(page, "Net new MRR").startswith(("¥", "-¥"))
+    assert page.get_by_text("MRR bridge", exact=True).count() == 1
+    charts = page.locator('[data-testid="stPlotlyChart"], .stPlotlyChart')
+    charts.nth(5).wait_for(state="attached", timeout=30_000)  # bridge, months, monthly rates, two cohorts, KM
+    assert charts.count() >= 6
+    # a click on the bridge's churn bar lists the churned accounts under the charts
+    bridge = charts.first
+    bridge.scroll_into_view_if_needed()
+    bar = bridge.locator("g.point path, .waterfall .point path").nth(5)  # start, new, reactivation, expansion,
+    bar.wait_for(state="attached", timeout=30_000)                          # contraction, churn
+    bar.click(force=True)
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_text(re.compile(r"^[\d,]+ accounts; Churn: .+\.$")).first.wait_for(timeout=30_000)
+    # a click on a month's bar lists that movement's accounts in that month
+    months = charts.nth(1)
+    months.scroll_into_view_if_needed()
+    month_bar = months.locator("g.point path").first  # the first month's new MRR
+    month_bar.wait_for(state="attached", timeout=30_000)
+    month_bar.click(force=True)
+    settle(page)
+    assert_no_exception(page)
+    page.get_by_text(re.compile(r"^[\d,]+ accounts; New: .+\.$")).first.wait_for(timeout=30_000)
+    assert page.get_by_text(re.compile(r"^\d{4}-\d{2}$")).count() >= 1  # the month chosen by the click
+    SHOTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 5200})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "churn_bridge.png"), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+    page.get_by_text("中文", exact=True).click()
+    settle(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text() == "流失与留存"
+    assert tile(page, "快速比率")
+    assert page.get_by_text("MRR 变动桥", exact=True).count() == 1
+    page.locator('[data-testid="stPlotlyChart"], .stPlotlyChart').nth(5).wait_for(state="attached", timeout=30_000)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 5200})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "churn_bridge_zh.png"), full_page=True)
+    page.close()
+
+
+def test_commission_page_basis_side_by_side_in_english_and_chinese(server: str, browser: Browser) -> None:
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{server}/commission")
+    settle(page)
+    assert_no_exception(page)
+    assert page.get_by_text("Basis: Booked").count() == 1
+    heading = page.get_by_text("What if: paid on booked or on collected cash", exact=True)
+    assert heading.count() == 1
+    assert tile(page, "Payout, booked basis").startswith("¥") and tile(page, "Payout, collected basis").startswith("¥")
+    assert tile(page, "Payout, booked basis") == tile(page, "Commission payout")  # the demo's plan pays on booked
+    heading.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "commission_basis.png"))
+    page.get_by_text("中文", exact=True).click()
+    settle(page)
+    assert_no_exception(page)
+    assert page.get_by_text("口径: 签约口径").count() == 1
+    zh = page.get_by_text("假设分析：签约口径与回款口径对比", exact=True)
+    assert zh.count() == 1
+    zh.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "commission_basis_zh.png"))
+    page.close()
