@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -91,6 +92,14 @@ class World:
     scopes: dict[str, Scope]  # email -> the scope the roles file gives
 
 
+def set_claims(provider: str, sub: str, claims: dict[str, Any]) -> None:
+    """What the provider puts in the ID token of subject `sub` (oidc-provider-mock's PUT /users/sub)."""
+    request = urllib.request.Request(f"{provider}/users/{urllib.parse.quote(sub)}", method="PUT",
+                                     data=json.dumps(claims).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        assert r.status == 204
+
+
 @pytest.fixture(scope="module")
 def provider() -> Iterator[str]:
     """oidc-provider-mock on loopback, in a thread of this process: any client id and secret, and
@@ -98,7 +107,11 @@ def provider() -> Iterator[str]:
     server = werkzeug.serving.make_server("127.0.0.1", 0, oidc_provider_mock.app(), threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    url = f"http://127.0.0.1:{server.server_port}"
+    # the executive's provider vouches for their address, as Google does; the others' claims are the
+    # mock's default for a subject typed into its form: just `email` (= the subject), as Entra ID
+    set_claims(url, CEO, {"email": CEO, "email_verified": True, "name": "Chief Executive"})
+    yield url
     server.shutdown()
     thread.join(5)
     server.server_close()
@@ -490,5 +503,23 @@ def test_a_user_the_roles_file_does_not_know_sees_only_the_message(browser: Brow
         page.get_by_role("button", name="End session").click()
         page.wait_for_url(f"{world.url}/**", timeout=30_000)
         assert_sign_in_page(page)
+    finally:
+        context.close()
+
+
+def test_an_unverified_email_gets_nothing_even_if_the_roles_file_knows_it(browser: Browser, world: World) -> None:
+    # at some providers anyone can sign up with any address; the provider then says it is unverified
+    set_claims(world.provider, "mallory", {"email": CEO, "email_verified": False})
+    context = new_context(browser)
+    try:
+        page = sign_in(context, world, "mallory")
+        assert_no_exception(page)
+        assert title(page) == "No access yet"
+        assert page.locator('[data-testid="stMetric"]').count() == 0
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        page.goto(f"{world.url}/data")
+        settle(page)
+        assert title(page) == "No access yet"
+        assert page.locator('[data-testid="stFileUploader"]').count() == 0
     finally:
         context.close()

@@ -120,6 +120,14 @@ def user_email() -> str | None:
     return str(email) if email else None
 
 
+def email_unverified() -> bool:
+    """True when the provider says the address is not proven to be the user's (`email_verified`
+    false; Cognito sends it as the text "false"). Anyone can sign up at some providers with any
+    address, so such an address must not match the roles file. A provider that sends no
+    `email_verified` (Entra ID) vouches for the address by issuing it."""
+    return str(st.user.get("email_verified", "")).strip().lower() == "false"
+
+
 def roles_path() -> Path:
     return access.roles_path(db_path())
 
@@ -139,7 +147,7 @@ def user_scope() -> Scope | None:
     """Everything in local mode; the roles file's scope for a signed-in user; None for anyone else."""
     if not auth_configured():
         return Scope.everything()
-    if not signed_in():
+    if not signed_in() or email_unverified():
         return None
     return access.scope_of(user_email(), roles())
 
