@@ -94,9 +94,16 @@ def summary(con: Backend, cfg: Config, filters: Filters, period: Period) -> dict
 
 def _joined(con: Backend, cfg: Config, filters: Filters, period: Period, start_date: dt.date,
             end_date: dt.date) -> ir.Table:
-    """Every deal in scope on either day: its state A (a_*) and B (b_*), outer-joined by deal_id."""
+    """The deals in scope in window on either day: state A (a_*) and B (b_*), outer-joined by
+    deal_id (a side's columns null when the deal is absent that day)."""
     a = _state(con, cfg, filters, period, start_date, "a")
     b = _state(con, cfg, filters, period, end_date, "b")
+    # only a deal in window on one of the days moves anything: join just those (a fraction of all the
+    # deals a snapshot holds, most of them closed long ago)
+    moving = ibis.union(a.filter(a.a_in).select(_m_id=a.a_id), b.filter(b.b_in).select(_m_id=b.b_id),
+                        distinct=True)
+    a = a.filter(a.a_id.isin(moving._m_id))
+    b = b.filter(b.b_id.isin(moving._m_id))
     return a.outer_join(b, a.a_id == b.b_id)
 
 
