@@ -12,7 +12,9 @@ reason.
 from __future__ import annotations
 
 import codecs
+import csv
 import io
+import os
 import random
 import shutil
 import string
@@ -163,6 +165,210 @@ def _parquet_bytes(rows: int) -> Callable[[], bytes]:
     return make
 
 
+def _xlsx_edit(build: Callable[[Any], None], edit: Callable[[dict[str, bytes]], dict[str, bytes]]) -> Callable[[], bytes]:
+    """A workbook openpyxl writes, its zip entries then changed by `edit` (name -> bytes)."""
+    def make() -> bytes:
+        with zipfile.ZipFile(io.BytesIO(_xlsx(build)())) as zf:
+            parts = {i.filename: zf.read(i) for i in zf.infolist()}
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+            for name, data in edit(parts).items():
+                out.writestr(name, data)
+        return buf.getvalue()
+    return make
+
+
+def _deals_sheet(wb: Any) -> None:
+    ws = wb.active
+    ws.title = "deals"
+    ws.append(["deal_id", "stage", "amount"])
+    ws.append(["D1", "lead", 5])
+    ws.append(["D2", "proposal", 7])
+
+
+def _many_sheets(wb: Any) -> None:
+    wb.remove(wb.active)
+    for i in range(1, 21):
+        ws = wb.create_sheet(f"deals {i}")
+        ws.append(["deal_id", "stage", "amount"])
+        ws.append([f"S{i}", "lead", i])
+
+
+def _widest_sheet(wb: Any) -> None:
+    _deals_sheet(wb)
+    wb.active.cell(row=1, column=16384, value="note")  # XFD1, Excel's last column
+
+
+def _hidden_sheet(wb: Any) -> None:
+    _deals_sheet(wb)
+    old = wb.create_sheet("deals_old")
+    old.append(["deal_id", "stage", "amount"])
+    old.append(["OLD1", "no such stage", -1])
+    old.sheet_state = "hidden"
+
+
+def _title_rows(wb: Any) -> None:
+    ws = wb.active
+    ws.title = "deals"
+    ws.append(["Opportunity report, exported 2024-04-01 by admin"])
+    ws.append([])
+    ws.append(["deal_id", "stage", "amount", "created_at"])
+    ws.append(["D1", "lead", 5, 45292])  # 45292 days after 1899-12-30 = 2024-01-01
+    ws.append(["D2", "lead", 7, 45292.75])  # … at 18:00
+
+
+def _error_cells(wb: Any) -> None:
+    ws = wb.active
+    ws.title = "deals"
+    ws.append(["deal_id", "stage", "amount"])
+    ws.append(["D1", "lead", 5])
+    ws.append(["D2", "lead", "#N/A"])  # openpyxl writes a string equal to an error code as an error cell
+    assert ws["C3"].data_type == "e"
+
+
+def _text_formula_cell(wb: Any) -> None:
+    ws = wb.active
+    ws.title = "accounts"
+    ws.append(["account_id", "account_name"])
+    ws.append(["F1", "x"])
+    ws["B2"].value = '=HYPERLINK("http://x","y")'
+    ws["B2"].data_type = "s"  # a text cell that reads like a formula (Excel shows it as typed text)
+
+
+def _chart_only(wb: Any) -> None:
+    from openpyxl.chart import BarChart, Reference
+
+    data = wb.active
+    data.title = "data"
+    chart = BarChart()
+    chart.add_data(Reference(data, min_col=1, min_row=1, max_row=1))
+    cs = wb.create_chartsheet("chart")
+    cs.add_chart(chart)
+    data.sheet_state = "hidden"  # the only worksheet is hidden and empty: what is left is a chart
+
+
+def _million_row_dimension(parts: dict[str, bytes]) -> dict[str, bytes]:
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    start = sheet.index("<dimension ref=\"")
+    end = sheet.index("\"", start + 16)
+    parts["xl/worksheets/sheet1.xml"] = (sheet[:start] + '<dimension ref="A1:C1048576' + sheet[end:]).encode()
+    return parts
+
+
+def _missing_shared_strings(parts: dict[str, bytes]) -> dict[str, bytes]:
+    """Every text cell points into a shared-strings table (t="s", index) that the workbook does not hold."""
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    count = sheet.count('t="inlineStr"')
+    for i in range(count):
+        start = sheet.index('t="inlineStr"><is><t>')
+        end = sheet.index("</t></is>", start) + len("</t></is>")
+        sheet = sheet[:start] + f't="s"><v>{i}</v>' + sheet[end:]
+    assert count == 7 and "sharedStrings" not in "".join(parts)
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    return parts
+
+
+def _traversal_entry(parts: dict[str, bytes]) -> dict[str, bytes]:
+    parts["../../x_written_by_a_zip_entry"] = b"pwned"
+    parts["/tmp/x_absolute_zip_entry"] = b"pwned"
+    return parts
+
+
+def _vba_project(parts: dict[str, bytes]) -> dict[str, bytes]:
+    parts["xl/vbaProject.bin"] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"Sub AutoOpen(): Shell \"calc\": End Sub"
+    return parts
+
+
+def _nested_zip() -> bytes:
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("deals.csv", DEALS_OK)
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as zf:
+        zf.writestr("deals.zip", inner.getvalue())
+    return outer.getvalue()
+
+
+def _encrypted_zip() -> bytes:
+    """A workbook whose zip entries are flagged encrypted (a password-protected archive): unreadable."""
+    data = bytearray(_xlsx(_deals_sheet)())
+    for sig, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        i = data.find(sig)
+        while i >= 0:
+            data[i + flag_at] |= 0x01  # general purpose bit 0: encrypted
+            i = data.find(sig, i + 4)
+    return bytes(data)
+
+
+def _ole2_junk() -> bytes:
+    """The first bytes of an OLE2 compound file (a legacy .xls, or an Excel file with a password), then junk."""
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16 + b"\x3e\x00\x03\x00\xfe\xff" + \
+        random.Random(2).randbytes(4000)
+
+
+def _png() -> bytes:
+    import zlib
+
+    raw = b"\x00" + b"\xff\x00\x00" * 4
+    ihdr = b"\x00\x00\x00\x04\x00\x00\x00\x01\x08\x02\x00\x00\x00"
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def _pdf() -> bytes:
+    import zlib
+
+    stream = zlib.compress(b"BT /F1 12 Tf 72 712 Td (deal_id,stage) Tj ET" * 20)
+    return (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length " + str(len(stream)).encode()
+            + b" /Filter /FlateDecode >>\nstream\n" + stream + b"\nendstream\nendobj\n%%EOF\n")
+
+
+def _gzip_csv() -> bytes:
+    import gzip
+
+    return gzip.compress(DEALS_OK.encode(), mtime=0)
+
+
+def _far_down_error() -> bytes:
+    body = "".join(f"D{i},lead,{i},2024-01-01\n" for i in range(1, 50_000))
+    return (DEALS_HEAD + body + "D50000,lead,-5,2024-01-01\n").encode()
+
+
+def _blank_line_flood() -> bytes:
+    return (DEALS_HEAD + "D1,lead,5,2024-01-01\n" + "\n" * 100_000 + "D2,lead,x,2024-01-02\n").encode()
+
+
+def _one_line_no_newline() -> bytes:
+    return ("x," * 2_500_000).encode()  # 5 MB, not a single line break
+
+
+def _million_char_line() -> bytes:
+    return ("account_id,account_name\nA1," + "n" * 1_000_000 + "\nA2,short\n").encode()
+
+
+def _fifo(name: str) -> Callable[[Path], list[Path]]:
+    def make(d: Path) -> list[Path]:
+        path = d / name
+        os.mkfifo(path)  # reading it would block forever: it must be refused without being opened
+        return [path]
+    return make
+
+
+def _folder(name: str) -> Callable[[Path], list[Path]]:
+    def make(d: Path) -> list[Path]:
+        path = d / name
+        path.mkdir()
+        (path / "readme.md").write_text("not data")
+        return [path]
+    return make
+
+
+def _same_file_twice(d: Path) -> list[Path]:
+    path = _text("deals.csv", DEALS_OK)(d)[0]
+    return [path, path]
+
+
 # ---- checks for accepted files ------------------------------------------------------------------
 
 Check = Callable[[Store, list[LoadResult]], None]
@@ -186,6 +392,12 @@ def formula_is_text(store: Store, results: list[LoadResult]) -> None:
     assert "'" + FORMULA.replace('"', '""') in text and "\n" + FORMULA not in text and "," + FORMULA not in text
 
 
+def loaded_once(store: Store, results: list[LoadResult]) -> None:
+    # the second copy is the table's latest load byte for byte: skipped, one row in `loads`
+    assert [(r.table, r.rows, r.skipped) for r in results] == [("deals", 2, False), ("deals", 0, True)]
+    assert query(store, "SELECT deal_id FROM deals ORDER BY 1") == [("D1",), ("D2",)]
+
+
 def orphans_counted(store: Store, results: list[LoadResult]) -> None:
     assert [(r.table, r.rows) for r in results] == [("deal_stage_history", 2)]
     con = store.ibis()
@@ -194,6 +406,45 @@ def orphans_counted(store: Store, results: list[LoadResult]) -> None:
     finally:
         con.disconnect()
     assert summary["tables"]["deal_stage_history"]["orphans"] == 2
+
+
+def _download_bytes(frame: Any) -> bytes:
+    """What the dashboard's download button (ui.download.download) hands the browser for `frame`."""
+    from unittest import mock
+
+    import ui.download
+
+    with mock.patch.object(ui.download.st, "download_button") as button:
+        ui.download.download(frame, "x", "x")
+    data = button.call_args.args[1]
+    return data() if callable(data) else data
+
+
+def injected(table: str, key_col: str, key: str, column: str, stored: str) -> Check:
+    """Accepted: the cell is stored exactly as text, and every download (the table's CSV, a page's CSV
+    button, the XLSX download) shows it with a leading apostrophe, never as a formula."""
+    def check(store: Store, results: list[LoadResult]) -> None:
+        con = store.read_connection()
+        try:
+            frame = con.execute(f"SELECT {key_col}, {column} FROM {table} WHERE {key_col} = ?", [key]).df()
+            whole = table_csv(con, table)
+        finally:
+            con.close()
+        for data in (whole, _download_bytes(frame)):
+            assert data.startswith(codecs.BOM_UTF8)
+            rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+            at = rows[0].index(column)
+            cells = [r[at] for r in rows[1:] if r[rows[0].index(key_col)] in (key, "'" + key)]
+            assert cells == ["'" + stored], (cells, data[:200])
+        assert frame[column].tolist() == [stored]
+        from openpyxl import load_workbook
+
+        from ui.cash_data import xlsx_bytes
+
+        ws = load_workbook(io.BytesIO(xlsx_bytes(frame, "x"))).active
+        cell = ws.cell(row=2, column=2)
+        assert cell.data_type == "s" and cell.value == "'" + stored
+    return check
 
 
 # ---- the corpus -----------------------------------------------------------------------------------
@@ -207,6 +458,7 @@ class Case:
     needles: tuple[str, ...] = ()  # refused: the message names the file and says these
     check: Check | None = None  # accepted: what it loaded
     table: str | None = None
+    bug: str | None = None  # a known ingest bug: the case asserts the right behaviour, xfail(strict) until fixed
 
 
 DEALS_OK = DEALS_HEAD + "D1,lead,5,2024-01-01\nD2,proposal,7,2024-01-02\n"
@@ -349,15 +601,211 @@ CASES = [
          ("回款.csv (table payments, from its file name)", "paid_at 1999-12-31 is before 2000-01-01")),
     Case("headers_ambiguous_but_named", _text("reps_extra.csv", "account_id,rep_id\nA1,R1\n"),
          check=rows_are("reps", "SELECT rep_id FROM reps", [("R1",)])),
+    # ---- (issue 17) encodings
+    Case("utf16_be_with_bom", _bytes("deals.csv", codecs.BOM_UTF16_BE + DEALS_OK.encode("utf-16-be")),
+         check=rows_are("deals", "SELECT deal_id, stage, amount FROM deals ORDER BY 1",
+                        [("D1", "lead", 5), ("D2", "proposal", 7)])),
+    Case("latin1_accents", _text("accounts.csv", "account_id,account_name,region\nA1,Café Crème SARL,Île-de-France\n"
+                                                 "A2,Müller & Söhne GmbH,Bayern\n", "latin-1"),
+         check=rows_are("accounts", "SELECT account_id, account_name, region FROM accounts ORDER BY 1",
+                        [("A1", "Café Crème SARL", "Île-de-France"), ("A2", "Müller & Söhne GmbH", "Bayern")])),
+    Case("windows1252_smart_quotes_and_euro", _text("accounts.csv", "account_id,account_name\n"
+                                                    "A1,“Smart” Solutions – Europe €\nA2,Zoë’s Café\n", "cp1252"),
+         check=rows_are("accounts", "SELECT account_name FROM accounts ORDER BY account_id",
+                        [("“Smart” Solutions – Europe €",), ("Zoë’s Café",)])),
+    Case("shift_jis_japanese", _text("accounts.csv", "account_id,account_name\nJ1,株式会社テスト\nJ2,山田商事\n",
+                                     "shift_jis"),
+         check=rows_are("accounts", "SELECT account_name FROM accounts ORDER BY account_id",
+                        [("株式会社テスト",), ("山田商事",)]),
+         bug="read.detect_encoding takes Shift-JIS bytes for GB18030 (they decode and look Chinese): "
+             "loaded as mojibake '姅幃夛幮僥僗僩'"),
+    Case("mixed_crlf_and_lf", _text("deals.csv", DEALS_HEAD.replace("\n", "\r\n") + "D1,lead,5,2024-01-01\n"
+                                    "D2,proposal,7,2024-01-02\r\nD3,lead,9,2024-01-03\n"),
+         check=rows_are("deals", "SELECT deal_id, stage, amount FROM deals ORDER BY 1",
+                        [("D1", "lead", 5), ("D2", "proposal", 7), ("D3", "lead", 9)]),
+         bug="DuckDB's reader (strict_mode, new_line auto-detected from the first line) refuses a file mixing CRLF "
+             "and LF: 'a line cannot be read: The CSV Parser state machine reached an invalid state', no line"),
+    Case("bom_in_the_middle", _bytes("deals.csv", DEALS_HEAD.encode() + b"D1,lead,5,2024-01-01\n"
+                                     + codecs.BOM_UTF8 + b"D2,proposal,7,2024-01-02\n"),
+         check=rows_are("deals", "SELECT deal_id, stage FROM deals ORDER BY 1", [("D1", "lead"), ("D2", "proposal")])),
+    Case("utf16le_chinese_without_bom", _bytes("客户.csv", "客户编号,客户名称\n甲一,甲公司\n乙二,乙公司\n".encode("utf-16-le")),
+         ("客户.csv (table accounts, from its file name)", "is a binary file")),
+    Case("utf16_lone_surrogate", _bytes("deals.csv", codecs.BOM_UTF16_LE + DEALS_HEAD.encode("utf-16-le")
+                                        + "D1,lead,5,".encode("utf-16-le") + b"\x00\xd8" + "\n".encode("utf-16-le")),
+         ("cannot be read as utf-16 text",)),
+    Case("concatenated_exports_repeat_the_header", _text("deals.csv", DEALS_OK + DEALS_HEAD + "D3,lead,9,2024-01-03\n"),
+         ("row 3", "column stage", "'stage' is not a pipeline stage")),
+    # ---- quoting and delimiters
+    Case("quote_inside_unquoted_field", _text("accounts.csv", 'account_id,account_name\nA1,Acme "The Best" Ltd\n'),
+         check=rows_are("accounts", "SELECT account_name FROM accounts", [('Acme "The Best" Ltd',)])),
+    Case("doubled_quotes_inside_quotes", _text("accounts.csv", 'account_id,account_name\nA1,"Acme ""The Best"" Ltd"\n'),
+         check=rows_are("accounts", "SELECT account_name FROM accounts", [('Acme "The Best" Ltd',)])),
+    Case("backslash_escaped_quotes", _text("accounts.csv", 'account_id,account_name\nA1,"Acme \\"Best\\" Ltd"\nA2,x\n'),
+         ("line 2", "quote")),
+    Case("semicolons_with_decimal_comma_amounts", _text("deals.csv", "deal_id;stage;amount\nD1;lead;1.234,56\n"),
+         ("row 1", "column amount", "'1.234,56' is not an amount")),
+    Case("semicolons_with_commas_in_names", _text("accounts.csv", "account_id;account_name;region\n"
+                                                  "A1;Acme, Inc.;East, North\nA2;Beta, GmbH;West\n"),
+         check=rows_are("accounts", "SELECT account_name, region FROM accounts ORDER BY account_id",
+                        [("Acme, Inc.", "East, North"), ("Beta, GmbH", "West")])),
+    Case("tabs_in_a_csv_named_file", _text("deals.csv", DEALS_OK.replace(",", "\t")),
+         check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1", [("D1", 5), ("D2", 7)])),
+    Case("excel_sep_line", _text("deals.csv", "sep=;\n" + DEALS_OK.replace(",", ";")),
+         check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1", [("D1", 5), ("D2", 7)])),
+    Case("header_commas_rows_semicolons", _text("deals.csv", "deal_id,stage,amount\nD1;lead;5\nD2;won;6\n"),
+         ("row 1", "column stage", "stage is empty but required")),
+    Case("header_with_a_line_break", _text("deals.csv", '"deal\nid",stage\nD1,lead\n'),
+         check=rows_are("deals", "SELECT deal_id, stage FROM deals", [("D1", "lead")])),
+    # ---- sizes
+    Case("million_character_line", _lazy("accounts.csv", _million_char_line),
+         check=rows_are("accounts", "SELECT account_id, length(account_name) FROM accounts ORDER BY 1",
+                        [("A1", 1_000_000), ("A2", 5)]),
+         bug="read.records reads the sample with Python's csv module, whose field limit is 131072 characters; the "
+             "csv.Error is swallowed, so a file under 1 MiB with a longer field is refused as 'has a header line but "
+             "no data rows' (DuckDB itself reads fields up to 8 MiB)"),
+    Case("hundred_thousand_blank_lines", _lazy("deals.csv", _blank_line_flood),
+         ("row 2", "column amount", "'x' is not an amount")),
+    Case("one_line_of_five_megabytes", _lazy("deals.csv", _one_line_no_newline), ("fields; this is not a table export",)),
+    Case("bad_value_past_the_first_mebibyte", _lazy("deals.csv", _far_down_error),
+         ("row 50000", "column amount", "-5 is negative")),
+    # ---- values: amounts
+    Case("yen_with_thousands", _text("deals.csv", DEALS_HEAD + 'D1,lead,"¥1,234.50",2024-01-01\nD2,lead,￥88,\n'),
+         check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1",
+                        [("D1", Decimal("1234.5")), ("D2", Decimal("88"))])),
+    Case("space_thousands_decimal_comma", _text("deals.csv", DEALS_HEAD + 'D1,lead,"1 234,50",2024-01-01\n'),
+         ("row 1", "column amount", "'1 234,50' is not an amount")),
+    Case("bracketed_negative", _text("deals.csv", DEALS_HEAD + "D1,lead,(500),2024-01-01\n"),
+         ("row 1", "column amount", "(500) is negative")),
+    Case("percent_as_amount", _text("deals.csv", DEALS_HEAD + "D1,lead,12%,2024-01-01\n"),
+         ("row 1", "column amount", "'12%' is not an amount")),
+    Case("amount_too_large_for_exact_money", _text("deals.csv", DEALS_HEAD + "D1,lead,1e15,2024-01-01\n"),
+         ("row 1", "column amount", "'1e15' is too large")),
+    Case("sap_trailing_minus", _text("deals.csv", DEALS_HEAD + "D1,lead,500-,2024-01-01\n"),
+         ("row 1", "column amount", "'500-' is not an amount")),
+    # ---- values: dates
+    Case("day_first_dates", _text("deals.csv", DEALS_HEAD + "D1,lead,5,31/12/2024\nD2,lead,5,01/02/2024\n"),
+         check=rows_are("deals", "SELECT deal_id, created_at::DATE::VARCHAR FROM deals ORDER BY 1",
+                        [("D1", "2024-12-31"), ("D2", "2024-02-01")])),  # the column is day-first: 01/02 is 1 Feb
+    Case("day_first_column_with_a_month_first_value", _text("deals.csv", DEALS_HEAD + "D1,lead,5,13/04/2024\n"
+                                                            "D2,lead,5,04/13/2024\n"),
+         ("row 2", "column created_at", "'04/13/2024' is not a date (this column is read day-first")),
+    Case("february_30", _text("deals.csv", DEALS_HEAD + "D1,lead,5,2024-02-30\n"),
+         ("row 1", "column created_at", "'2024-02-30' is not a date")),
+    Case("month_13", _text("deals.csv", DEALS_HEAD + "D1,lead,5,2024-13-01\n"),
+         ("row 1", "column created_at", "'2024-13-01' is not a date")),
+    Case("excel_serial_in_a_csv", _text("deals.csv", DEALS_HEAD + "D1,lead,5,45292\n"),
+         ("row 1", "column created_at", "'45292' is not a date")),
+    Case("two_digit_year", _text("deals.csv", DEALS_HEAD + "D1,lead,5,3/31/24\n"),
+         ("row 1", "column created_at", "'3/31/24'")),
+    Case("timestamps_with_a_zone_offset", _text("deals.csv", DEALS_HEAD + "D1,lead,5,2024-03-31T10:00:00+08:00\n"
+                                                "D2,lead,5,2024-03-31T23:30:00+08:00\n"),
+         check=rows_are("deals", "SELECT deal_id, created_at::VARCHAR FROM deals ORDER BY 1",
+                        [("D1", "2024-03-31 10:00:00"), ("D2", "2024-03-31 23:30:00")])),  # the clock time as written
+    Case("xlsx_title_rows_and_excel_serial_dates", _lazy("deals.xlsx", _xlsx(_title_rows)),
+         check=rows_are("deals", "SELECT deal_id, created_at::VARCHAR FROM deals ORDER BY 1",
+                        [("D1", "2024-01-01 00:00:00"), ("D2", "2024-01-01 18:00:00")])),  # .75 day = 18 h
+    # ---- sentinels
+    Case("null_word_as_amount", _text("deals.csv", DEALS_HEAD + "D1,lead,NULL,2024-01-01\n"),
+         ("row 1", "column amount", "'NULL' is not an amount")),
+    Case("excel_na_as_date", _text("deals.csv", DEALS_HEAD + "D1,lead,5,#N/A\n"),
+         ("row 1", "column created_at", "'#N/A' is not a date")),
+    Case("dash_as_amount", _text("deals.csv", DEALS_HEAD + "D1,lead,-,2024-01-01\n"),
+         ("row 1", "column amount", "'-' is not an amount")),
+    Case("mysql_zero_date", _text("deals.csv", DEALS_HEAD + "D1,lead,5,0000-00-00\n"),
+         ("row 1", "column created_at", "'0000-00-00' is not a date")),
+    Case("na_as_required_stage", _text("deals.csv", DEALS_HEAD + "D1,N/A,5,2024-01-01\n"),
+         ("row 1", "column stage", "'N/A' is not a pipeline stage")),
+    Case("xlsx_error_cell_as_amount", _lazy("deals.xlsx", _xlsx(_error_cells)),
+         ("deals.xlsx[deals] row 2", "column amount", "'#N/A' is not an amount"),
+         bug="python-calamine's to_python() gives an error cell (#N/A, #DIV/0!, #REF!) as '', so read.cell_text makes "
+             "it an empty amount: loaded as NULL, where the same '#N/A' in a CSV is refused"),
+    # ---- injection in cells: stored as text, every download neutralises it
+    Case("hyperlink_formula", _text("accounts.csv", 'account_id,account_name\nF1,"=HYPERLINK(""http://x"",""y"")"\n'),
+         check=injected("accounts", "account_id", "F1", "account_name", '=HYPERLINK("http://x","y")')),
+    Case("at_sum_formula", _text("accounts.csv", "account_id,account_name\nF1,@SUM(A1)\n"),
+         check=injected("accounts", "account_id", "F1", "account_name", "@SUM(A1)")),
+    Case("plus_cmd_formula", _text("accounts.csv", "account_id,region\nF1,+cmd|' /C notepad'!A0\n"),
+         check=injected("accounts", "account_id", "F1", "region", "+cmd|' /C notepad'!A0")),
+    Case("minus_arithmetic", _text("accounts.csv", "account_id,segment\nF1,-2+3\n"),
+         check=injected("accounts", "account_id", "F1", "segment", "-2+3")),
+    Case("tab_then_equals", _text("accounts.csv", 'account_id,account_name\nF1,"\t=1+1"\n'),
+         check=injected("accounts", "account_id", "F1", "account_name", "=1+1")),  # trimmed, then escaped
+    Case("formula_as_an_id", _text("deals.csv", "deal_id,stage\n=1+1,lead\n"),
+         check=injected("deals", "stage", "lead", "deal_id", "=1+1")),
+    Case("xlsx_text_cell_that_reads_like_a_formula", _lazy("accounts.xlsx", _xlsx(_text_formula_cell)),
+         check=injected("accounts", "account_id", "F1", "account_name", '=HYPERLINK("http://x","y")')),
+    Case("sql_in_a_value", _text("accounts.csv", "account_id,account_name\nA1,'); DROP TABLE accounts; --\n"),
+         check=rows_are("accounts", "SELECT account_name FROM accounts", [("'); DROP TABLE accounts; --",)])),
+    Case("sql_in_a_header", _text("deals.csv", 'deal_id,stage,"x"" ; DROP TABLE deals; --"\nD1,lead,1\n'),
+         check=rows_are("deals", "SELECT deal_id FROM deals", [("D1",)])),
+    # ---- deep workbooks
+    Case("xlsx_twenty_sheets", _lazy("deals.xlsx", _xlsx(_many_sheets)),
+         check=rows_are("deals", "SELECT count(*), sum(amount) FROM deals", [(20, 210)])),  # 1 + 2 + … + 20 = 210
+    Case("xlsx_sheet_with_16384_columns", _lazy("deals.xlsx", _xlsx(_widest_sheet)),
+         check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1", [("D1", 5), ("D2", 7)])),
+    Case("xlsx_used_range_claims_a_million_rows", _lazy("deals.xlsx", _xlsx_edit(_deals_sheet, _million_row_dimension)),
+         check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1", [("D1", 5), ("D2", 7)])),
+    Case("xlsx_hidden_sheet_is_not_read", _lazy("deals.xlsx", _xlsx(_hidden_sheet)),
+         check=rows_are("deals", "SELECT deal_id FROM deals ORDER BY 1", [("D1",), ("D2",)])),
+    Case("xlsx_shared_strings_missing", _lazy("deals.xlsx", _xlsx_edit(_deals_sheet, _missing_shared_strings)),
+         ("deals.xlsx[deals]: the sheet cannot be read", "shared strings")),
+    Case("xlsx_only_a_chart", _lazy("deals.xlsx", _xlsx(_chart_only)), ("the workbook has no sheet with data",)),
+    # ---- zip tricks
+    Case("xlsx_path_traversal_entry", _lazy("deals.xlsx", _xlsx_edit(_deals_sheet, _traversal_entry)),
+         check=rows_are("deals", "SELECT deal_id FROM deals ORDER BY 1", [("D1",), ("D2",)])),
+    Case("zip_inside_a_zip", _lazy("deals.xlsx", _nested_zip), ("is not a readable workbook",)),
+    Case("password_protected_zip", _lazy("deals.xlsx", _encrypted_zip), ("deals.xlsx",)),
+    Case("old_xls_named_xlsx", _lazy("deals.xlsx", _ole2_junk), ("is not a readable workbook",)),
+    Case("xlsm_with_macros", _lazy("deals.xlsm", _xlsx_edit(_deals_sheet, _vba_project)),
+         check=rows_are("deals", "SELECT deal_id FROM deals ORDER BY 1", [("D1",), ("D2",)])),
+    Case("html_table_named_xls", _text("deals.xls", "<html><body><table><tr><td>deal_id</td></tr></table></body></html>"),
+         ("is named like an Excel workbook but is not one",)),
+    # ---- binary garbage named .csv
+    Case("png_named_csv", _lazy("deals.csv", _png), ("is a binary file",)),
+    Case("pdf_named_csv", _lazy("deals.csv", _pdf), ("is a binary file",)),
+    Case("gzip_named_csv", _lazy("deals.csv", _gzip_csv), ("is a binary file",)),
+    Case("json_named_csv", _text("export.csv", '[\n  {\n    "deal_id": "D1",\n    "stage": "lead"\n  }\n]\n'),
+         ("cannot tell which table",)),
+    # ---- paths and names
+    Case("file_name_with_spaces_and_brackets", _text("My Deals Export (1) - Copy.csv", DEALS_OK),
+         check=rows_are("deals", "SELECT deal_id FROM deals ORDER BY 1", [("D1",), ("D2",)])),
+    Case("file_name_with_a_quote", _text("o'brien's deals'); DROP TABLE deals; --.csv", DEALS_OK),
+         check=rows_are("deals", "SELECT deal_id FROM deals ORDER BY 1", [("D1",), ("D2",)])),
+    Case("file_name_of_240_characters", _text("deals_" + "长" * 70 + "x" * 24 + ".csv", DEALS_OK),
+         check=rows_are("deals", "SELECT deal_id FROM deals ORDER BY 1", [("D1",), ("D2",)])),
+    Case("file_name_says_another_table", _text("accounts.csv", DEALS_OK),
+         ("table accounts, from its file name", "required column account_id of table accounts is missing")),
+    Case("named_pipe_named_csv", _fifo("deals.csv"), ("not a regular file",)),
+    Case("folder_named_csv", _folder("deals.csv"), ("the folder holds no CSV, XLSX or Parquet files",)),
+    # ---- ids
+    Case("ids_differing_only_in_case", _text("deals.csv", "deal_id,stage\nD-a1,lead\nD-A1,won\n"),
+         check=rows_are("deals", "SELECT deal_id, stage FROM deals ORDER BY 1", [("D-A1", "won"), ("D-a1", "lead")])),
+    Case("ids_in_full_width_digits", _text("deals.csv", "deal_id,stage\nD１２,lead\nD12,won\n"),
+         check=rows_are("deals", "SELECT deal_id, stage FROM deals ORDER BY 1", [("D12", "won"), ("D１２", "lead")])),
+    Case("id_of_ten_thousand_characters", _text("deals.csv", "deal_id,stage\n" + "I" * 10_000 + ",lead\n"),
+         check=rows_are("deals", "SELECT length(deal_id) FROM deals", [(10_000,)])),
+    Case("ids_with_nbsp_are_one_id", _text("deals.csv", "deal_id,stage\nD1\u00a0,lead\n\u3000D1,won\n"),
+         ("row 2", "column deal_id", "'D1' repeats row 1")),
+    Case("ids_with_leading_zeros_kept", _text("accounts.csv", "account_id,account_name\n007,Bond\n7,Seven\n"),
+         check=rows_are("accounts", "SELECT account_id, account_name FROM accounts ORDER BY 1",
+                        [("007", "Bond"), ("7", "Seven")])),
+    Case("full_width_stage_names", _text("deals.csv", "deal_id,stage\nD1,Ｌｅａｄ\n"),
+         check=rows_are("deals", "SELECT deal_id, stage FROM deals", [("D1", "lead")])),
+    # ---- more than one file
+    Case("good_file_then_bad_file", _files(_text("accounts.csv", "account_id,account_name\nN1,New\n"),
+                                           _text("deals.csv", DEALS_HEAD + "N1,lead,oops,2024-01-01\n")),
+         ("deals.csv", "row 1", "column amount", "'oops' is not an amount")),
+    Case("same_file_given_twice", _same_file_twice, check=loaded_once),
 ]
 
 
 def test_the_corpus_is_large_and_ids_unique() -> None:
-    assert len(CASES) >= 40
+    assert len(CASES) >= 100
     assert len({c.id for c in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=c.bug)) if c.bug else c
+                                  for c in CASES], ids=[c.id for c in CASES])
 def test_hostile_file(case: Case, loaded: Store, tmp_path: Path) -> None:
     paths = case.make(tmp_path)
     before, version = snapshot(loaded), loaded.version()
@@ -381,13 +829,14 @@ def test_hostile_file(case: Case, loaded: Store, tmp_path: Path) -> None:
             touched |= {"deal_snapshots"}
         assert {t: rows for t, rows in after.items() if t not in touched | {"loads"}} == \
             {t: rows for t, rows in before.items() if t not in touched | {"loads"}}
-        assert len(after["loads"]) == len(before["loads"]) + len(results)
+        assert len(after["loads"]) == len(before["loads"]) + len([r for r in results if not r.skipped])
 
 
 # ---- the CLI -----------------------------------------------------------------------------------------
 
 CLI_CASES = ["truncated_mid_quote", "utf8_then_gbk_bytes", "binary_junk_named_csv", "zip_bomb_named_xlsx",
-             "ten_thousand_columns", "splits_not_summing_to_one", "parquet_that_is_csv"]
+             "ten_thousand_columns", "splits_not_summing_to_one", "parquet_that_is_csv", "png_named_csv",
+             "xlsx_shared_strings_missing", "named_pipe_named_csv", "old_xls_named_xlsx", "file_name_says_another_table"]
 
 
 @pytest.mark.parametrize("case_id", CLI_CASES)
@@ -446,7 +895,7 @@ def test_data_page_path_shows_the_same_message(case_id: str, loaded: Store, tmp_
 # ---- fuzz ------------------------------------------------------------------------------------------
 
 CSVISH = st.text(alphabet=string.printable + "，；“”¥￥元年月日客户商机\u3000\ufeff\x00é", max_size=400)
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
 @pytest.fixture(scope="module")
