@@ -316,9 +316,10 @@ def test_churn_page_bridge_and_its_accounts_in_english_and_chinese(server: str, 
     # a click on a month's bar lists that movement's accounts in that month
     months = charts.nth(1)
     months.scroll_into_view_if_needed()
-    month_bar = months.locator("g.point path").first  # the first month's new MRR
-    month_bar.wait_for(state="attached", timeout=30_000)
-    month_bar.click(force=True)
+    new_bars = months.locator("g.trace.bars").first.locator("g.point path")  # the first trace: new MRR
+    new_bars.first.wait_for(state="attached", timeout=30_000)
+    tallest = max(range(new_bars.count()), key=lambda i: (new_bars.nth(i).bounding_box() or {"height": 0})["height"])
+    new_bars.nth(tallest).click(force=True)
     settle(page)
     assert_no_exception(page)
     page.get_by_text(re.compile(r"^[\d,]+ accounts; New: .+\.$")).first.wait_for(timeout=30_000)
