@@ -475,14 +475,23 @@ def pipeline_changes(filters: Filters, start: dt.date, end: dt.date, bucket: str
 
 
 @st.cache_data(max_entries=VIEWS, show_spinner=False)
-def _pipeline_slipped(key: ViewKey, days: tuple[dt.date, dt.date], _view: View) -> pd.DataFrame:
-    return pipeline_change.slipped(_view.con(), _view.cfg, _view.filters, _view.period(), *days).execute()
+def _pipeline_push_counts(key: ViewKey, ids: tuple[str, ...], days: tuple[dt.date, dt.date],
+                          _view: View) -> pd.DataFrame:
+    return pipeline_change.push_counts(_view.con(), ids, *days).execute()
 
 
 def pipeline_slipped(filters: Filters, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """The deals pushed out between two snapshot days, with their pushes (`pipeline_change.slipped`)."""
+    """The deals pushed out between two snapshot days with their pushes: `pipeline_change.slipped`'s
+    rows, from the pushed-out bar's deals (cached, shared with its drill-down) and one query of
+    their pushes (`pipeline_change.push_counts`)."""
     v = view(filters)
-    return _pipeline_slipped(v.key, (start, end), v)
+    out = pipeline_changes(filters, start, end, "pushed_out")
+    ids = tuple(sorted(str(i) for i in out["deal_id"]))
+    if not ids:
+        return out.assign(times_pushed=pd.Series(dtype="int64"))
+    merged = out.merge(_pipeline_push_counts(v.key, ids, (start, end), v), on="deal_id", how="left")
+    merged["times_pushed"] = merged["times_pushed"].fillna(0).astype("int64")
+    return pipeline_change.order_slipped(merged)
 
 
 # ---- accounts -----------------------------------------------------------------------------------
