@@ -312,3 +312,15 @@ def test_slipped_deals_count_their_pushes() -> None:
     assert set(rows["bucket"]) == {"pushed_out"}
     assert sum(rows["change"], Decimal(0)) == Decimal("422")  # 10 + 400 + 7 + 5 = the pushed_out bucket
     assert pipeline_change.compare(db(SLIPS), CFG, Filters(), Q2, S1, S2)["pushed_out"] == Decimal("422")
+
+
+def test_push_counts_of_listed_deals_are_the_slipped_counts() -> None:
+    con = db(SLIPS)
+    counts = pipeline_change.push_counts(con, ["Q", "P", "E", "Z", "K"], S1, S2).execute()
+    # Q 2, P 1, E 1 (cleared at MID), Z 1; K pushed once within Q2 (10 May → 1 June at MID)
+    assert dict(zip(counts["deal_id"], counts["times_pushed"], strict=True)) == {"Q": 2, "P": 1, "E": 1, "Z": 1,
+                                                                                "K": 1}
+    slipped = pipeline_change.slipped(con, CFG, Filters(), Q2, S1, S2).execute()
+    merged = pipeline_change.changes(con, CFG, Filters(), Q2, S1, S2, "pushed_out").execute().merge(
+        counts, on="deal_id", how="left")
+    assert pipeline_change.order_slipped(merged).to_dict("list") == slipped.to_dict("list")

@@ -35,10 +35,12 @@ Choices where the contract is silent:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period
@@ -185,24 +187,38 @@ def changes(con: Backend, cfg: Config, filters: Filters, period: Period, start_d
     return out.order_by([ibis.desc("change"), "deal_id"])
 
 
-def slipped(con: Backend, cfg: Config, filters: Filters, period: Period, start_date: dt.date,
-            end_date: dt.date) -> ir.Table:
-    """The deals pushed out between the two days (bucket `pushed_out`), with `times_pushed`: how
-    many of the deal's snapshot days after `start_date` up to `end_date` show its expected close
-    date later than on its previous snapshot day, or cleared. Columns: CHANGE_COLUMNS and
-    `times_pushed`; most pushes first, then largest amount, then deal_id. Nothing is executed."""
-    out = changes(con, cfg, filters, period, start_date, end_date, "pushed_out")
+def push_counts(con: Backend, deal_ids: Sequence[str] | ir.Column, start_date: dt.date,
+                end_date: dt.date) -> ir.Table:
+    """`deal_id`, `times_pushed` of each of `deal_ids` pushed at least once between the two days: the
+    deal's snapshot days after `start_date` up to `end_date` whose expected close date is later than
+    on its previous snapshot day, or cleared. Nothing is executed."""
     s = con.table("deal_snapshots")
+    ids = list(deal_ids) if not isinstance(deal_ids, ir.Column) else deal_ids
     # the rows covering a day of [start_date, end_date]: the one holding state A comes first, so each
     # later row's previous row is among them (a pushed-out deal is present on start_date)
     s = s.filter(s.snapshot_date <= end_date, s.valid_until.isnull() | (s.valid_until > start_date),
-                 s.deal_id.isin(out.deal_id))
+                 s.deal_id.isin(ids))
     w = ibis.window(group_by=s.deal_id, order_by=s.snapshot_date)
-    prev = s.expected_close_at.lag().over(w)
-    s = s.mutate(_prev=prev)
+    s = s.mutate(_prev=s.expected_close_at.lag().over(w))
     pushed = s.filter(s.snapshot_date > start_date, s.snapshot_date <= end_date, s._prev.notnull(),
                       s.expected_close_at.isnull() | (s.expected_close_at > s._prev))
-    counts = pushed.group_by(_p_id=pushed.deal_id).aggregate(times_pushed=pushed.count())
+    return pushed.group_by("deal_id").aggregate(times_pushed=pushed.count())
+
+
+def slipped(con: Backend, cfg: Config, filters: Filters, period: Period, start_date: dt.date,
+            end_date: dt.date) -> ir.Table:
+    """The deals pushed out between the two days (bucket `pushed_out`), with `times_pushed`
+    (`push_counts`, 0 when its close date never moved later on a snapshot day in between: it can
+    leave the window by moving earlier). Columns: CHANGE_COLUMNS and `times_pushed`; most pushes
+    first, then largest amount, then deal_id. Nothing is executed."""
+    out = changes(con, cfg, filters, period, start_date, end_date, "pushed_out")
+    counts = push_counts(con, out.deal_id, start_date, end_date).rename(_p_id="deal_id")
     j = out.left_join(counts, out.deal_id == counts._p_id)
     j = j.select(*CHANGE_COLUMNS, times_pushed=ibis.coalesce(j.times_pushed, 0))
     return j.order_by([ibis.desc("times_pushed"), ibis.desc("change"), "deal_id"])
+
+
+def order_slipped(frame: pd.DataFrame) -> pd.DataFrame:
+    """`slipped`'s order on a frame of its rows (most pushes, largest change, deal_id)."""
+    return frame.sort_values(["times_pushed", "change", "deal_id"], ascending=[False, False, True],
+                             kind="stable").reset_index(drop=True)
