@@ -243,6 +243,10 @@ def render_pipeline_change(filters: Filters) -> None:
                         f"共 {len(deals):,} 个商机，合计 {money(change[bucket])}。"))
         table(fd.change_table(deals.iloc[:SHOWN]), f"pipeline_{bucket}", "fc_bucket", CHANGE_COLUMNS, height=360)
     st.markdown(f"**{pick('Slipped deals: pushed out of the period', '推迟的商机：移出本期间')}**")
+    # a drill-down too: listed when asked for, so a filter change waits only for the waterfall
+    if not st.toggle(pick(f"List the deals pushed out ({money(change['pushed_out'])}) and how often each slipped",
+                          f"列出推迟的商机（{money(change['pushed_out'])}）及各自推迟次数"), key="fc_list_slipped"):
+        return
     slipped = data.pipeline_slipped(filters, start, end)
     if slipped.empty:
         st.info(pick(f"No deal expected in the period on {start} was pushed out of it by {end}.",

@@ -243,6 +243,9 @@ def test_a_click_on_a_bar_picks_its_bucket() -> None:
 def test_the_slipped_deals_and_chosen_snapshot_days(fc_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _app(fc_db, monkeypatch)
     _no_errors(at)
+    assert not [df for df in at.dataframe if "times_pushed" in df.value.columns]  # listed when asked for
+    at.toggle(key="fc_list_slipped").set_value(True).run()
+    _no_errors(at)
     slipped = _table(at, "deal_id", "times_pushed")
     assert list(zip(slipped["deal_id"], slipped["times_pushed"], strict=True)) == [("D9", 2)]  # 06-15 → 06-28 → 09-01
     assert at.selectbox(key="snap_to").value is None  # the days come from the period until one is chosen
