@@ -102,6 +102,19 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Duration:
+    """A file column that gives a timestamp as a duration after another one (CONTRACT §2 (v2)
+    "Durations": Zendesk's "First reply time in minutes", Freshdesk's "First response time (in hrs)").
+    Mapped like a column under `name`; the load fills `target` = `start` + the duration."""
+
+    name: str  # the mapping key, e.g. first_response_minutes
+    target: str
+    start: str
+    seconds: int  # the length of one unit
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Table:
     name: str
     columns: tuple[Column, ...]
@@ -115,6 +128,8 @@ class Table:
     # storage-only columns: in the database table after the canonical ones, never in a file, a mapping,
     # quality or the docs (deal_snapshots' valid_until, the compact format); `columns` stays canonical
     storage: tuple[Column, ...] = ()
+    # (v2) durations a file may give instead of a timestamp column (tickets' first response)
+    durations: tuple[Duration, ...] = ()
     column_index: dict[str, Column] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -122,6 +137,13 @@ class Table:
 
     def column(self, name: str) -> Column:
         return self.column_index[name]
+
+    def duration(self, name: str) -> Duration | None:
+        return next((d for d in self.durations if d.name == name), None)
+
+    def mappable(self, name: str) -> bool:
+        """A name a mapping may give a header for: a canonical column or a duration."""
+        return name in self.column_index or self.duration(name) is not None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -149,7 +171,7 @@ def C(name: str, kind: Kind, required: bool = False, *synonyms: str, references:
 
 
 ACCOUNT_ID = ("account id", "accountid", "customer id", "customer", "company id", "associated company",
-              "associated company id", "company", "organization id", "organization - id", "org id",
+              "associated company id", "company", "organization", "organization id", "organization - id", "org id",
               "deal - organization", "deal - organization id", "客户编号", "客户id", "客户ID", "客户代码",
               "客户", "公司编号", "客户编码")
 REP_ID_PERSON = ("owner id", "owner", "deal owner", "opportunity owner", "account owner", "sales rep",
@@ -261,31 +283,48 @@ _table(Table("deal_splits", (
     label_en="Deal splits", label_zh="业绩分成"))
 
 _table(Table("contracts", (
-    C("contract_id", "id", True, "contract id", "subscription id", "contract number", "合同编号", "合同id"),
-    C("account_id", "id", True, *ACCOUNT_ID, references="accounts"),
-    C("start_date", "date", True, "start date", "contract start date", "start", "开始日期", "生效日期",
-      "合同开始日期"),
-    C("end_date", "date", False, "end date", "contract end date", "end", "结束日期", "到期日期", "合同结束日期"),
-    C("mrr", "money", True, "mrr", "monthly recurring revenue", "monthly amount", "月费", "月度金额",
-      "月经常性收入"),
+    # billing tools: Stripe's subscription export ("Customer ID", "Start Date (UTC)", "Ended At (UTC)"),
+    # Chargebee's ("subscriptions.id", "subscriptions.customer_id", "subscriptions.mrr")
+    C("contract_id", "id", True, "contract id", "subscription id", "contract number", "subscriptions.id",
+      "合同编号", "合同id", "id"),
+    C("account_id", "id", True, *ACCOUNT_ID, "subscriptions.customer_id", "customer_id", references="accounts"),
+    C("start_date", "date", True, "start date", "contract start date", "start", "start date (utc)", "started at",
+      "subscriptions.started_at", "开始日期", "生效日期", "合同开始日期"),
+    C("end_date", "date", False, "end date", "contract end date", "end", "ended at (utc)", "ended at",
+      "canceled at (utc)", "cancelled at", "canceled at", "subscriptions.cancelled_at", "结束日期", "到期日期",
+      "合同结束日期"),
+    C("mrr", "money", True, "mrr", "monthly recurring revenue", "monthly amount", "mrr amount", "mrr_amount",
+      "monthly recurring revenue (mrr)", "subscriptions.mrr", "月费", "月度金额", "月经常性收入"),
 ), key=("contract_id",), name_hints=("contract", "subscription", "合同", "订阅"),
     label_en="Contracts", label_zh="合同", checks=(Check("not_before", "end_date", "start_date"),)))
 
 _table(Table("tickets", (
     C("ticket_id", "id", True, "ticket id", "case id", "case number", "id", "工单编号", "工单id", "工单号"),
-    C("account_id", "id", True, *ACCOUNT_ID, "account name", references="accounts"),
+    C("account_id", "id", True, *ACCOUNT_ID, "account name", "organization name", "company name",
+      references="accounts"),
+    # helpdesks: Zendesk "Created at", Freshdesk "Created time", Intercom "Created at"
     C("opened_at", "timestamp", True, "opened at", "opened", "created date", "create date", "date/time opened",
-      "创建时间", "提交时间", "开单时间"),
+      "created at", "created time", "date created", "creation date", "创建时间", "提交时间", "开单时间"),
     C("first_response_at", "timestamp", False, "first response at", "first response", "first response time",
       "首次响应时间", "响应时间"),
     C("resolved_at", "timestamp", False, "resolved at", "closed date", "date/time closed", "close date",
-      "解决时间", "关闭时间"),
-    C("channel", "channel", False, "channel", "case origin", "origin", "source", "渠道", "来源渠道", "服务渠道"),
+      "solved at", "resolved time", "closed time", "closed at", "解决时间", "关闭时间"),
+    C("channel", "channel", False, "channel", "case origin", "origin", "source", "via", "ticket source", "渠道",
+      "来源渠道", "服务渠道"),
     C("priority", "text", False, "priority", "优先级"),
-    C("assignee_id", "person", False, "assignee id", "assignee", "case owner", "owner", "处理人", "负责人",
-      "客服", references="reps"),
+    C("assignee_id", "person", False, "assignee id", "assignee", "case owner", "owner", "agent", "assignee name",
+      "处理人", "负责人", "客服", references="reps"),
 ), key=("ticket_id",), name_hints=("ticket", "case", "工单", "服务"),
     label_en="Tickets", label_zh="工单",
+    # calendar time only: a duration "within business hours" does not give the moment of the answer
+    durations=(Duration("first_response_minutes", "first_response_at", "opened_at", 60,
+                        ("first reply time in minutes", "first response time in minutes",
+                         "first response time (in minutes)", "first response minutes", "首次响应时长(分钟)",
+                         "首次响应时长（分钟）")),
+               Duration("first_response_hours", "first_response_at", "opened_at", 3600,
+                        ("first response time (in hrs)", "first response time (in hours)",
+                         "first response time in hours", "first response hours", "首次响应时长(小时)",
+                         "首次响应时长（小时）"))),
     checks=(Check("not_before", "first_response_at", "opened_at"), Check("not_before", "resolved_at", "opened_at"))))
 
 _table(Table("surveys", (
@@ -295,7 +334,8 @@ _table(Table("surveys", (
       "提交时间", "回访时间", "回访日期", "日期"),
     C("kind", "survey_kind", True, "kind", "survey type", "type", "survey", "metric", "类型", "问卷类型",
       "调查类型"),
-    C("score", "score", True, "score", "rating", "value", "评分", "分数", "得分"),
+    C("score", "score", True, "score", "rating", "value", "satisfaction score", "satisfaction rating", "csat score",
+      "nps score", "评分", "分数", "得分"),
     C("rep_id", "person", False, "rep id", "rep", "owner", "负责人", "销售", references="reps"),
     C("ticket_id", "id", False, "ticket id", "case id", "工单编号", references="tickets"),
     C("comment", "text", False, "comment", "comments", "feedback", "verbatim", "评价", "备注", "意见", "反馈"),

@@ -36,30 +36,48 @@ from b2bmetrics.schema import LOAD_ORDER, TABLES, Table, header_key
 
 @dataclass(frozen=True)
 class Mapping:
-    """A header mapping: the table (or None: detect it) and canonical column -> header in the file."""
+    """A header mapping: the table (or None: detect it) and canonical column -> header in the file;
+    (v2) `constants` (canonical column -> the value every row gets) and `values` (canonical column ->
+    file value -> canonical value, "" for empty)."""
 
     table: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
     source: str = "mapping"
+    constants: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _strings(raw: object) -> bool:
+    return isinstance(raw, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items())
 
 
 def load_mapping_file(path: Path) -> Mapping:
-    """Read a mapping TOML (`table = "deals"` and `[columns] canonical = "header in file"`)."""
+    """Read a mapping TOML: `table = "deals"`, `[columns] canonical = "header in file"`, and (v2)
+    `[constants] column = "value"` and `[values.COLUMN] "file value" = "canonical value"`."""
     path = Path(path)
     raw = read_toml(path, "mapping file", "--mapping")
-    unknown = set(raw) - {"table", "columns"}
+    unknown = set(raw) - {"table", "columns", "constants", "values"}
     if unknown:
         raise B2BError(f"{path}: unknown key {sorted(unknown)[0]!r}",
-                       fix='a mapping file holds only table = "deals" and a [columns] section')
+                       fix='a mapping file holds table = "deals" and the sections [columns], [constants] '
+                           "and [values.COLUMN]")
     table = raw.get("table")
     if table is not None and (not isinstance(table, str) or table not in TABLES):
         raise B2BError(f"{path}: table = {table!r} is not a canonical table",
                        fix=f"use one of: {', '.join(TABLES)}")
     cols = raw.get("columns", {})
-    if not isinstance(cols, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in cols.items()):
+    if not _strings(cols):
         raise B2BError(f"{path}: [columns] must map canonical column names to header strings",
                        fix='write it as [columns] followed by lines like deal_id = "opportunity_no"')
-    mapping = Mapping(table, dict(cols), str(path))
+    constants = raw.get("constants", {})
+    if not _strings(constants):
+        raise B2BError(f"{path}: [constants] must give each column one text value",
+                       fix='write it as [constants] followed by lines like kind = "csat"')
+    values = raw.get("values", {})
+    if not isinstance(values, dict) or not all(isinstance(k, str) and _strings(v) for k, v in values.items()):
+        raise B2BError(f"{path}: [values.COLUMN] sections must map file values to canonical values (text)",
+                       fix='write it as [values.status] followed by lines like "Offered" = "" ("" = empty)')
+    mapping = Mapping(table, dict(cols), str(path), dict(constants), {k: dict(v) for k, v in values.items()})
     if table is not None:
         check_mapping_columns(mapping, TABLES[table])
     return mapping
@@ -80,8 +98,9 @@ def save_mapping_file(path: Path, table: str, columns: dict[str, str]) -> None:
 
 
 def check_mapping_columns(mapping: Mapping, table: Table) -> None:
-    for name in mapping.columns:
-        if name not in table.column_index:
+    for name in [*mapping.columns, *mapping.constants, *mapping.values]:
+        known = table.mappable(name) if name in mapping.columns else name in table.column_index
+        if not known:
             close = difflib.get_close_matches(name, table.column_names, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise B2BError(f"{mapping.source}: {table.name} has no column {name!r}",
@@ -209,13 +228,23 @@ def auto_map(table: Table, headers: tuple[str, ...], taken: dict[str, int] | Non
                 out[col.name] = i
                 used.add(i)
                 break
+    for d in table.durations:  # only where the file has no timestamp for it
+        if d.name in out or d.target in out or any(e.name in out and e.target == d.target for e in table.durations):
+            continue
+        for name in (d.name, *d.synonyms):
+            i = free(header_key(name))
+            if i is not None:
+                out[d.name] = i
+                used.add(i)
+                break
     return out
 
 
 def map_headers(table: Table, headers: tuple[str, ...], source: str, override: Mapping | None) -> dict[str, int]:
-    """canonical column -> header index for a file; refuses a missing required column or mapped header."""
+    """canonical column (or duration) -> header index for a file; refuses a missing required column
+    (one the mapping gives a constant is not missing) or a mapped header the file lacks."""
     fixed: dict[str, int] = {}
-    if override is not None and override.columns:
+    if override is not None and (override.columns or override.constants or override.values):
         check_mapping_columns(override, table)
         for col, header in override.columns.items():
             idx = _find_header(headers, header, set(fixed.values()))
@@ -234,7 +263,8 @@ def map_headers(table: Table, headers: tuple[str, ...], source: str, override: M
             raise B2BError(f"{source}: header {headers[i]!r} appears {len(twins) + 1} times (columns "
                            f"{', '.join(str(j + 1) for j in sorted([i, *twins]))}); which one is {col} is unclear",
                            fix="rename or remove the extra columns so that each header appears once")
-    missing = [c for c in table.required if c not in mapped]
+    constant = set(override.constants) if override is not None else set()
+    missing = [c for c in table.required if c not in mapped and c not in constant]
     if missing:
         col = missing[0]
         mapped_at = set(mapped.values())

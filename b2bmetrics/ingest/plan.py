@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -67,9 +67,11 @@ class FilePlan:
     table_reason: str  # "--table", "mapping file", "file name", "sheet name", "header fingerprint"
     encoding: str | None
     delimiter: str | None
-    mapping: dict[str, str]  # canonical column -> header in the file
+    mapping: dict[str, str]  # canonical column (or a duration, schema.Duration) -> header in the file
     unmapped_headers: tuple[str, ...]
     rows: int | None
+    constants: dict[str, str] = field(default_factory=dict)  # (v2) column -> the value of every row
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # (v2) column -> file value -> value
 
     @property
     def described(self) -> str:
@@ -216,7 +218,9 @@ def _plan_one(inp: Input, table: str | None, mapping: Mapping | None) -> Planned
                     table_reason=reason, encoding=lay.encoding if lay else None,
                     delimiter=lay.delimiter if lay else None,
                     mapping={c: inp.headers[i] for c, i in sorted(index.items(), key=lambda t: t[1])},
-                    unmapped_headers=unmapped, rows=inp.rows)
+                    unmapped_headers=unmapped, rows=inp.rows,
+                    constants=dict(mapping.constants) if mapping is not None else {},
+                    values={c: dict(v) for c, v in mapping.values.items()} if mapping is not None else {})
     return Planned(plan, inp, index)
 
 
@@ -232,7 +236,8 @@ def resolve_options(table: str | None, mapping_file: Path | None,
             if m.table and from_file.table and m.table != from_file.table:
                 raise B2BError(f"the mapping is for table {m.table} but {mapping_file} is for {from_file.table}",
                                fix="give one mapping")
-            m = Mapping(m.table or from_file.table, {**from_file.columns, **m.columns}, from_file.source)
+            m = Mapping(m.table or from_file.table, {**from_file.columns, **m.columns}, from_file.source,
+                        {**from_file.constants, **m.constants}, {**from_file.values, **m.values})
         else:
             m = from_file
     if m is not None and m.table and table is not None and m.table != table:

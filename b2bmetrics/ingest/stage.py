@@ -39,6 +39,7 @@ from b2bmetrics.ingest.parse import (
     TRIM_CHARS,
     StageSpec,
     check_sql,
+    date_sql,
     decimal_text,
     enum_tables,
     ident,
@@ -133,12 +134,53 @@ def _source_sql(con: duckdb.DuckDBPyConnection, p: Planned) -> tuple[str, dict[s
     table = TABLES[p.plan.table]
     arrays = {}
     for name, i in p.index.items():
-        is_date = table.column(name).kind in ("timestamp", "date")
+        is_date = name in table.column_index and table.column(name).kind in ("timestamp", "date")
         arrays[f"c{i}"] = pa.array([cell_text(r[i] if i < len(r) else None, is_date) for r in inp.sheet.rows],
                                    type=pa.string())
     view = f"_b2b_sheet_{p.order}"
     con.register(view, pa.table(arrays))
     return ident(view), cols
+
+
+def _shaped(source_sql: str, cols: dict[str, str], plan: FilePlan, table: Table) -> tuple[str, dict[str, str]]:
+    """The source with a mapping's (v2) value maps applied, its constants as columns, and each duration
+    turned into the ISO text of the timestamp it gives (`start` + the duration; CONTRACT §2 v2).
+
+    A duration that is not a number becomes its own text with the unit, which the timestamp's
+    parse then refuses with that value; a negative one gives a time before `start`, which the row
+    rule refuses. Value maps compare the trimmed text exactly; "" means empty."""
+    cols = dict(cols)
+    changed: list[str] = []
+    for name, pairs in plan.values.items():
+        if name not in cols or not pairs:
+            continue
+        src = ident(cols[name])
+        whens = " ".join(f"WHEN {lit(k)} THEN {'NULL' if v == '' else lit(v)}" for k, v in pairs.items())
+        changed.append(f"CASE trim({src}, {lit(TRIM_CHARS)}) {whens} ELSE {src} END AS {src}")
+    added: list[str] = []
+    for name, value in plan.constants.items():
+        cols[name] = f"k_{name}"
+        added.append(f"{'NULL' if value == '' else lit(value)} AS {ident(cols[name])}")
+    for d in table.durations:
+        if d.name not in cols:
+            continue
+        src = ident(cols.pop(d.name))
+        if d.target in cols or d.start not in cols:
+            continue  # the file's own timestamp wins; without a start there is nothing to add to
+        text = f"trim({src}, {lit(TRIM_CHARS)})"
+        amount = f"TRY_CAST({text} AS DOUBLE)"
+        start = date_sql(ident(cols[d.start]), f"trim({ident(cols[d.start])}, {lit(TRIM_CHARS)})")
+        unit = "minutes" if d.seconds == 60 else "hours" if d.seconds == 3600 else f"× {d.seconds} s"
+        cols[d.target] = f"d_{d.target}"
+        added.append(
+            f"CASE WHEN {text} = '' OR {src} IS NULL THEN NULL "
+            f"WHEN {amount} IS NULL OR NOT isfinite({amount}) THEN {text} || {lit(f' ({d.name}: not a number of {unit})')} "
+            f"ELSE strftime({start} + to_microseconds(CAST(round({amount} * {d.seconds * 1_000_000}) AS BIGINT)), "
+            f"'%Y-%m-%dT%H:%M:%S.%f') END AS {ident(cols[d.target])}")
+    if not (changed or added):
+        return source_sql, cols
+    replaced = f" REPLACE ({', '.join(changed)})" if changed else ""
+    return f"(SELECT *{replaced}{''.join(', ' + a for a in added)} FROM {source_sql})", cols
 
 
 def _percent_columns(plan: FilePlan, table: Table) -> frozenset[str]:
@@ -151,7 +193,7 @@ def _percent_columns(plan: FilePlan, table: Table) -> frozenset[str]:
 def stage(con: duckdb.DuckDBPyConnection, p: Planned, cfg: Config, people_ref: str | None) -> Staged:
     """Create the staging table for one file and run every check; rejects land in the temp table REJ."""
     table = TABLES[p.plan.table]
-    source_sql, cols = _source_sql(con, p)
+    source_sql, cols = _shaped(*_source_sql(con, p), p.plan, table)
     spec = StageSpec(table, cfg.pipeline, source_sql, cols, trim=p.trim, percent=_percent_columns(p.plan, table))
     agg = _build(con, p, spec, people_ref)
     redo: dict[str, str] = {}
@@ -375,7 +417,7 @@ def preview_rejects(plan: FilePlan, cfg: Config, store: Store | None = None) -> 
     index: dict[str, int] = {}
     for col, header in plan.mapping.items():
         pos = [i for i, h in enumerate(inp.headers) if h == header and i not in index.values()]
-        if not pos or col not in table.column_index:
+        if not pos or not table.mappable(col):
             raise B2BError(f"{plan.described}: the plan maps {col} to header {header!r}, which the file does not have",
                            fix="plan the file again")
         index[col] = pos[0]
