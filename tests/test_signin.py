@@ -54,7 +54,7 @@ if not Path(CHROMIUM).exists():
 import oidc_provider_mock  # noqa: E402
 import werkzeug.serving  # noqa: E402
 from itsdangerous import TimestampSigner, URLSafeSerializer, URLSafeTimedSerializer  # noqa: E402
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
 from streamlit.web.server.starlette.starlette_server_config import (  # noqa: E402
     AUTH_COOKIE_MAX_AGE_SECONDS,
     USER_COOKIE_NAME,
@@ -222,8 +222,9 @@ def settle(page: Page, timeout_s: float = 60) -> None:
     pytest.fail("the app kept running for a minute")
 
 
-def title(page: Page) -> str:
-    return page.locator("h1").first.inner_text().strip()
+def assert_title(page: Page, expected: str) -> None:
+    """The page's title is `expected` (waiting out a rerun that redraws the page on a busy machine)."""
+    expect(page.locator("h1").first).to_have_text(expected, timeout=60_000)
 
 
 def assert_no_exception(page: Page) -> None:
@@ -235,7 +236,7 @@ def assert_sign_in_page(page: Page) -> None:
     """The sign-in page and nothing else: no figure, no filter, no navigation, no signed-in name."""
     page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
     settle(page)
-    assert title(page) == "Sign in"
+    assert_title(page, "Sign in")
     assert page.get_by_text("Page not found").count() == 0  # a page's address opened signed out
     assert page.locator('[data-testid="stMetric"]').count() == 0
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0
@@ -337,7 +338,7 @@ def _check_scope(browser: Browser, world: World, email: str, role_text: str) -> 
     try:
         page = sign_in(context, world, email)
         assert_no_exception(page)
-        assert title(page) == "Overview"
+        assert_title(page, "Overview")
         identity = page.locator('[data-testid="stSidebar"]').get_by_text("Signed in as")
         assert email in identity.inner_text() and role_text in identity.inner_text()
         scope = world.scopes[email]
@@ -379,7 +380,7 @@ def test_sign_out_returns_to_the_sign_in_page(browser: Browser, world: World) ->
     context = new_context(browser)
     try:
         page = sign_in(context, world, CEO)
-        assert title(page) == "Overview"
+        assert_title(page, "Overview")
         session_cookie(context)  # signed in: the session cookie is there
         page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
         # Streamlit's /auth/logout clears the cookie and sends the browser to the provider's
@@ -413,7 +414,7 @@ def test_a_tampered_session_cookie_sends_the_user_back_to_sign_in(browser: Brows
     context = new_context(browser)
     try:
         page = sign_in(context, world, REP)
-        assert title(page) == "Overview"
+        assert_title(page, "Overview")
         value = session_cookie(context)["value"]
         user = json.loads(_payload(value))
         assert user["email"] == REP and user["is_logged_in"] is True
@@ -440,7 +441,7 @@ def test_an_expired_session_sends_the_user_back_to_sign_in(browser: Browser, wor
     context = new_context(browser)
     try:
         page = sign_in(context, world, MANAGER)
-        assert title(page) == "Overview"
+        assert_title(page, "Overview")
         cookie = session_cookie(context)
         # the browser keeps the session 30 days (Max-Age), then drops it
         lifetime = cookie["expires"] - time.time()
@@ -456,7 +457,7 @@ def test_an_expired_session_sends_the_user_back_to_sign_in(browser: Browser, wor
         replace_session_cookie(context, world, fresh)
         page.goto(world.url)
         settle(page, timeout_s=120)
-        assert title(page) == "Overview"
+        assert_title(page, "Overview")
         replace_session_cookie(context, world, old)
         page.goto(world.url)
         assert_sign_in_page(page)
@@ -473,7 +474,7 @@ def test_a_user_the_roles_file_does_not_know_sees_only_the_message(browser: Brow
     try:
         page = sign_in(context, world, STRANGER)
         assert_no_exception(page)
-        assert title(page) == "No access yet"
+        assert_title(page, "No access yet")
         warning = page.locator('[data-testid="stAlert"]').first.inner_text()
         assert STRANGER in warning and "has no role" in warning
         assert page.locator('[data-testid="stMetric"]').count() == 0
@@ -484,7 +485,7 @@ def test_a_user_the_roles_file_does_not_know_sees_only_the_message(browser: Brow
         for address in ("funnel", "commission", "data"):  # a page's address shows the same message
             page.goto(f"{world.url}/{address}")
             settle(page)
-            assert title(page) == "No access yet"
+            assert_title(page, "No access yet")
             assert page.get_by_text("Page not found").count() == 0
             assert page.locator('[data-testid="stMetric"]').count() == 0
         # they may sign out, and are then at the sign-in page
@@ -504,12 +505,12 @@ def test_an_unverified_email_gets_nothing_even_if_the_roles_file_knows_it(browse
     try:
         page = sign_in(context, world, "mallory")
         assert_no_exception(page)
-        assert title(page) == "No access yet"
+        assert_title(page, "No access yet")
         assert page.locator('[data-testid="stMetric"]').count() == 0
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0
         page.goto(f"{world.url}/data")
         settle(page)
-        assert title(page) == "No access yet"
+        assert_title(page, "No access yet")
         assert page.locator('[data-testid="stFileUploader"]').count() == 0
     finally:
         context.close()
