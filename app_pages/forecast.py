@@ -197,7 +197,7 @@ def _on_bar_pick() -> None:
     event = st.session_state.get(WATERFALL_KEY)
     bucket = fd.bucket_of_points(event["selection"]["points"]) if event and event.get("selection") else None
     if bucket is not None:
-        st.session_state[KEY_BUCKET] = bucket
+        st.session_state[lang_key(KEY_BUCKET)] = bucket
 
 
 def render_pipeline_change(filters: Filters) -> None:
