@@ -214,6 +214,12 @@ def render_at_risk(filters: Filters) -> None:
     st.caption(pick("Health score 0–100: 100 minus penalties for inactivity (≤30), low satisfaction (≤25), "
                     "open tickets (≤20) and falling MRR (≤25).",
                     "健康分 0–100：100 减去不活跃（≤30）、满意度低（≤25）、未结工单（≤20）和 MRR 下降（≤25）的扣分。"))
+    if data.row_count("accounts") > churn_data.AUTO_AT_RISK and not st.toggle(
+            pick("Score the accounts", "计算健康分"), key="churn_at_risk_show"):
+        st.caption(pick(f"Above {churn_data.AUTO_AT_RISK:,} accounts the scores are computed on request: they read "
+                        "every account's activity, tickets and answers.",
+                        f"客户数超过 {churn_data.AUTO_AT_RISK:,} 时按需计算健康分：需读取每个客户的跟进、工单和问卷。"))
+        return
     risky = data.churn_at_risk(filters)
     if page.empty(risky):
         return

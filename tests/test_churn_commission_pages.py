@@ -351,3 +351,16 @@ def test_the_commission_page_in_chinese(collected_db: Path, monkeypatch: pytest.
     headers = {n: s.get("label") for n, s in json.loads(table.proto.columns).items() if n != "_index"}
     assert headers["payout_booked"] == "签约口径应发" and headers["payout_collected"] == "回款口径应发"
     assert headers["difference"] == "差额" and headers["name"] == "姓名"
+
+
+def test_above_the_threshold_the_accounts_at_risk_are_scored_on_request(churn_db: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui import churn_data
+
+    monkeypatch.setattr(churn_data, "AUTO_AT_RISK", 4)  # the fixture has 5 accounts
+    at = _app(churn_db, "app_pages/churn.py", monkeypatch, CHURN_FROM, CHURN_TO)
+    assert not _tables_with(at, "health_score")
+    assert any("Above 4 accounts the scores are computed on request" in c.value for c in at.caption)
+    at.toggle(key="churn_at_risk_show").set_value(True).run()
+    _no_errors(at)
+    assert len(_tables_with(at, "health_score")) == 1

@@ -316,3 +316,21 @@ def test_revenue_retention_by_cohort() -> None:
     empty = mrr_movements.cohort_revenue(con, CFG, Filters(D(2020, 1, 1), D(2020, 3, 31)),
                                          resolve_period(con, Filters(D(2020, 1, 1), D(2020, 3, 31))))
     assert empty.empty and list(empty.columns) == list(mrr_movements.COHORT_COLUMNS)
+
+
+@pytest.mark.slow
+@DB_BOUNDED
+@given(data=datasets(), filters=st.sampled_from(PERIODS))
+def test_the_months_chain_and_add_up_to_the_bridge(data: dict[str, Any], filters: Filters) -> None:
+    con = make_db(data)
+    period = resolve_period(con, filters)
+    out = run(con, filters)
+    months = mrr_movements.by_month(con, CFG, filters, period)
+    if period.empty_data:
+        assert months.empty
+        return
+    assert months["mrr_start"].iloc[0] == out["mrr_start"] and months["mrr_end"].iloc[-1] == out["mrr_end"]
+    assert months["mrr_end"].iloc[:-1].tolist() == months["mrr_start"].iloc[1:].tolist()  # each month ends where the next starts
+    assert sum(months["net_new_mrr"], Decimal(0)) == out["net_new_mrr"]  # exactly
+    for r in months.to_dict("records"):  # each month's own identity
+        assert r["net_new_mrr"] == r["new"] + r["reactivation"] + r["expansion"] - r["contraction"] - r["churn"]

@@ -32,6 +32,7 @@ STEP_NAMES: dict[str, tuple[str, str]] = {
 MOVEMENT_COLORS = {"new": "#2da44e", "reactivation": "#1b7c83", "expansion": "#8250df", "contraction": "#d29922",
                    "churn": "#cf222e"}
 ACCOUNT_MONEY = ("mrr_from", "mrr_to", "mrr_change")
+AUTO_AT_RISK = 20_000  # up to this many accounts the at-risk list is scored as the page opens; above, on request
 # the columns of the page's own tables that the registry does not head: (en, zh, kind)
 OWN_COLUMNS: dict[str, tuple[str, str, str]] = {
     "movement": ("Movement", "变动类型", "text"),
