@@ -148,3 +148,16 @@ def test_a_constant_is_checked_like_a_value_and_names_a_real_column(tmp_path: Pa
     wrong = _csv(tmp_path / "m3.toml", 'table = "surveys"\n[values.score]\n"Good" = 5\n')
     with pytest.raises(B2BError, match=r"\[values.COLUMN\] sections must map file values"):
         ingest(Store.at(tmp_path / "c.duckdb"), [csv], Config(), mapping_file=wrong)
+
+
+def test_ids_excel_rewrote_in_scientific_notation_are_refused_with_how_to_export_again(tmp_path: Path) -> None:
+    """`1.03006E+13` is what Excel saves for 10300600000001 and 10300612345678 alike."""
+    csv = _csv(tmp_path / "accounts.csv", "account_id,account_name,owner_rep_id\n1.03006E+13,Acme,R1\n"
+                                          "1030060000001,Beta,2E+5\nA-1E+5,Gamma,R2\n")
+    with pytest.raises(B2BError) as err:
+        ingest(Store.at(tmp_path / "db.duckdb"), [csv], Config())
+    text = str(err.value)
+    assert "row 1, column account_id: value '1.03006E+13': account_id '1.03006E+13' is a number Excel rewrote" in text
+    assert "row 2, column owner_rep_id: value '2E+5'" in text  # a person's id too
+    assert "row 3" not in text  # an id that only contains E+ is an id
+    assert "export the file from the CRM again" in text and "Data > From Text/CSV" in text

@@ -59,7 +59,10 @@ TRIM_CHARS = " \t\r\n\u00a0\u3000\ufeff"
 YEAR_MIN, YEAR_MAX = 1900, 2199
 PARSED_KINDS = {"timestamp", "date", "money", "share", "score", "probability", "stage", "channel", "activity_kind",
                 "activity_channel"} | STRICT_ENUMS
-CHECKED_KINDS = {"timestamp", "date", "money", "share", "score", "probability", "stage"} | STRICT_ENUMS
+CHECKED_KINDS = {"timestamp", "date", "money", "share", "score", "probability", "stage", "id", "person"} | STRICT_ENUMS
+# an id Excel rewrote in scientific notation (`1.03006E+13`): its digits are lost, distinct ids merge
+EXCEL_ID = r"[0-9](\.[0-9]+)?[eE]\+[0-9]+"
+_EXCEL_ID_REASON = " is a number Excel rewrote in scientific notation: its digits are lost, so distinct ids would merge"
 # (closed_at, expected_close_at): an export's close date of an open deal is its expected close date (CONTRACT §2 v2)
 OPEN_DEAL_CLOSE = ("closed_at", "expected_close_at")
 AMBIGUOUS_DATE = r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"
@@ -338,6 +341,9 @@ def staging_sql(spec: StageSpec, target: str) -> str:
             # a cell of only whitespace is empty, not wrong
             bad = f"CASE WHEN {trim_sql(r, spec.trim)} = '' THEN {empty} ELSE {r} END"
             errors.append(f"CASE WHEN {r} IS NULL THEN {empty} WHEN {bad_sql(c, p, spec)} THEN {bad} END")
+        elif c.kind in ("id", "person"):
+            errors.append(f"CASE WHEN {r} IS NULL THEN {empty} "
+                          f"WHEN strpos({r}, '+') > 0 AND regexp_full_match({r}, '{EXCEL_ID}') THEN {r} END")
         else:
             errors.append(f"CASE WHEN {r} IS NULL THEN {empty} END")
     # the list is built only for the rare bad rows; the test runs on every row
@@ -394,6 +400,9 @@ def reason_sql(col: Column, v: str, spec: StageSpec) -> str:
     if kind in STRICT_ENUMS:
         allowed = ", ".join(allowed_values(kind, spec.pipeline))
         return f"CASE {empty} ELSE {lit(name + ' ')} || {q} || {lit(' is not one of ' + allowed)} END"
+    if kind in ("id", "person"):
+        return (f"CASE {empty} WHEN regexp_full_match({v}, '{EXCEL_ID}') THEN {lit(name + ' ')} || {q} || "
+                f"{lit(_EXCEL_ID_REASON)} ELSE {lit(name + ' ')} || {q} || ' is not valid' END")
     return f"CASE {empty} ELSE {lit(name + ' ')} || {q} || ' is not valid' END"
 
 

@@ -371,6 +371,8 @@ _FIXES = [
                                 "the surplus as a receipt of its own (no due date, no amount due)"),
     ("come together", "give due_date with amount_due and paid_at with amount_paid, or leave both of a pair empty"),
     ("is not the first day of a month", "a target period starts on the first day of a month"),
+    ("Excel rewrote", "export the file from the CRM again and load it without saving it in Excel (or import it "
+                      "in Excel with Data > From Text/CSV, id columns as Text)"),
 ]
 
 
