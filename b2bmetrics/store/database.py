@@ -280,7 +280,7 @@ class Store:
 
 
 def _holder(lock_path: Path) -> str:
-    """"pid N since HH:MM:SS" of the lock's holder, as it wrote in the file."""
+    """The lock's holder as it wrote itself into the file: "pid N, since HH:MM:SS"."""
     try:
         pid, since = lock_path.read_text().split()[:2]
     except (OSError, ValueError):
