@@ -2,7 +2,9 @@
 
 Every case either is refused with a B2BError naming the file (and the row and column where one
 applies) while the data already loaded stays exactly as it was (every table and `loads`), or is
-accepted because a user would expect it to load, and then what it loaded is asserted. A few run
+accepted because a user would expect it to load, and then what it loaded is asserted (for text that
+Excel would run as a formula, also every download's bytes). A case showing a known ingest bug asserts
+the right behaviour and is a strict xfail with the bug as its reason (`Case.bug`). A few run
 through the CLI (exit 2, no traceback) and through the functions the dashboard's Data page calls.
 Then a time-bounded hypothesis fuzz: random bytes and CSV-ish text never raise anything but
 B2BError, and random cell strings in date and money columns are either parsed or refused with a
@@ -189,7 +191,7 @@ def _deals_sheet(wb: Any) -> None:
 
 def _many_sheets(wb: Any) -> None:
     wb.remove(wb.active)
-    for i in range(1, 21):
+    for i in range(1, 11):
         ws = wb.create_sheet(f"deals {i}")
         ws.append(["deal_id", "stage", "amount"])
         ws.append([f"S{i}", "lead", i])
@@ -749,8 +751,8 @@ CASES = [
     Case("sql_in_a_header", _text("deals.csv", 'deal_id,stage,"x"" ; DROP TABLE deals; --"\nD1,lead,1\n'),
          check=rows_are("deals", "SELECT deal_id FROM deals", [("D1",)])),
     # ---- deep workbooks
-    Case("xlsx_twenty_sheets", _lazy("deals.xlsx", _xlsx(_many_sheets)),
-         check=rows_are("deals", "SELECT count(*), sum(amount) FROM deals", [(20, 210)])),  # 1 + 2 + … + 20 = 210
+    Case("xlsx_ten_sheets", _lazy("deals.xlsx", _xlsx(_many_sheets)),
+         check=rows_are("deals", "SELECT count(*), sum(amount) FROM deals", [(10, 55)])),  # 1 + 2 + … + 10 = 55
     Case("xlsx_sheet_with_16384_columns", _lazy("deals.xlsx", _xlsx(_widest_sheet)),
          check=rows_are("deals", "SELECT deal_id, amount FROM deals ORDER BY 1", [("D1", 5), ("D2", 7)])),
     Case("xlsx_used_range_claims_a_million_rows", _lazy("deals.xlsx", _xlsx_edit(_deals_sheet, _million_row_dimension)),
