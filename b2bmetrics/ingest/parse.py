@@ -18,7 +18,9 @@ Values, per `schema.Column.kind`:
   column settles the order of `NN/NN/YYYY`: month-first (US exports) unless some value in the same
   column has a first part above 12 and a second part of at most 12; then the whole column is read
   day-first (the caller re-runs the pass with `date_order[col] = "dmy"`), and a value that only
-  makes sense month-first is refused. Years outside 1900–2199 are refused. Workbook cells arrive as
+  makes sense month-first is refused. Years outside 1900–2199 are refused. (v2) What exports write
+  for "never" is empty: the times 1900-01-01 00:00 and 1970-01-01 00:00 (in any accepted format)
+  and `0000-00-00` with or without a time (`SENTINEL_TIMES`, `ZERO_DATE`). Workbook cells arrive as
   ISO text (Excel serial numbers in date columns are converted on reading).
 * money: `1234.5`, `1,234.50`, `¥1,234.50`, `￥`, `$1,234`, `1234元`, `12.5万` (×10,000),
   `CNY 1,234`, `RMB`, `USD`, scientific notation; `(1,234)` reads as negative. Negative, NaN and
@@ -57,6 +59,9 @@ from b2bmetrics.schema import ENUM_ALIASES, SQL_TYPE, STRICT_ENUMS, SURVEY_SCALE
 
 TRIM_CHARS = " \t\r\n\u00a0\u3000\ufeff"
 YEAR_MIN, YEAR_MAX = 1900, 2199
+# (v2) what helpdesk and ERP exports write for "never": empty, not a date (CONTRACT §2 "Dates")
+SENTINEL_TIMES = ("1900-01-01 00:00:00", "1970-01-01 00:00:00")
+ZERO_DATE = "0000-00-00"  # MySQL's zero date, with or without a time
 PARSED_KINDS = {"timestamp", "date", "money", "share", "score", "probability", "stage", "channel", "activity_kind",
                 "activity_channel"} | STRICT_ENUMS
 CHECKED_KINDS = {"timestamp", "date", "money", "share", "score", "probability", "stage", "id", "person"} | STRICT_ENUMS
@@ -264,6 +269,11 @@ def parse_sql(col: Column, r: str, spec: StageSpec, trim: str | None = None) -> 
     return r
 
 
+def _sentinel(p: str) -> str:
+    """True when the parsed time `p` is one written for "never" (NULL-safe: false for NULL)."""
+    return f"coalesce({p} IN ({', '.join(f'TIMESTAMP {lit(v)}' for v in SENTINEL_TIMES)}), false)"
+
+
 def _in_range(p: str) -> str:
     return f"year({p}) BETWEEN {YEAR_MIN} AND {YEAR_MAX}"
 
@@ -319,7 +329,7 @@ def staging_sql(spec: StageSpec, target: str) -> str:
         if not spec.present(c):
             expr = derived_status if c.kind == "status" else "'sales'" if c.kind == "role" else "NULL"
         elif c.kind in ("timestamp", "date"):
-            expr = f"CASE WHEN {_in_range(p)} THEN {p} END"
+            expr = f"CASE WHEN {_in_range(p)} AND NOT {_sentinel(p)} THEN {p} END"
         elif c.kind == "status":
             expr = f"COALESCE({p}, CASE WHEN {blank} THEN {derived_status} END)"
         elif c.kind == "role":
@@ -337,7 +347,12 @@ def staging_sql(spec: StageSpec, target: str) -> str:
     for c in spec.error_columns():
         r, p = ident("r_" + c.name), ident("p_" + c.name)
         empty = "''" if c.required else "NULL"
-        if c.kind in PARSED_KINDS:
+        if c.kind in ("timestamp", "date"):
+            # a cell of only whitespace, or a sentinel for "never", is empty, not wrong
+            t = trim_sql(r, spec.trim)
+            blank = f"({t} = '' OR prefix({t}, {lit(ZERO_DATE)}) OR {_sentinel(p)})"
+            errors.append(f"CASE WHEN {r} IS NULL OR {blank} THEN {empty} WHEN {bad_sql(c, p, spec)} THEN {r} END")
+        elif c.kind in PARSED_KINDS:
             # a cell of only whitespace is empty, not wrong
             bad = f"CASE WHEN {trim_sql(r, spec.trim)} = '' THEN {empty} ELSE {r} END"
             errors.append(f"CASE WHEN {r} IS NULL THEN {empty} WHEN {bad_sql(c, p, spec)} THEN {bad} END")

@@ -36,6 +36,8 @@ MAX_WORKBOOK_UNCOMPRESSED = 2 << 30
 MAX_ZIP_RATIO = 200  # an entry that inflates more than this (and is big) is a zip bomb
 ZIP_RATIO_MIN_BYTES = 16 << 20
 MAX_HEADER_FIELDS = 2000
+MAX_LINE_BYTES = 8 << 20  # the longest line DuckDB's reader takes (stage: max_line_size), so the sample's too
+csv.field_size_limit(MAX_LINE_BYTES)  # Python's default, 131,072 characters, would refuse a field DuckDB reads
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}

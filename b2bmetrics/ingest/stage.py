@@ -48,7 +48,7 @@ from b2bmetrics.ingest.parse import (
     staging_sql,
 )
 from b2bmetrics.ingest.plan import FilePlan, Planned, first_line, inputs, prepare
-from b2bmetrics.ingest.read import TextLayout, cell_text
+from b2bmetrics.ingest.read import MAX_LINE_BYTES, TextLayout, cell_text
 from b2bmetrics.schema import TABLES, Column, Table, header_key
 from b2bmetrics.store import Store, connect_duckdb, init_schema
 
@@ -123,7 +123,7 @@ def _source_sql(con: duckdb.DuckDBPyConnection, p: Planned) -> tuple[str, dict[s
         newline += ", parallel=false" if inp.layout.multiline else ""
         sql = (f"read_csv({lit(str(p.read_path))}, delim={lit(inp.layout.delimiter)}, quote='\"', escape='\"', "
                f"header=true, skip={inp.layout.skip}, columns={{{spec}}}, auto_detect=false, null_padding=true, "
-               f"strict_mode=true, encoding='utf-8', max_line_size=8388608{newline})")
+               f"strict_mode=true, encoding='utf-8', max_line_size={MAX_LINE_BYTES}{newline})")
         return sql, cols
     if inp.fmt == "parquet":
         sel = ", ".join(f"CAST({ident(inp.headers[i])} AS VARCHAR) AS c{i}" for i in p.index.values())
