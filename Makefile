@@ -29,7 +29,7 @@ run: $(STAMP) $(DEMO_DB)
 	$(VENV)/bin/streamlit run serve.py --server.port $(PORT)
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(PY) -m bench.run
