@@ -37,6 +37,10 @@ ROWS: dict[str, list[dict[str, Any]]] = {
                  "score": 5.0, "ticket_id": "T404"}],  # no tickets at all: orphan
 }
 
+# the load log as ingest writes it (its `unmapped` column left empty)
+LOADS_INSERT = ("INSERT INTO loads (load_id, table_name, file_name, sha256, rows, rejected, mode, loaded_at, mapping) "
+                "VALUES ")
+
 
 @pytest.fixture(scope="module")
 def con() -> Any:
@@ -81,7 +85,7 @@ def test_present_columns_come_from_the_load_log() -> None:
                              {"deal_id": "D2", "stage": "lead", "status": "open"}]})
     raw = con.con
     # a HubSpot-like file had deal_id, stage and amount; status was derived by ingest
-    raw.execute("INSERT INTO loads VALUES (1, 'deals', 'hubspot.csv', 'x', 2, 0, 'replace', ?, ?)",
+    raw.execute(LOADS_INSERT + "(1, 'deals', 'hubspot.csv', 'x', 2, 0, 'replace', ?, ?)",
                 [dt.datetime(2024, 1, 1), json.dumps({"deal_id": "Record ID", "stage": "Deal Stage",
                                                       "amount": "Amount"})])
     got = quality.summary(con, Config())["tables"]["deals"]
@@ -111,7 +115,7 @@ def test_last_rejects_and_history() -> None:
     raw = con.con
     t0 = dt.datetime(2024, 1, 1)
     for lid, table, when in ((1, "deals", t0), (2, "deals", t0 + dt.timedelta(hours=1)), (3, "surveys", t0)):
-        raw.execute("INSERT INTO loads VALUES (?, ?, ?, 'sha', 10, 1, 'replace', ?, NULL)",
+        raw.execute(LOADS_INSERT + "(?, ?, ?, 'sha', 10, 1, 'replace', ?, NULL)",
                     [lid, table, f"f{lid}.csv", when])
     for lid, table in ((1, "deals"), (2, "deals"), (3, "surveys")):
         raw.execute("INSERT INTO load_rejects VALUES (?, ?, ?, 3, 'amount', '-5', 'negative')",
@@ -136,7 +140,7 @@ def test_present_columns_follow_replace_and_append_loads() -> None:
         (4, "append", t1 + dt.timedelta(days=1), {"deal_id": "id", "stage": "s", "source": "src"}),
     ]
     for lid, mode, when, mapping in loads:
-        raw.execute("INSERT INTO loads VALUES (?, 'deals', 'f.csv', 'x', 1, 0, ?, ?, ?)",
+        raw.execute(LOADS_INSERT + "(?, 'deals', 'f.csv', 'x', 1, 0, ?, ?, ?)",
                     [lid, mode, when, json.dumps(mapping)])
     # present: deal_id, stage, amount, source -> (2 + 2 + 1 + 2) / (2 × 4)
     assert quality.summary(con, Config())["tables"]["deals"]["completeness"] == pytest.approx(7 / 8)
