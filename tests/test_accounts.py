@@ -26,6 +26,7 @@ from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, data_as_of
 from b2bmetrics.metrics import accounts, churn
 from tests.conftest import ROOT, make_db, write_db
+from tests.health_fixtures import backtest_rows
 
 CFG = Config()
 D, T = dt.date, dt.datetime
@@ -148,42 +149,22 @@ def test_one_accounts_mrr_now_on_its_profile_is_the_lists() -> None:
 
 # ---- the page: accounts at risk with the new factors, and "Is the score right?" (AppTest) ---------
 #
-# The dataset of tests/test_health_backtest.py (test modules do not import each other), as of
+# The dataset of tests/test_health_backtest.py (tests/health_fixtures.py), as of
 # T = 2024-06-30: A scores 100 and stays; B 70, stops 2024-03-15; C 70, stops 2024-05-15 (after the
 # horizon from Jan 31); D 45 (NPS 3, no activity), stays, an installment due 2024-01-15 never paid;
 # E 25 (and 4 tickets never answered), stops 2024-02-10. Observed month-ends Jan 31, Feb 29, Mar 31:
 # 12 pairs, 5 churned; AUC = 21 / 35 = 0.600 (see there for the arithmetic).
 
-def backtest_rows() -> dict[str, list[dict[str, Any]]]:
-    start = D(2024, 1, 1)
-    acts = [{"activity_id": f"Y{m}", "account_id": "A", "occurred_at": T(2024, m, 20)} for m in range(1, 7)]
-    acts.append({"activity_id": "Y-last", "account_id": "A", "occurred_at": T(2024, 6, 30)})
-    return {
-        "reps": [{"rep_id": "R1", "rep_name": "Li Na", "region": "east"}],
-        "accounts": [{"account_id": a, "account_name": f"{a} Co", "owner_rep_id": "R1", "region": "east"}
-                     for a in "ABCDE"],
-        "contracts": [k("CA", "A", start, None, 10.0), k("CB", "B", start, D(2024, 3, 15), 10.0),
-                      k("CC", "C", start, D(2024, 5, 15), 10.0), k("CD", "D", start, None, 10.0),
-                      k("CE", "E", start, D(2024, 2, 10), 10.0)],
-        "activities": acts,
-        "surveys": [{"response_id": f"S{a}", "account_id": a, "submitted_at": T(2024, 1, 10), "kind": "nps",
-                     "score": 3.0} for a in "DE"],
-        "tickets": [
-            *({"ticket_id": f"TE{i}", "account_id": "E", "opened_at": T(2024, 1, 5, 9)} for i in range(4)),
-            {"ticket_id": "TC", "account_id": "C", "opened_at": T(2024, 2, 1, 9),
-             "first_response_at": T(2024, 2, 3, 9), "resolved_at": T(2024, 2, 3, 10)},
-        ],
-        "payments": [
-            {"payment_id": "PB", "account_id": "B", "due_date": D(2024, 2, 20), "amount_due": 100.0,
-             "paid_at": T(2024, 3, 5), "amount_paid": 100.0},
-            {"payment_id": "PD", "account_id": "D", "due_date": D(2024, 1, 15), "amount_due": 50.0},
-        ],
-    }
+def page_rows() -> dict[str, list[dict[str, Any]]]:
+    """The backtest's accounts, owned by one rep in region east (the list shows names and owners)."""
+    return {**backtest_rows(), "reps": [{"rep_id": "R1", "rep_name": "Li Na", "region": "east"}],
+            "accounts": [{"account_id": a, "account_name": f"{a} Co", "owner_rep_id": "R1", "region": "east"}
+                         for a in "ABCDE"]}
 
 
 @pytest.fixture(scope="module")
 def page_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_db(tmp_path_factory.mktemp("acc_page") / "acc.duckdb", backtest_rows())
+    return write_db(tmp_path_factory.mktemp("acc_page") / "acc.duckdb", page_rows())
 
 
 def _page(db: Path, monkeypatch: pytest.MonkeyPatch, lang: str) -> Any:

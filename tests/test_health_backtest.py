@@ -38,43 +38,15 @@ from b2bmetrics.config import Config
 from b2bmetrics.filters import Filters, Period
 from b2bmetrics.metrics import accounts, health_backtest
 from tests.conftest import make_db
+from tests.health_fixtures import backtest_rows, k
 
 D, T = dt.date, dt.datetime
 CFG = Config()
 
 
-def k(cid: str, acc: str, start: dt.date, end: dt.date | None, mrr: float = 10.0) -> dict[str, Any]:
-    return {"contract_id": cid, "account_id": acc, "start_date": start, "end_date": end, "mrr": mrr}
-
-
-def _rows() -> dict[str, list[dict[str, Any]]]:
-    start = D(2024, 1, 1)
-    acts = [{"activity_id": f"Y{m}", "account_id": "A", "occurred_at": T(2024, m, 20)} for m in range(1, 7)]
-    acts.append({"activity_id": "Y-last", "account_id": "A", "occurred_at": T(2024, 6, 30)})
-    return {
-        "accounts": [{"account_id": a, "account_name": a} for a in "ABCDE"],
-        "contracts": [k("CA", "A", start, None), k("CB", "B", start, D(2024, 3, 15)),
-                      k("CC", "C", start, D(2024, 5, 15)), k("CD", "D", start, None),
-                      k("CE", "E", start, D(2024, 2, 10))],
-        "activities": acts,
-        "surveys": [{"response_id": f"S{a}", "account_id": a, "submitted_at": T(2024, 1, 10), "kind": "nps",
-                     "score": 3.0} for a in "DE"],
-        "tickets": [
-            *({"ticket_id": f"TE{i}", "account_id": "E", "opened_at": T(2024, 1, 5, 9)} for i in range(4)),
-            {"ticket_id": "TC", "account_id": "C", "opened_at": T(2024, 2, 1, 9),
-             "first_response_at": T(2024, 2, 3, 9), "resolved_at": T(2024, 2, 3, 10)},
-        ],
-        "payments": [
-            {"payment_id": "PB", "account_id": "B", "due_date": D(2024, 2, 20), "amount_due": 100.0,
-             "paid_at": T(2024, 3, 5), "amount_paid": 100.0},
-            {"payment_id": "PD", "account_id": "D", "due_date": D(2024, 1, 15), "amount_due": 50.0},
-        ],
-    }
-
-
 @pytest.fixture(scope="module")
 def con() -> Any:
-    return make_db(_rows())
+    return make_db(backtest_rows())
 
 
 @pytest.fixture(scope="module")
@@ -350,7 +322,7 @@ def test_the_backtest_on_spark_gives_the_same_numbers(tmp_path: Any) -> None:
     from b2bmetrics.store import Store
     from tests.conftest import write_db
 
-    path = write_db(tmp_path / "hb.duckdb", _rows())
+    path = write_db(tmp_path / "hb.duckdb", backtest_rows())
     store = Store.at(path)
     export_parquet(store, tmp_path / "parquet")
     spark = spark_backend(tmp_path / "parquet", "local[2]")
